@@ -1,0 +1,38 @@
+"""Datasets by name (SPADE style): ``--dataset_name X`` selects a class from ``DATASETS``.
+
+Every dataset reads the upstream folder layout ``<dataroot>/<dataset_name>/{train,test}/
+{images,labels,inst_map}`` (spec SPMPGAN.md §10.1) and yields a dict of tensors per sample.
+"""
+import importlib
+
+# name (lower case) -> (module, class). ADE20k-room / ADE20k-landscape are upstream's names.
+DATASETS = {
+    'cityscapes': ('data.scene_dataset', 'CityscapesDataset'),
+    'ade20k': ('data.scene_dataset', 'ADE20KRoomDataset'),
+    'ade20k-room': ('data.scene_dataset', 'ADE20KRoomDataset'),
+    'ade20k-landscape': ('data.scene_dataset', 'ADE20KLandscapeDataset'),
+    'demo': ('data.scene_dataset', 'DemoDataset'),
+    'custom': ('data.scene_dataset', 'CustomDataset'),
+}
+
+
+def find_dataset_using_name(name):
+    key = name.lower()
+    if key not in DATASETS:
+        raise ValueError(f'unknown --dataset_name {name!r}; choose one of: '
+                         + ', '.join(sorted(DATASETS)) + ' (custom = your own data in the same layout)')
+    module, cls = DATASETS[key]
+    return getattr(importlib.import_module(module), cls)
+
+
+def default_label_nc(name):
+    """34 for Cityscapes-format data, 151 for ADE20K; custom data must say (--label_nc)."""
+    from util.errors import UserError
+    label_nc = find_dataset_using_name(name).default_label_nc
+    if label_nc is None:
+        raise UserError(f'--dataset_name {name} needs --label_nc N (the number of label ids, max id + 1)')
+    return label_nc
+
+
+def create_dataset(opt, phase):
+    return find_dataset_using_name(opt.dataset_name)(opt, phase)

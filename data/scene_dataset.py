@@ -1,0 +1,196 @@
+"""Scene datasets in the upstream layout (spec SPMPGAN.md §10).
+
+``<dataroot>/<dataset_name>/{train,test}/images/<stem>.jpg`` (or .png), ``labels/<stem>.png`` (label
+ids), ``inst_map/<stem>.png`` (instance ids, format per dataset). Training: random crop, flip and a
+training mask whose type is fixed by the sample index (§10.2, §10.4). Test: no crop or flip; masks
+come from ``--mask_dir`` (paired by sorted name, §10.5) or are generated with a fixed seed.
+"""
+import os
+import random
+
+import numpy as np
+import torch
+
+from data import masks as mask_gen
+from data.transforms import image_to_tensor
+from util.errors import UserError
+from util.image_io import check_same_size, read_image, read_instance, read_label, read_mask
+
+IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp')
+
+
+def sample_rngs(*seed_parts):
+    """Independent (random.Random, np.random.RandomState) for one sample: masks and crops do not
+    depend on worker count, rank or the order in which samples are loaded."""
+    ss = np.random.SeedSequence([int(p) & 0xFFFFFFFF for p in seed_parts])
+    a, b = ss.generate_state(2)
+    return random.Random(int(a)), np.random.RandomState(int(b))
+
+
+class SceneDataset(torch.utils.data.Dataset):
+    default_label_nc = 34
+    instance_kind = 'cityscapes'   # format of inst_map/ files: cityscapes | ade | none
+    num_mask_types = 5             # training mask type = index % this (§10.4)
+
+    @staticmethod
+    def modify_commandline_options(parser, is_train):
+        g = parser.add_argument_group('dataset')
+        g.add_argument('--crop_size', type=int, default=256,
+                       help='training crop side (upstream: 256; the generator needs a multiple of 128, ≥ 256)')
+        g.add_argument('--no_instance', action='store_true',
+                       help='ignore inst_map/: edge maps come from the label maps')
+        g.add_argument('--inclusive_box', action='store_true',
+                       help='fix: the instance-box mask includes its last row and column '
+                            '(upstream leaves them out)')
+        return parser
+
+    def __init__(self, opt, phase):
+        self.opt = opt
+        self.phase = phase
+        self.label_nc = opt.label_nc
+        self.color_order = opt.color_order
+        self.root = os.path.join(opt.dataroot, opt.dataset_name, phase)
+        self.prepare(opt)
+        self.epoch = 0
+        image_dir = os.path.join(self.root, 'images')
+        if not os.path.isdir(image_dir):
+            raise UserError(f'dataset folder not found: {image_dir} (expected {opt.dataroot}/{opt.dataset_name}/'
+                            f'{phase}/{{images,labels,inst_map}}; see README "Datasets")')
+        names = sorted(f for f in os.listdir(image_dir) if f.lower().endswith(IMAGE_EXTENSIONS))
+        if not names:
+            raise UserError(f'no images in {image_dir}')
+        if getattr(opt, 'max_dataset_size', None):
+            names = names[:opt.max_dataset_size]
+        self.stems = [os.path.splitext(n)[0] for n in names]
+        self.image_paths = [os.path.join(image_dir, n) for n in names]
+        self.use_instance = self.instance_kind != 'none' and not getattr(opt, 'no_instance', False)
+        self.mask_paths = None
+        mask_dir = getattr(opt, 'mask_dir', None)
+        if phase == 'test' and mask_dir:
+            self.mask_paths = self._predefined_masks(mask_dir)
+
+    def prepare(self, opt):
+        """Hook for datasets that create themselves on first use (demo)."""
+
+    def _predefined_masks(self, mask_dir):
+        if not os.path.isdir(mask_dir):
+            raise UserError(f'mask folder not found: {mask_dir}')
+        files = sorted(f for f in os.listdir(mask_dir) if f.lower().endswith(IMAGE_EXTENSIONS))
+        if len(files) < len(self.stems):
+            raise UserError(f'{mask_dir} has {len(files)} masks but the test split has {len(self.stems)} images; '
+                            f'masks are paired with images by sorted name, so at least as many are needed')
+        return [os.path.join(mask_dir, f) for f in files[:len(self.stems)]]
+
+    def set_epoch(self, epoch):
+        """Training masks and crops are drawn from (seed, epoch, index): reproducible and resumable."""
+        self.epoch = epoch
+
+    def __len__(self):
+        return len(self.stems)
+
+    def _label_path(self, i):
+        return os.path.join(self.root, 'labels', self.stems[i] + '.png')
+
+    def _instance_path(self, i):
+        return os.path.join(self.root, 'inst_map', self.stems[i] + '.png')
+
+    def __getitem__(self, i):
+        image = read_image(self.image_paths[i])
+        label_path = self._label_path(i)
+        label = read_label(label_path, self.label_nc)
+        arrays = [(self.image_paths[i], image), (label_path, label)]
+        instance = None
+        if self.use_instance:
+            instance = read_instance(self._instance_path(i), self.instance_kind)
+            arrays.append((self._instance_path(i), instance))
+        check_same_size(arrays)
+
+        if self.phase == 'train':
+            rng, np_rng = sample_rngs(self.opt.seed, self.epoch, i)
+            image, label, instance = self._crop_flip(image, label, instance, rng, self.image_paths[i])
+            mask = mask_gen.training_mask(i, label, instance, rng, np_rng, self.num_mask_types,
+                                          self.instance_kind if instance is not None else 'none',
+                                          inclusive=getattr(self.opt, 'inclusive_box', False))
+        elif self.mask_paths is not None:
+            mask = read_mask(self.mask_paths[i])
+            check_same_size([(self.image_paths[i], image), (self.mask_paths[i], mask)])
+        else:
+            rng, np_rng = sample_rngs(self.opt.seed, 2 ** 31 - 1, i)  # fixed per image, not per epoch
+            mask = mask_gen.training_mask(i, label, instance, rng, np_rng, self.num_mask_types,
+                                          self.instance_kind if instance is not None else 'none')
+
+        item = {
+            'image': image_to_tensor(image, self.color_order),
+            'label': torch.from_numpy(np.ascontiguousarray(label)).unsqueeze(0).long(),
+            'mask': torch.from_numpy(np.ascontiguousarray(mask, dtype=np.float32)).unsqueeze(0),
+            'path': self.image_paths[i],
+            'index': i,
+        }
+        if instance is not None:
+            item['instance'] = torch.from_numpy(np.ascontiguousarray(instance)).unsqueeze(0).long()
+        return item
+
+    def _crop_flip(self, image, label, instance, rng, path):
+        """Random crop (same window for all maps, offsets uniform over the valid integers) and a
+        horizontal flip when random() > 0.5 (§10.2)."""
+        size = self.opt.crop_size
+        h, w = label.shape
+        if h < size or w < size:
+            raise UserError(f'{path}: training images must be at least {size}×{size} '
+                            f'(--crop_size); got {w}×{h}. Resize the dataset (scripts/prepare_*) first')
+        top = rng.randint(0, h - size) if h > size else 0
+        left = rng.randint(0, w - size) if w > size else 0
+        window = (slice(top, top + size), slice(left, left + size))
+        image, label = image[window], label[window]
+        instance = instance[window] if instance is not None else None
+        if not getattr(self.opt, 'no_flip', False) and rng.random() > 0.5:
+            image, label = image[:, ::-1], label[:, ::-1]
+            instance = instance[:, ::-1] if instance is not None else None
+        return image, label, instance
+
+
+class CityscapesDataset(SceneDataset):
+    """Cityscapes labelIds (34 classes) and 16-bit instanceIds."""
+
+
+class DemoDataset(CityscapesDataset):
+    """Procedurally generated Cityscapes-format scenes, created in <dataroot>/demo on first use."""
+
+    def prepare(self, opt):
+        from data.demo import ensure_demo_dataset
+        ensure_demo_dataset(opt.dataroot)
+
+
+class ADE20KRoomDataset(SceneDataset):
+    """ADE20K-150 (ids 0..150) with RGB instance maps whose G channel holds the ids; id 0 is a valid
+    instance-box choice, as upstream (§10.4)."""
+    default_label_nc = 151
+    instance_kind = 'ade'
+
+
+class ADE20KLandscapeDataset(SceneDataset):
+    """ADE20K landscape subset: no instance maps (upstream crashes here, §14.2; we use the label
+    edges) and four mask types (no instance box)."""
+    default_label_nc = 151
+    instance_kind = 'none'
+    num_mask_types = 4
+
+
+class CustomDataset(SceneDataset):
+    """Your own data in the same layout. --label_nc is required; --instance_format tells how inst_map/
+    is stored (none: no instance maps, edges from labels)."""
+    default_label_nc = None
+
+    @staticmethod
+    def modify_commandline_options(parser, is_train):
+        SceneDataset.modify_commandline_options(parser, is_train)
+        parser.add_argument('--instance_format', choices=['none', 'cityscapes', 'ade'], default='none',
+                            help='custom data: format of inst_map/ files')
+        parser.add_argument('--num_mask_types', type=int, default=5, choices=[4, 5],
+                            help='custom data: 5 uses all training mask types, 4 leaves out the instance box')
+        return parser
+
+    def __init__(self, opt, phase):
+        self.instance_kind = opt.instance_format
+        self.num_mask_types = opt.num_mask_types
+        super().__init__(opt, phase)

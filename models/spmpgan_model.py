@@ -1,0 +1,185 @@
+"""SPM-PGAN (ECCV 2022): progressive generator of SPM blocks, three SN patch discriminators,
+L1 + hinge GAN + VGG losses per scale (spec SPMPGAN.md §5-§8)."""
+import torch
+import torch.nn.functional as F
+
+from data.transforms import edge_map, one_hot
+from models.base_model import BaseModel
+from models.networks.discriminators import SNPatchDiscriminator
+from models.networks.init import init_weights
+from models.networks.losses import HingeGANLoss, VGGLoss, build_vgg19_features
+from models.networks.spmpgan import ProgressiveGenerator
+from util.errors import UserError
+
+D_LAYERS = (4, 5, 6)  # netD_1 sees S/4, netD_2 S/2, netD_3 S (spec §6)
+
+
+class SPMPGANModel(BaseModel):
+    model_name = 'spmpgan'
+
+    @staticmethod
+    def modify_commandline_options(parser, is_train):
+        g = parser.add_argument_group('spmpgan')
+        g.add_argument('--ndf', type=int, default=64, help='discriminator base width (upstream: 64)')
+        if is_train:
+            g.add_argument('--lambda_l1', type=float, default=1.0, help='weight of the L1 loss (per scale)')
+            g.add_argument('--lambda_gan', type=float, default=1.0, help='weight of the hinge GAN loss (per scale)')
+            g.add_argument('--lambda_vgg', type=float, default=10.0,
+                           help='weight of the VGG19 perceptual loss (per scale); 0 disables it and its weights file')
+            g.add_argument('--vgg_path', default=None,
+                           help='local VGG19 weights (torchvision vgg19-dcbb9e9d.pth); default: the torch hub cache')
+        return parser
+
+    @staticmethod
+    def arch_from_opt(opt):
+        return {'label_nc': opt.label_nc, 'ngf': opt.ngf, 'hidden': 2 * opt.ngf,
+                'ndf': getattr(opt, 'ndf', 64), 'color_order': opt.color_order}
+
+    def __init__(self, opt, device, arch=None, vgg_features=None):
+        super().__init__(opt, device)
+        a = dict(self.arch_from_opt(opt))
+        a.update(arch or {})
+        self._arch = a
+        self.label_nc = a['label_nc']
+        self.color_order = a['color_order']
+        self.netG = ProgressiveGenerator(a['label_nc'], a['ngf'], a['hidden'])
+        init_weights(self.netG, getattr(opt, 'init_type', 'gaussian'))
+        self.netG.to(device)
+        self.net_names = ('netG',)
+        if not self.is_train:
+            self.netG.eval()
+            return
+        d_in = a['label_nc'] + 3  # one-hot·M then the image (spec §6)
+        for k, layers in enumerate(D_LAYERS, start=1):
+            net = SNPatchDiscriminator(d_in, layers, a['ndf'])
+            setattr(self, f'netD_{k}', init_weights(net, opt.init_type).to(device))
+        self.net_names = ('netG', 'netD_1', 'netD_2', 'netD_3')
+        betas = (opt.beta1, opt.beta2)
+        self.optimizer_G = torch.optim.Adam(self.netG.parameters(), lr=opt.lr, betas=betas)
+        for k in (1, 2, 3):
+            setattr(self, f'optimizer_D_{k}', torch.optim.Adam(
+                getattr(self, f'netD_{k}').parameters(), lr=opt.lr * opt.D_lr_mult, betas=betas))
+        self.optimizer_names = ('optimizer_G', 'optimizer_D_1', 'optimizer_D_2', 'optimizer_D_3')
+        self.criterion_gan = HingeGANLoss()
+        self.vgg = None
+        if opt.lambda_vgg > 0:
+            features = vgg_features if vgg_features is not None else build_vgg19_features(opt.vgg_path)
+            self.vgg = VGGLoss(features).to(device)
+        self.setup_distributed()
+
+    def arch(self):
+        return dict(self._arch)
+
+    def load_hint(self, ckpt):
+        arch = ckpt.get('arch', {})
+        if arch.get('label_nc') not in (None, self.label_nc):
+            return (f'The file was trained with {arch["label_nc"]} labels, the model has {self.label_nc}: '
+                    f'wrong --dataset_name / --label_nc?')
+        if ckpt.get('model') not in (None, self.model_name):
+            return f'The file is a {ckpt.get("model")} checkpoint, not {self.model_name}.'
+        return 'Wrong --ngf, or a checkpoint of another model?'
+
+    # ---- inputs ---------------------------------------------------------------------------
+    def set_input(self, batch):
+        """batch: image N×3×H×W in [-1,1] (network colour order), label N×1×H×W ids, mask N×1×H×W
+        (1 = edit), optional instance N×1×H×W. Builds the upstream tensors (spec §0, §10.3)."""
+        dev = self.device
+        self.image = batch['image'].to(dev, non_blocking=True)
+        self.label = batch['label'].to(dev, non_blocking=True)
+        self.mask = batch['mask'].to(dev, non_blocking=True)
+        h, w = self.image.shape[-2:]
+        if h % 128 or w % 128 or min(h, w) < 256:
+            raise UserError(f'SPM-PGAN needs image sides that are multiples of 128 and at least 256; got {w}×{h}')
+        ids = batch.get('instance')
+        # Edges from the instance map when there is one (training), else from the labels (upstream test.py).
+        edge_source = ids.to(dev, non_blocking=True) if ids is not None else self.label
+        seg = one_hot(self.label, self.label_nc, source=f'label map of {batch.get("path", "the batch")}')
+        self.segmap = seg * self.mask
+        self.edge = edge_map(edge_source) * self.mask
+        self.seg_edge = torch.cat([self.segmap, self.edge], dim=1)
+        self.masked = self.image * (1 - self.mask)
+
+    def forward(self):
+        self.out = self.wrap('netG')(self.image, self.masked, self.seg_edge, self.mask)
+        return self.out['composite'][-1]
+
+    @torch.no_grad()
+    def edit(self, batch):
+        """Inference: the edited image (composite at full resolution)."""
+        self.set_input(batch)
+        return self.netG(self.image, self.masked, self.seg_edge, self.mask)['composite'][-1]
+
+    # ---- losses -----------------------------------------------------------------------------
+    def _segmaps(self):
+        """one-hot·M nearest-resized to each D's resolution (upstream segmap_G1..G3)."""
+        return [F.interpolate(self.segmap, size=g.shape[-2:], mode='nearest')
+                if g.shape[-2:] != self.segmap.shape[-2:] else self.segmap for g in self.out['gt']]
+
+    def _discriminate(self, k, segmap, img, distributed=True):
+        name = f'netD_{k + 1}'
+        net = self.wrap(name) if distributed else getattr(self, name)
+        return net(torch.cat([segmap, img], dim=1))
+
+    def compute_D_loss(self):
+        o = self.opt
+        segmaps = self._segmaps()
+        total = 0
+        for k in range(3):
+            # Upstream order per D: fake then real (matters for the SN power iteration).
+            fake = self._discriminate(k, segmaps[k], self.out['composite'][k].detach())
+            real = self._discriminate(k, segmaps[k], self.out['gt'][k])
+            l_fake = self.criterion_gan(fake, False) * o.lambda_gan
+            l_real = self.criterion_gan(real, True) * o.lambda_gan
+            self.losses[f'D_fake_{k + 1}'] = l_fake.detach()
+            self.losses[f'D_real_{k + 1}'] = l_real.detach()
+            total = total + l_fake + l_real
+        self.losses['D'] = total.detach()
+        return total
+
+    def compute_G_loss(self):
+        o = self.opt
+        segmaps = self._segmaps()
+        total = 0
+        for k in range(3):
+            fake, gt = self.out['fake'][k], self.out['gt'][k]
+            # GAN on the composite through the raw (not DDP) D: no D gradients are synchronised here.
+            gan = self.criterion_gan(self._discriminate(k, segmaps[k], self.out['composite'][k], False),
+                                     True, for_discriminator=False) * o.lambda_gan
+            l1 = F.l1_loss(fake, gt) * o.lambda_l1  # raw output, whole image (§14.1.5)
+            self.losses[f'G_GAN_{k + 1}'] = gan.detach()
+            self.losses[f'G_L1_{k + 1}'] = l1.detach()
+            total = total + gan + l1
+            if self.vgg is not None:
+                vgg = self.vgg(fake, gt) * o.lambda_vgg
+                self.losses[f'G_VGG_{k + 1}'] = vgg.detach()
+                total = total + vgg
+        self.losses['G'] = total.detach()
+        return total
+
+    def optimize_parameters(self):
+        """One iteration as upstream (spec §8): one G forward; D step on detached composites; G step
+        against the *updated* D's on the same fakes."""
+        self.forward()
+        d_nets = [self.netD_1, self.netD_2, self.netD_3]
+        d_opts = [self.optimizer_D_1, self.optimizer_D_2, self.optimizer_D_3]
+        self.set_requires_grad(d_nets, True)
+        for opt in d_opts:
+            opt.zero_grad(set_to_none=True)
+        self.compute_D_loss().backward()
+        for opt in d_opts:
+            opt.step()
+        self.set_requires_grad(d_nets, False)
+        self.optimizer_G.zero_grad(set_to_none=True)
+        self.compute_G_loss().backward()
+        self.optimizer_G.step()
+
+    # ---- visuals ----------------------------------------------------------------------------
+    def get_current_visuals(self):
+        """Tensors N×C×H×W for the image grid; the visualiser colours labels and fixes channel order."""
+        size = self.image.shape[-2:]
+        up = lambda t: F.interpolate(t, size=size, mode='nearest')  # noqa: E731
+        v = {'input': self.image, 'masked_input': self.masked, 'label': self.label}
+        if hasattr(self, 'out'):
+            for k, c in enumerate(self.out['composite'], start=1):
+                v[f'stage{k}'] = up(c) if k < 3 else c
+        return v

@@ -1,0 +1,1 @@
+"""Option parsers: ``TrainOptions`` and ``TestOptions`` (see base_options for the mechanism)."""

@@ -1,0 +1,105 @@
+"""Command-line options shared by training and testing (SPADE style).
+
+The model (``--model``) and the dataset (``--dataset_name``) add their own flags through a static
+``modify_commandline_options(parser, is_train)``, found by name. The parsed options are printed and
+saved next to the checkpoints as ``opt.txt`` (for people) and ``opt.json`` (read back on resume).
+"""
+import argparse
+import json
+import os
+import sys
+
+import data
+import models
+from util.errors import UserError
+
+
+class BaseOptions:
+    is_train = False
+
+    def initialize(self, parser):
+        g = parser.add_argument_group('experiment')
+        g.add_argument('--name', default='experiment',
+                       help='experiment name: checkpoints/<name>/ and results/<name>/')
+        g.add_argument('--model', default='spmpgan', help='which model: spmpgan')
+        g.add_argument('--checkpoints_dir', default='checkpoints', help='where experiments are stored')
+        g.add_argument('--device', default='auto', help='auto (CUDA if present, else CPU), cpu, cuda or cuda:N')
+        g.add_argument('--seed', type=int, default=0, help='random seed (each rank adds its rank)')
+        g.add_argument('--which_epoch', default='latest',
+                       help='checkpoint to load: latest, best or an epoch number')
+
+        g = parser.add_argument_group('data')
+        g.add_argument('--dataroot', default='datasets',
+                       help='folder holding <dataset_name>/{train,test}/{images,labels,inst_map}')
+        g.add_argument('--dataset_name', default='demo' if self.is_train else None,
+                       help='cityscapes, ade20k (alias ADE20k-room), ADE20k-landscape, demo or custom'
+                            + ('' if self.is_train else '; default: the one the checkpoint was trained on'))
+        g.add_argument('--label_nc', type=int, default=None,
+                       help='number of label ids (34 cityscapes/demo, 151 ade20k; required for custom)')
+        g.add_argument('--batch_size', type=int, default=1, help='images per batch (upstream: 1)')
+        g.add_argument('--num_workers', type=int, default=1, help='data loader worker processes')
+        g.add_argument('--max_dataset_size', type=int, default=None,
+                       help='use at most this many images of the split')
+        g.add_argument('--color_order', choices=['bgr', 'rgb'], default='bgr',
+                       help='channel order the network sees. bgr = upstream (its released weights and '
+                            'its VGG loss work in BGR); rgb = the fix. Stored in the checkpoint.')
+
+        g = parser.add_argument_group('network')
+        g.add_argument('--ngf', type=int, default=32,
+                       help='generator base width (32 = the paper); every width scales with it')
+        g.add_argument('--init_type', default='gaussian', choices=['gaussian', 'xavier', 'kaiming'],
+                       help='weight initialisation (upstream: gaussian N(0, 0.02))')
+        return parser
+
+    def gather_options(self, args=None):
+        parser = argparse.ArgumentParser(
+            formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+            description=self.description)
+        self.initialize(parser)
+        opt, _ = parser.parse_known_args(args)
+        # Let the chosen model and dataset add their flags, then parse for real.
+        try:
+            model_cls = models.find_model_using_name(opt.model)
+            dataset_cls = data.find_dataset_using_name(opt.dataset_name or 'cityscapes')
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
+        model_cls.modify_commandline_options(parser, self.is_train)
+        dataset_cls.modify_commandline_options(parser, self.is_train)
+        self.parser = parser
+        return parser.parse_args(args)
+
+    description = 'Semantic image editing.'
+
+    def parse(self, args=None, save=True):
+        opt = self.gather_options(args)
+        opt.is_train = self.is_train
+        if opt.label_nc is None and opt.dataset_name is not None:
+            if self.is_train or data.find_dataset_using_name(opt.dataset_name).default_label_nc is not None:
+                opt.label_nc = data.default_label_nc(opt.dataset_name)
+        self.opt = opt
+        return opt
+
+    @staticmethod
+    def format(opt, parser=None):
+        lines = ['----------------- Options ---------------']
+        for k, v in sorted(vars(opt).items()):
+            default = parser.get_default(k) if parser is not None else None
+            note = f'\t[default: {default}]' if parser is not None and v != default else ''
+            lines.append(f'{k:>25}: {v!s:<30}{note}')
+        lines.append('----------------- End -------------------')
+        return '\n'.join(lines)
+
+    def save(self, opt, directory):
+        """Write opt.txt and opt.json into ``directory`` (atomically: rank 0 only)."""
+        from util.checkpoint import atomic_write_text
+        os.makedirs(directory, exist_ok=True)
+        phase = 'train' if self.is_train else 'test'
+        atomic_write_text(os.path.join(directory, f'opt_{phase}.txt' if phase == 'test' else 'opt.txt'),
+                          self.format(opt, self.parser) + '\n')
+        if self.is_train:
+            atomic_write_text(os.path.join(directory, 'opt.json'),
+                              json.dumps(vars(opt), indent=2, sort_keys=True, default=str) + '\n')
+
+    @staticmethod
+    def command_line():
+        return ' '.join(sys.argv)

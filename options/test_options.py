@@ -1,0 +1,35 @@
+"""Test options: single-image editing or the test split with predefined masks."""
+from .base_options import BaseOptions
+
+
+class TestOptions(BaseOptions):
+    is_train = False
+    description = ('Edit one image (--image_path/--segmap_path/--mask_path) or run the test split '
+                   '(--name, --dataset_name, --mask_dir).')
+
+    def initialize(self, parser):
+        BaseOptions.initialize(self, parser)
+        g = parser.add_argument_group('checkpoint')
+        g.add_argument('--checkpoint', '--ckt_path', dest='checkpoint', default=None,
+                       help='checkpoint file to load (default: checkpoints/<name>/<which_epoch>.pth)')
+        g = parser.add_argument_group('single-image editing')
+        g.add_argument('--image_path', default=None, help='the image to edit')
+        g.add_argument('--segmap_path', default=None,
+                       help='the edited label map: single-channel or palette PNG of label ids')
+        g.add_argument('--mask_path', default=None, help='mask PNG, 255 (white) = region to repaint')
+        g.add_argument('--instance_path', default=None,
+                       help='optional instance map; without it the edge map comes from the label map')
+        g.add_argument('--output_path', default=None,
+                       help='where to write the edited image (default: results/test_single_result.png)')
+        g.add_argument('--quantize', choices=['truncate', 'round'], default='truncate',
+                       help='float -> 8-bit: truncate = upstream tensor2im (an unchanged pixel may lose one '
+                            'grey level); round = the fix (unchanged pixels are returned exactly)')
+        g.add_argument('--save_panel', action='store_true',
+                       help='also write <output>_masked.png and <output>_panel.png (input | masked | labels | output)')
+        g = parser.add_argument_group('test split')
+        g.add_argument('--mask_dir', default=None,
+                       help='predefined masks, paired with the test images by sorted name; '
+                            'without it, seeded training-family masks are generated')
+        g.add_argument('--results_dir', default='results', help='results/<name>/<which_epoch>/ is written')
+        g.add_argument('--how_many', type=int, default=None, help='stop after this many test images')
+        return parser

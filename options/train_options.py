@@ -1,0 +1,33 @@
+"""Training options (defaults follow upstream's config, spec SPMPGAN.md §8)."""
+from .base_options import BaseOptions
+
+
+class TrainOptions(BaseOptions):
+    is_train = True
+    description = 'Train a semantic image editing model. Example: python train.py --dataset_name demo --name demo'
+
+    def initialize(self, parser):
+        BaseOptions.initialize(self, parser)
+        g = parser.add_argument_group('training schedule')
+        g.add_argument('--niter', type=int, default=500, help='number of epochs (upstream: 500)')
+        g.add_argument('--max_iters', type=int, default=0,
+                       help='stop after this many iterations in total (0 = run all epochs)')
+        g.add_argument('--continue_train', action='store_true',
+                       help='resume from checkpoints/<name>/latest.pth: nets, optimisers, epoch, iteration, RNG')
+        g.add_argument('--lr', type=float, default=1e-4, help='generator learning rate (Adam)')
+        g.add_argument('--D_lr_mult', type=float, default=4.0,
+                       help='discriminator learning rate = lr × this (upstream: 4)')
+        g.add_argument('--beta1', type=float, default=0.5, help='Adam beta1')
+        g.add_argument('--beta2', type=float, default=0.999, help='Adam beta2')
+        g.add_argument('--no_flip', action='store_true', help='disable the random horizontal flip')
+
+        g = parser.add_argument_group('logging and saving')
+        g.add_argument('--print_freq', type=int, default=1000, help='print losses every N iterations')
+        g.add_argument('--display_freq', type=int, default=8000,
+                       help='write an image grid (PNG + TensorBoard) every N iterations')
+        g.add_argument('--save_latest_freq', type=int, default=5000,
+                       help='overwrite latest.pth every N iterations (and at every epoch end)')
+        g.add_argument('--save_epoch_freq', type=int, default=20,
+                       help='keep epoch_NNN.pth every N epochs')
+        g.add_argument('--no_tensorboard', action='store_true', help='do not write TensorBoard logs')
+        return parser

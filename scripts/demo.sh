@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The main job on the built-in demo dataset: train SPM-PGAN briefly (small widths, CPU friendly),
+# then edit a demo image. Extra arguments go to train.py (e.g. --max_iters 2000 --device cuda).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+NAME=${NAME:-demo}
+ITERS=${ITERS:-400}
+python train.py --dataset_name demo --name "$NAME" --ngf 8 --ndf 16 --lambda_vgg 0 \
+    --max_iters "$ITERS" --print_freq 50 --display_freq 100 --save_latest_freq 100 "$@"
+python scripts/make_demo_edit.py --dataroot datasets --out_dir "results/$NAME/edit_inputs"
+python test.py --checkpoint "checkpoints/$NAME/latest.pth" \
+    --image_path "results/$NAME/edit_inputs/image.jpg" \
+    --segmap_path "results/$NAME/edit_inputs/segmap.png" \
+    --mask_path "results/$NAME/edit_inputs/mask.png" \
+    --output_path "results/$NAME/edited.png" --save_panel
+python test.py --name "$NAME" --how_many 8 --save_panel
+echo
+echo "Results:"
+echo "  edited image:        results/$NAME/edited.png"
+echo "  panel:               results/$NAME/edited_panel.png  (input | masked input | edited labels | output)"
+echo "  test split (8 imgs): results/$NAME/test_latest/{edited,panels}/"
+echo "  training grids:      checkpoints/$NAME/web/images/"
+echo "  TensorBoard:         tensorboard --logdir checkpoints/$NAME/logs"

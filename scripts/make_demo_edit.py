@@ -1,0 +1,52 @@
+"""Make an editing example from a demo test image: an edited label map and the mask of the change.
+
+Inside a 128×128 box, buildings become vegetation and a car is placed on the ground; the mask is
+the box. Writes <out_dir>/{image.jpg, segmap.png, segmap_original.png, mask.png}.
+
+    python scripts/make_demo_edit.py --dataroot datasets --index 3 --out_dir results/demo/edit_inputs
+"""
+import argparse
+import os
+import shutil
+import sys
+
+import numpy as np
+from PIL import Image
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from data.demo import DEMO_CLASSES, ensure_demo_dataset  # noqa: E402
+from util.image_io import read_label  # noqa: E402
+
+
+def make_edit(label, box=(96, 224, 64, 192)):
+    top, bottom, left, right = box
+    edited = label.copy()
+    region = edited[top:bottom, left:right]
+    region[region == DEMO_CLASSES['building']] = DEMO_CLASSES['vegetation']
+    region[bottom - top - 50:bottom - top - 8, 24:104] = DEMO_CLASSES['car']
+    mask = np.zeros(label.shape, np.uint8)
+    mask[top:bottom, left:right] = 255
+    return edited, mask
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--dataroot', default='datasets')
+    p.add_argument('--index', type=int, default=3, help='which demo test image')
+    p.add_argument('--out_dir', default=os.path.join('results', 'demo', 'edit_inputs'))
+    a = p.parse_args(argv)
+    root = ensure_demo_dataset(a.dataroot)
+    stem = f'demo_{a.index:05d}'
+    image = os.path.join(root, 'test', 'images', stem + '.jpg')
+    label = read_label(os.path.join(root, 'test', 'labels', stem + '.png'), 34)
+    edited, mask = make_edit(label)
+    os.makedirs(a.out_dir, exist_ok=True)
+    shutil.copyfile(image, os.path.join(a.out_dir, 'image.jpg'))
+    Image.fromarray(label.astype(np.uint8)).save(os.path.join(a.out_dir, 'segmap_original.png'))
+    Image.fromarray(edited.astype(np.uint8)).save(os.path.join(a.out_dir, 'segmap.png'))
+    Image.fromarray(mask).save(os.path.join(a.out_dir, 'mask.png'))
+    print(f'Wrote the edit inputs to {a.out_dir}/ (image.jpg, segmap.png, mask.png)')
+
+
+if __name__ == '__main__':
+    main()

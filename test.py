@@ -1,0 +1,147 @@
+"""Edit one image, or run the test split with predefined masks.
+
+Single image (mask: 255 = region to repaint):
+    python test.py --checkpoint checkpoints/demo/latest.pth --image_path IMG --segmap_path SEG \
+        --mask_path MASK --output_path out.png [--instance_path INST] [--device cpu]
+Test split:
+    python test.py --name demo --dataset_name demo [--mask_dir DIR]   # -> results/<name>/test_latest/
+"""
+import os
+import sys
+
+import torch
+from tqdm import tqdm
+
+import data
+import models
+from data.transforms import image_to_tensor, tensor_to_image
+from options.test_options import TestOptions
+from util.checkpoint import load_checkpoint
+from util.device import resolve_device
+from util.errors import UserError
+from util.image_io import check_output_path, check_same_size, read_image, read_instance, read_label, read_mask, save_image_atomic
+from util.visualizer import colorize_label, make_row
+
+DATASET_BY_LABEL_NC = {34: 'cityscapes', 151: 'ade20k'}
+
+
+def checkpoint_file(opt):
+    if opt.checkpoint:
+        return opt.checkpoint
+    which = opt.which_epoch
+    name = which if which in ('latest', 'best') else f'epoch_{int(which):03d}' if which.isdigit() else which
+    path = os.path.join(opt.checkpoints_dir, opt.name, f'{name}.pth')
+    if not os.path.isfile(path):
+        raise UserError(f'checkpoint not found: {path} (train first, or pass --checkpoint FILE)')
+    return path
+
+
+def reconcile_labels(opt, ckpt, path):
+    """The checkpoint decides label_nc; a contradicting --dataset_name / --label_nc is an error."""
+    label_nc = ckpt['arch']['label_nc']
+    if opt.label_nc is not None and opt.label_nc != label_nc:
+        raise UserError(f'{path} was trained with {label_nc} label ids but --dataset_name {opt.dataset_name} / '
+                        f'--label_nc means {opt.label_nc}: use the checkpoint of your dataset, or the matching '
+                        f'--dataset_name ({DATASET_BY_LABEL_NC.get(label_nc, "custom --label_nc %d" % label_nc)})')
+    opt.label_nc = label_nc
+    if opt.dataset_name is None:
+        opt.dataset_name = ckpt.get('opt', {}).get('dataset_name') or DATASET_BY_LABEL_NC.get(label_nc, 'custom')
+
+
+def build_model(opt):
+    path = checkpoint_file(opt)
+    ckpt = load_checkpoint(path)
+    reconcile_labels(opt, ckpt, path)
+    opt.color_order = ckpt['arch'].get('color_order', opt.color_order)
+    device = resolve_device(opt.device)
+    model = models.find_model_using_name(ckpt['model'])(opt, device=device, arch=ckpt['arch'])
+    model.load_checkpoint_state(ckpt, path, nets=['netG'])
+    model.eval()
+    return model, path
+
+
+def output_paths(opt):
+    """(edited, masked input, panel) paths; upstream writes results/test_single_result.jpg and
+    results/masked_img.jpg when no output path is given."""
+    if opt.output_path is None:
+        return (os.path.join('results', 'test_single_result.jpg'), os.path.join('results', 'masked_img.jpg'),
+                os.path.join('results', 'test_single_panel.jpg'))
+    stem, ext = os.path.splitext(opt.output_path)
+    return opt.output_path, stem + '_masked' + ext, stem + '_panel' + ext
+
+
+def edit_single_image(opt, model):
+    label_nc, order = model.label_nc, model.color_order
+    rounding = opt.quantize == 'round'
+    output, masked_path, panel_path = output_paths(opt)
+    check_output_path(output)
+    image = read_image(opt.image_path)
+    label = read_label(opt.segmap_path, label_nc, what='label map (--segmap_path)')
+    mask = read_mask(opt.mask_path, what='mask (--mask_path)')
+    named = [(opt.image_path, image), (opt.segmap_path, label), (opt.mask_path, mask)]
+    batch = {'image': image_to_tensor(image, order)[None],
+             'label': torch.from_numpy(label)[None, None],
+             'mask': torch.from_numpy(mask)[None, None], 'path': opt.segmap_path}
+    if opt.instance_path:
+        kind = getattr(data.find_dataset_using_name(opt.dataset_name), 'instance_kind', 'cityscapes')
+        instance = read_instance(opt.instance_path, 'ade' if kind == 'ade' else 'cityscapes')
+        named.append((opt.instance_path, instance))
+        batch['instance'] = torch.from_numpy(instance)[None, None]
+    check_same_size(named)
+    out = tensor_to_image(model.edit(batch)[0], order, rounding)
+    masked = tensor_to_image(model.masked[0], order, rounding)
+    save_image_atomic(out, output)
+    written = [output]
+    if opt.save_panel or opt.output_path is None:
+        save_image_atomic(masked, masked_path)
+        written.append(masked_path)
+    if opt.save_panel:
+        panel = make_row([image, masked, colorize_label(label, label_nc), out])
+        save_image_atomic(panel, panel_path)
+        written.append(panel_path)
+    print('Wrote ' + ', '.join(written))
+    return out
+
+
+def run_test_split(opt, model):
+    dataset = data.create_dataset(opt, 'test')
+    if opt.mask_dir is None:
+        print('No --mask_dir: using seeded training-family masks (same for every run with this --seed).')
+    out_dir = os.path.join(opt.results_dir, opt.name, f'test_{opt.which_epoch}')
+    n = len(dataset) if opt.how_many is None else min(opt.how_many, len(dataset))
+    label_nc, order = model.label_nc, model.color_order
+    rounding = opt.quantize == 'round'
+    for i in tqdm(range(n), desc='test', dynamic_ncols=True):
+        item = dataset[i]
+        batch = {k: (v[None] if torch.is_tensor(v) else v) for k, v in item.items()}
+        stem = os.path.splitext(os.path.basename(item['path']))[0]
+        out = tensor_to_image(model.edit(batch)[0], order, rounding)
+        masked = tensor_to_image(model.masked[0], order, rounding)
+        save_image_atomic(out, os.path.join(out_dir, 'edited', stem + '.png'))
+        save_image_atomic(masked, os.path.join(out_dir, 'masked', stem + '.png'))
+        save_image_atomic((item['mask'][0].numpy() * 255).astype('uint8'), os.path.join(out_dir, 'masks', stem + '.png'))
+        if opt.save_panel:
+            real = tensor_to_image(item['image'], order)
+            panel = make_row([real, masked, colorize_label(item['label'][0].numpy(), label_nc), out])
+            save_image_atomic(panel, os.path.join(out_dir, 'panels', stem + '.png'))
+    print(f'Wrote {n} edited images to {out_dir}/edited/')
+
+
+def main(argv=None):
+    try:
+        opt = TestOptions().parse(argv)
+        model, path = build_model(opt)
+        singles = [opt.image_path, opt.segmap_path, opt.mask_path]
+        with torch.inference_mode():
+            if any(singles):
+                if not all(singles):
+                    raise UserError('single-image editing needs --image_path, --segmap_path and --mask_path')
+                return edit_single_image(opt, model)
+            run_test_split(opt, model)
+    except UserError as exc:
+        print(f'error: {exc}', file=sys.stderr)
+        raise SystemExit(2)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,169 @@
+"""Training behaviour: tensors built by set_input, a tiny overfit, losses, VGG stand-in."""
+import argparse
+
+import numpy as np
+import pytest
+import torch
+import torchvision
+
+from data.transforms import edge_map, image_to_tensor, one_hot, tensor_to_image
+from models.networks.losses import VGGLoss, build_vgg19_features
+from models.spmpgan_model import SPMPGANModel
+from util.errors import UserError
+
+
+def make_opt(**kw):
+    opt = dict(label_nc=34, ngf=4, ndf=8, color_order='bgr', init_type='gaussian', is_train=True, lr=1e-4,
+               D_lr_mult=4.0, beta1=0.5, beta2=0.999, lambda_l1=1.0, lambda_gan=1.0, lambda_vgg=0.0,
+               vgg_path=None)
+    opt.update(kw)
+    return argparse.Namespace(**opt)
+
+
+def toy_batch(seed=0):
+    """A 256×256 scene: left half class 7 (purple-ish), right half class 23 (blue), one instance."""
+    g = torch.Generator().manual_seed(seed)
+    label = torch.full((1, 1, 256, 256), 7, dtype=torch.long)
+    label[..., 128:] = 23
+    image = torch.empty(1, 3, 256, 256)
+    image[:, :, :, :128] = torch.tensor([0.5, -0.5, 0.2]).view(1, 3, 1, 1)
+    image[:, :, :, 128:] = torch.tensor([0.8, 0.1, -0.6]).view(1, 3, 1, 1)
+    image += 0.05 * torch.randn(image.shape, generator=g)
+    instance = label.clone()
+    instance[..., 40:80, 40:100] = 26000
+    mask = torch.zeros(1, 1, 256, 256)
+    mask[..., 64:192, 96:224] = 1
+    return {'image': image.clamp(-1, 1), 'label': label, 'mask': mask, 'instance': instance}
+
+
+def test_one_hot_and_edge_map():
+    ids = torch.tensor([[[[1, 1, 2], [1, 1, 2], [3, 3, 3]]]])
+    oh = one_hot(ids, 4)
+    assert oh.shape == (1, 4, 3, 3) and torch.equal(oh.argmax(1, keepdim=True), ids)
+    assert torch.equal(oh.sum(1), torch.ones(1, 3, 3))
+    # 4-neighbour rule: both sides of every boundary are marked
+    want = torch.tensor([[[[0, 1, 1], [1, 1, 1], [1, 1, 1]]]]).float()
+    assert torch.equal(edge_map(ids), want)
+    flat = torch.full((1, 1, 5, 5), 7)
+    assert edge_map(flat).sum() == 0
+    with pytest.raises(UserError, match='label id 40 but label_nc is 34'):
+        one_hot(torch.tensor([[[[40]]]]), 34)
+
+
+def test_image_tensor_round_trip_and_colour_order():
+    rgb = np.random.RandomState(0).randint(0, 256, (8, 8, 3)).astype(np.uint8)
+    t_bgr, t_rgb = image_to_tensor(rgb, 'bgr'), image_to_tensor(rgb, 'rgb')
+    assert torch.equal(t_bgr, t_rgb.flip(0))
+    assert t_rgb.min() >= -1 and t_rgb.max() <= 1
+    for order, t in (('bgr', t_bgr), ('rgb', t_rgb)):
+        back = tensor_to_image(t, order).astype(int)
+        # upstream's tensor2im truncates, so float error can only ever lose one grey level
+        assert np.all((rgb.astype(int) - back >= 0) & (rgb.astype(int) - back <= 1))
+
+
+def test_set_input_builds_upstream_tensors():
+    model = SPMPGANModel(make_opt(), torch.device('cpu'))
+    b = toy_batch()
+    model.set_input(b)
+    assert model.seg_edge.shape == (1, 35, 256, 256)
+    m = b['mask']
+    assert torch.equal(model.segmap, one_hot(b['label'], 34) * m)
+    assert torch.equal(model.seg_edge[:, 34:], edge_map(b['instance']) * m)  # edges from the instance map
+    assert torch.equal(model.masked, b['image'] * (1 - m))
+    assert float(model.segmap[..., m[0, 0] == 0].abs().sum()) == 0
+    # without an instance map the edges come from the label map (upstream test.py)
+    b.pop('instance')
+    model.set_input(b)
+    assert torch.equal(model.seg_edge[:, 34:], edge_map(b['label']) * m)
+
+
+def test_tiny_overfit_l1_falls():
+    torch.manual_seed(0)
+    model = SPMPGANModel(make_opt(lr=1e-3), torch.device('cpu'))
+    model.train()
+    batch = toy_batch()
+    l1 = []
+    for _ in range(20):
+        model.set_input(batch)
+        model.optimize_parameters()
+        l1.append(model.get_current_losses()['G_L1_3'])
+    losses = model.get_current_losses()
+    assert {'G', 'D', 'G_GAN_1', 'G_L1_2', 'D_real_3', 'D_fake_1'} <= set(losses)
+    assert np.mean(l1[-3:]) < 0.75 * np.mean(l1[:3]), l1
+
+
+def test_d_step_then_g_step_against_updated_d():
+    """Spec §8: the D's are stepped before G's loss is computed, and G's step leaves D unchanged."""
+    torch.manual_seed(0)
+    model = SPMPGANModel(make_opt(), torch.device('cpu'))
+    model.train()
+    d_before = {k: v.clone() for k, v in model.netD_3.state_dict().items()}
+    g_before = {k: v.clone() for k, v in model.netG.state_dict().items()}
+    model.set_input(toy_batch())
+    model.optimize_parameters()
+    d_after = model.netD_3.state_dict()
+    assert not torch.equal(d_before['dis_model.0.conv.weight_orig'], d_after['dis_model.0.conv.weight_orig'])
+    assert not torch.equal(g_before['G3.enc1.conv2d.weight'], model.netG.state_dict()['G3.enc1.conv2d.weight'])
+    # D's parameters end the iteration frozen (they get no gradient from the G step)
+    assert all(p.grad is None or p.requires_grad is False for p in model.netD_1.parameters())
+    assert model.optimizer_D_1.param_groups[0]['lr'] == pytest.approx(4e-4)
+    assert model.optimizer_G.param_groups[0]['lr'] == pytest.approx(1e-4)
+
+
+@pytest.fixture(scope='module')
+def vgg_standin():
+    torch.manual_seed(1)
+    return torchvision.models.vgg19(weights=None).features
+
+
+def test_vgg_loss_with_standin(vgg_standin):
+    loss = VGGLoss(vgg_standin)
+    assert all(not p.requires_grad for p in loss.parameters())
+    x = torch.rand(1, 3, 64, 64, requires_grad=True)
+    y = torch.rand(1, 3, 64, 64)
+    assert float(loss(y, y)) == 0
+    val = loss(x, y)
+    assert float(val.detach()) > 0
+    val.backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
+    # the slices end at relu1_1 ... relu5_1 (layers 1, 6, 11, 20, 29)
+    assert [type(s[-1]).__name__ for s in loss.slices] == ['ReLU'] * 5
+    assert sum(len(s) for s in loss.slices) == 30
+    # weights 1/32 ... 1: the weighted sum of per-slice L1 distances
+    fx, fy = loss.features(x.detach()), loss.features(y)
+    want = sum(w * (a - b).abs().mean() for w, a, b in zip(VGGLoss.WEIGHTS, fx, fy))
+    torch.testing.assert_close(loss(x.detach(), y), want)
+
+
+def test_vgg_weights_file_loading(tmp_path, vgg_standin):
+    missing = tmp_path / 'nope.pth'
+    with pytest.raises(UserError, match='vgg19-dcbb9e9d.pth') as e:
+        build_vgg19_features(str(missing))
+    assert str(missing) in str(e.value) and '--lambda_vgg 0' in str(e.value)
+    path = tmp_path / 'vgg.pth'
+    torch.save({'features.' + k: v for k, v in vgg_standin.state_dict().items()}, path)
+    loaded = build_vgg19_features(str(path))
+    assert torch.equal(loaded[0].weight, vgg_standin[0].weight)
+    bad = tmp_path / 'bad.pth'
+    bad.write_bytes(b'not a checkpoint')
+    with pytest.raises(UserError, match='cannot read VGG19 weights'):
+        build_vgg19_features(str(bad))
+
+
+def test_training_with_vgg_standin_logs_vgg_terms(vgg_standin):
+    model = SPMPGANModel(make_opt(lambda_vgg=10.0), torch.device('cpu'), vgg_features=vgg_standin)
+    model.train()
+    model.set_input(toy_batch())
+    model.optimize_parameters()
+    losses = model.get_current_losses()
+    assert all(losses[f'G_VGG_{k}'] > 0 for k in (1, 2, 3))
+    total = sum(losses[f'G_{t}_{k}'] for t in ('GAN', 'L1', 'VGG') for k in (1, 2, 3))
+    assert losses['G'] == pytest.approx(total, rel=1e-5)
+
+
+def test_wrong_image_size_is_a_clear_error():
+    model = SPMPGANModel(make_opt(is_train=False), torch.device('cpu'))
+    b = toy_batch()
+    b = {k: v[..., :200] for k, v in b.items()}
+    with pytest.raises(UserError, match='multiples of 128'):
+        model.set_input(b)

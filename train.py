@@ -1,0 +1,127 @@
+"""Train a model. Example (a few minutes on a CPU):
+
+    python train.py --dataset_name demo --name demo --ngf 8 --lambda_vgg 0 --max_iters 300
+
+Checkpoints, image grids and TensorBoard logs go to checkpoints/<name>/. Multi-GPU:
+``torchrun --nproc_per_node N train.py ...`` (only rank 0 writes).
+"""
+import os
+import sys
+
+import torch
+from tqdm import tqdm
+
+import data
+import models
+from options.train_options import TrainOptions
+from util import distributed as dist
+from util.checkpoint import load_checkpoint, save_checkpoint
+from util.device import resolve_device
+from util.errors import UserError
+from util.iteration_counter import IterationCounter
+from util.seed import seed_everything
+from util.visualizer import Visualizer
+
+
+def checkpoint_path(opt, which):
+    return os.path.join(opt.checkpoints_dir, opt.name, f'{which}.pth')
+
+
+def save(model, counter, opt, which):
+    epoch, epoch_iter = counter.position()
+    state = model.checkpoint_state(epoch, epoch_iter, counter.total_iters, vars(opt))
+    save_checkpoint(state, checkpoint_path(opt, which))
+
+
+def train(opt, options=None):
+    device = resolve_device(opt.device, dist.local_rank() if dist.world_size() > 1 else None)
+    dist.init_distributed(device)
+    main = dist.is_main_process()
+    seed_everything(opt.seed + dist.rank())
+    dataset = data.create_dataset(opt, 'train')
+    sampler = dist.ResumableSampler(len(dataset), opt.seed)
+    model = models.create_model(opt, device=device)
+    counter = IterationCounter(opt, (len(sampler) + opt.batch_size - 1) // opt.batch_size)
+    if opt.continue_train:
+        path = checkpoint_path(opt, 'latest')
+        if not os.path.isfile(path):
+            raise UserError(f'nothing to resume: {path} not found; check --name / --checkpoints_dir, '
+                            f'or drop --continue_train to start a new run')
+        ckpt = load_checkpoint(path)
+        model.load_checkpoint_state(ckpt, path, load_optimizers=True, restore_rng=True)
+        counter.resume(ckpt)
+        if main:
+            print(f'Resuming from {path}: epoch {counter.epoch}, iteration {counter.total_iters}')
+    if main:
+        if options is not None:
+            print(options.format(opt, options.parser))
+            options.save(opt, os.path.join(opt.checkpoints_dir, opt.name))
+        for name, n in model.count_parameters().items():
+            print(f'[{name}] {n / 1e6:.3f} M parameters')
+    visualizer = Visualizer(opt, model.label_nc, model.color_order) if main else None
+    model.train()
+    try:
+        for epoch in counter.training_epochs():
+            dataset.set_epoch(epoch)
+            sampler.set_epoch(epoch, start=counter.epoch_iter * opt.batch_size)
+            loader = torch.utils.data.DataLoader(
+                dataset, batch_size=opt.batch_size, sampler=sampler, num_workers=opt.num_workers,
+                pin_memory=device.type == 'cuda', drop_last=False)
+            bar = tqdm(loader, desc=f'epoch {epoch + 1}/{opt.niter}', disable=not main, dynamic_ncols=True,
+                       initial=counter.epoch_iter, total=counter.iters_per_epoch)
+            for batch in bar:
+                counter.record_one_iteration()
+                model.set_input(batch)
+                model.optimize_parameters()
+                if main:
+                    losses = model.get_current_losses()
+                    bar.set_postfix(G=f'{losses["G"]:.3f}', D=f'{losses["D"]:.3f}', refresh=False)
+                    if counter.needs_printing():
+                        tqdm.write(visualizer.log_losses(losses, counter.total_iters, epoch + 1))
+                    if counter.needs_displaying():
+                        visualizer.display(model.get_current_visuals(), counter.total_iters)
+                    if counter.needs_saving():
+                        save(model, counter, opt, 'latest')
+                if counter.done():
+                    break
+            bar.close()
+            if main:
+                save(model, counter, opt, 'latest')
+                if counter.epoch_iter >= counter.iters_per_epoch and counter.needs_epoch_save():
+                    save(model, counter, opt, f'epoch_{epoch + 1:03d}')
+            if counter.done():
+                break
+    except KeyboardInterrupt:
+        if main:
+            save(model, counter, opt, 'latest')
+            print(f'\nInterrupted; saved {checkpoint_path(opt, "latest")}. Resume with the same command '
+                  f'plus --continue_train.')
+        raise SystemExit(130)
+    if main:
+        losses = model.get_current_losses()
+        visualizer.log_losses(losses, counter.total_iters, counter.epoch + 1)
+        grid = visualizer.display(model.get_current_visuals(), counter.total_iters)
+        visualizer.close()
+        exp = os.path.join(opt.checkpoints_dir, opt.name)
+        print(f'Done: {counter.total_iters} iterations. Final losses: G {losses["G"]:.4f}, D {losses["D"]:.4f}.')
+        print(f'  checkpoint:   {checkpoint_path(opt, "latest")}')
+        print(f'  image grids:  {os.path.dirname(grid)}/ (latest: {grid})')
+        print(f'  loss log:     {os.path.join(exp, "loss_log.txt")}')
+        if not opt.no_tensorboard:
+            print(f'  TensorBoard:  tensorboard --logdir {os.path.join(exp, "logs")}')
+    dist.barrier()
+    return model
+
+
+def main(argv=None):
+    try:
+        options = TrainOptions()
+        opt = options.parse(argv)
+        train(opt, options)
+    except UserError as exc:
+        print(f'error: {exc}', file=sys.stderr)
+        raise SystemExit(2)
+
+
+if __name__ == '__main__':
+    main()

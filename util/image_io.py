@@ -1,0 +1,123 @@
+"""Reading user files with clear errors: one line naming the file and what to do."""
+import os
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from util.errors import UserError
+
+
+def _open(path, what):
+    if path is None:
+        raise UserError(f'no {what} given')
+    if not os.path.exists(path):
+        raise UserError(f'{what} not found: {path}')
+    if os.path.isdir(path):
+        raise UserError(f'{what} {path} is a folder; give an image file')
+    try:
+        img = Image.open(path)
+        img.load()
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+        raise UserError(f'cannot read {what} {path}: not a valid image file ({exc})') from None
+    return img
+
+
+def read_image(path, what='image'):
+    """Any image file -> H×W×3 uint8 RGB."""
+    img = _open(path, what)
+    return np.asarray(img.convert('RGB'))
+
+
+def read_label(path, label_nc=None, what='label map'):
+    """Single-channel PNG of label ids -> H×W int64. Palette PNGs give their indices (what tools
+    such as Cityscapes' scripts and most editors write). Colour (RGB) maps are refused."""
+    img = _open(path, what)
+    if img.mode in ('L', 'P', 'I', 'I;16', 'I;16B', 'I;16L', '1'):
+        a = np.asarray(img).astype(np.int64)
+    elif img.mode in ('LA', 'PA'):
+        a = np.asarray(img)[..., 0].astype(np.int64)
+    elif img.mode in ('RGB', 'RGBA'):
+        rgb = np.asarray(img)[..., :3]
+        if not (np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 0], rgb[..., 2])):
+            raise UserError(f'{what} {path} is a colour (RGB) image; give a single-channel or palette PNG '
+                            f'of label ids (e.g. Cityscapes *_labelIds.png, not *_color.png)')
+        a = rgb[..., 0].astype(np.int64)
+    else:
+        raise UserError(f'{what} {path} has unsupported image mode {img.mode}; give a single-channel PNG of label ids')
+    if a.size and a.min() < 0:
+        raise UserError(f'{what} {path} contains the negative label id {int(a.min())}; ids must be 0..label_nc-1 '
+                        f'(remap "ignore" values such as -1 or 255 to a valid id)')
+    if label_nc is not None and a.size and a.max() >= label_nc:
+        raise UserError(f'{what} {path} contains label id {int(a.max())} but label_nc is {label_nc} '
+                        f'(ids must be 0..{label_nc - 1}); use the right --dataset_name / --label_nc '
+                        f'or remap the labels')
+    return a
+
+
+def read_mask(path, what='mask'):
+    """Mask image -> H×W float32 in {0, 1}; 1 (white, ≥ 128) = region to repaint. An all-black mask
+    is valid (nothing changes). Grey anti-aliased edges are binarised so the composite takes every
+    known pixel from the input and nothing from the generator."""
+    img = _open(path, what)
+    if img.mode in ('RGBA', 'LA', 'PA'):
+        img = img.convert('RGBA').convert('RGB')
+    a = np.asarray(img.convert('L'))
+    return (a >= 128).astype(np.float32)
+
+
+def read_instance(path, kind, what='instance map'):
+    """Instance map -> H×W int64. ``cityscapes``: 16-bit instanceIds (class id below 1000, class·1000+k
+    for instances); ``ade``: RGB PNG whose G channel holds the instance ids (spec §10.1)."""
+    img = _open(path, what)
+    if kind == 'ade':
+        if img.mode not in ('RGB', 'RGBA'):
+            raise UserError(f'{what} {path} should be an RGB PNG with instance ids in the G channel (ADE20K format)')
+        return np.asarray(img)[..., 1].astype(np.int64)
+    if img.mode in ('RGB', 'RGBA'):
+        raise UserError(f'{what} {path} is a colour image; give a 16-bit single-channel instanceIds PNG')
+    return np.asarray(img).astype(np.int64)
+
+
+def check_same_size(named_arrays):
+    """named_arrays: list of (path, array). All must have the same H×W."""
+    (p0, a0), rest = named_arrays[0], named_arrays[1:]
+    for p, a in rest:
+        if a.shape[:2] != a0.shape[:2]:
+            raise UserError(f'size mismatch: {p} is {a.shape[1]}×{a.shape[0]} but {p0} is '
+                            f'{a0.shape[1]}×{a0.shape[0]} (W×H); they must match')
+
+
+IMAGE_FORMATS = {'.png': 'PNG', '.jpg': 'JPEG', '.jpeg': 'JPEG', '.bmp': 'BMP', '.webp': 'WEBP'}
+
+
+def check_output_path(path, what='output'):
+    """Refuse an output path that cannot be written, before any work is done (nothing is created)."""
+    ext = os.path.splitext(path)[1].lower()
+    if ext not in IMAGE_FORMATS:
+        raise UserError(f'cannot write {what} {path}: unknown image extension {ext!r} '
+                        f'(use one of {", ".join(sorted(IMAGE_FORMATS))})')
+    if os.path.isdir(path):
+        raise UserError(f'{what} {path} is an existing folder; give a file name such as {os.path.join(path, "edited.png")}')
+    parent = os.path.dirname(os.path.abspath(path))
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        raise UserError(f'cannot write {what} {path}: {parent} is a file, not a folder')
+    return path
+
+
+def save_image_atomic(array_rgb, path):
+    """Write an H×W×3 (or H×W) uint8 image; the folder is created, the file appears whole or not at all."""
+    check_output_path(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fmt = IMAGE_FORMATS[os.path.splitext(path)[1].lower()]
+    tmp = os.path.join(folder, f'.{os.path.basename(path)}.tmp')
+    kwargs = {'quality': 95} if fmt == 'JPEG' else {}
+    try:
+        Image.fromarray(array_rgb).save(tmp, format=fmt, **kwargs)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
