@@ -5,6 +5,7 @@
 Checkpoints, image grids and TensorBoard logs go to checkpoints/<name>/. Multi-GPU:
 ``torchrun --nproc_per_node N train.py ...`` (only rank 0 writes).
 """
+import json
 import os
 import sys
 
@@ -33,16 +34,37 @@ def save(model, counter, opt, which):
     save_checkpoint(state, checkpoint_path(opt, which))
 
 
+ARCH_OPTIONS = ('model', 'dataset_name', 'label_nc', 'ngf', 'ndf', 'color_order')
+
+
+def check_resume_options(opt):
+    """--continue_train must rebuild the same networks: compare with the saved opt.json."""
+    path = os.path.join(opt.checkpoints_dir, opt.name, 'opt.json')
+    if not os.path.isfile(path):
+        return
+    with open(path) as f:
+        saved = json.load(f)
+    for key in ARCH_OPTIONS:
+        if key in saved and saved[key] != getattr(opt, key, None):
+            raise UserError(f'{path} records --{key} {saved[key]} but this command has --{key} '
+                            f'{getattr(opt, key, None)}; resume with the same value (or use a new --name)')
+
+
 def train(opt, options=None):
     device = resolve_device(opt.device, dist.local_rank() if dist.world_size() > 1 else None)
     dist.init_distributed(device)
     main = dist.is_main_process()
     seed_everything(opt.seed + dist.rank())
-    dataset = data.create_dataset(opt, 'train')
+    # Rank 0 first: a dataset that prepares itself on first use (demo) is created exactly once.
+    dataset = data.create_dataset(opt, 'train') if main else None
+    dist.barrier()
+    if dataset is None:
+        dataset = data.create_dataset(opt, 'train')
     sampler = dist.ResumableSampler(len(dataset), opt.seed)
     model = models.create_model(opt, device=device)
     counter = IterationCounter(opt, (len(sampler) + opt.batch_size - 1) // opt.batch_size)
     if opt.continue_train:
+        check_resume_options(opt)
         path = checkpoint_path(opt, 'latest')
         if not os.path.isfile(path):
             raise UserError(f'nothing to resume: {path} not found; check --name / --checkpoints_dir, '

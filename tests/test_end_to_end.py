@@ -69,6 +69,15 @@ def test_continue_train_resumes_exactly(workdir, straight_run):
     torch.testing.assert_close(sb[0]['exp_avg'], sa[0]['exp_avg'], rtol=0, atol=1e-6)
 
 
+def test_continue_train_with_other_architecture_is_refused(workdir, straight_run, capsys):
+    with pytest.raises(SystemExit) as e:
+        train_script.main(TINY[:2] + ['--ngf', '8', '--lambda_vgg', '0', '--dataroot', workdir['data'],
+                                      '--checkpoints_dir', workdir['ckpt'], '--name', 'straight', '--continue_train'])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert 'opt.json records --ngf 4 but this command has --ngf 8' in err
+
+
 def test_epoch_checkpoint_and_epoch_boundary(workdir):
     """--max_dataset_size 2 makes an epoch two iterations: epoch files follow --save_epoch_freq."""
     exp = run_train(workdir, 'epochs', '--max_dataset_size', '2', '--niter', '2', '--save_epoch_freq', '1')
