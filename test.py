@@ -9,11 +9,13 @@ Test split:
 import os
 import sys
 
+import numpy as np
 import torch
 from tqdm import tqdm
 
 import data
 import models
+from data.preprocess import paste_back, resize_image, resize_mask, resize_nearest, size_problem, working_size
 from data.transforms import image_to_tensor, tensor_to_image
 from options.test_options import TestOptions
 from util.checkpoint import load_checkpoint
@@ -70,33 +72,55 @@ def output_paths(opt):
     return opt.output_path, stem + '_masked' + ext, stem + '_panel' + ext
 
 
+def edit_arrays(opt, model, image, label, mask, instance=None, source='the input'):
+    """Edit numpy inputs of any size. Returns (edited, masked input), H×W×3 uint8 RGB at the input size.
+
+    At a size the generator accepts nothing is resized and the output is upstream's, bit for bit.
+    Otherwise (``--preprocess resize``) the inputs are resized to the working size, and the result is
+    resized back and pasted only inside the mask: known pixels are the input's, exactly."""
+    h, w = image.shape[:2]
+    if opt.preprocess == 'none':
+        problem = size_problem(h, w)
+        if problem:
+            raise UserError(f'{source}: {problem}; use --preprocess resize (the default) to edit any size')
+        size = (h, w)
+    else:
+        size = working_size(h, w, opt.load_size)
+    order, rounding = model.color_order, opt.quantize == 'round'
+    small = (resize_image(image, size), resize_nearest(label, size), resize_mask(mask, size))
+    batch = {'image': image_to_tensor(small[0], order)[None],
+             'label': torch.from_numpy(np.ascontiguousarray(small[1]))[None, None],
+             'mask': torch.from_numpy(small[2])[None, None], 'path': source}
+    if instance is not None:
+        batch['instance'] = torch.from_numpy(np.ascontiguousarray(resize_nearest(instance, size)))[None, None]
+    out = tensor_to_image(model.edit(batch)[0], order, rounding)
+    if size == (h, w):
+        return out, tensor_to_image(model.masked[0], order, rounding)
+    hole = mask[..., None] > 0.5
+    return paste_back(image, out, mask), np.where(hole, np.uint8(127), image)
+
+
 def edit_single_image(opt, model):
-    label_nc, order = model.label_nc, model.color_order
-    rounding = opt.quantize == 'round'
     output, masked_path, panel_path = output_paths(opt)
     check_output_path(output)
     image = read_image(opt.image_path)
-    label = read_label(opt.segmap_path, label_nc, what='label map (--segmap_path)')
+    label = read_label(opt.segmap_path, model.label_nc, what='label map (--segmap_path)')
     mask = read_mask(opt.mask_path, what='mask (--mask_path)')
     named = [(opt.image_path, image), (opt.segmap_path, label), (opt.mask_path, mask)]
-    batch = {'image': image_to_tensor(image, order)[None],
-             'label': torch.from_numpy(label)[None, None],
-             'mask': torch.from_numpy(mask)[None, None], 'path': opt.segmap_path}
+    instance = None
     if opt.instance_path:
         kind = getattr(data.find_dataset_using_name(opt.dataset_name), 'instance_kind', 'cityscapes')
         instance = read_instance(opt.instance_path, 'ade' if kind == 'ade' else 'cityscapes')
         named.append((opt.instance_path, instance))
-        batch['instance'] = torch.from_numpy(instance)[None, None]
     check_same_size(named)
-    out = tensor_to_image(model.edit(batch)[0], order, rounding)
-    masked = tensor_to_image(model.masked[0], order, rounding)
+    out, masked = edit_arrays(opt, model, image, label, mask, instance, source=opt.image_path)
     save_image_atomic(out, output)
     written = [output]
     if opt.save_panel or opt.output_path is None:
         save_image_atomic(masked, masked_path)
         written.append(masked_path)
     if opt.save_panel:
-        panel = make_row([image, masked, colorize_label(label, label_nc), out])
+        panel = make_row([image, masked, colorize_label(label, model.label_nc), out])
         save_image_atomic(panel, panel_path)
         written.append(panel_path)
     print('Wrote ' + ', '.join(written))
@@ -109,20 +133,15 @@ def run_test_split(opt, model):
         print('No --mask_dir: using seeded training-family masks (same for every run with this --seed).')
     out_dir = os.path.join(opt.results_dir, opt.name, f'test_{opt.which_epoch}')
     n = len(dataset) if opt.how_many is None else min(opt.how_many, len(dataset))
-    label_nc, order = model.label_nc, model.color_order
-    rounding = opt.quantize == 'round'
     for i in tqdm(range(n), desc='test', dynamic_ncols=True):
-        item = dataset[i]
-        batch = {k: (v[None] if torch.is_tensor(v) else v) for k, v in item.items()}
-        stem = os.path.splitext(os.path.basename(item['path']))[0]
-        out = tensor_to_image(model.edit(batch)[0], order, rounding)
-        masked = tensor_to_image(model.masked[0], order, rounding)
+        s = dataset.load_sample(i)
+        stem = os.path.splitext(os.path.basename(s['path']))[0]
+        out, masked = edit_arrays(opt, model, s['image'], s['label'], s['mask'], s['instance'], source=s['path'])
         save_image_atomic(out, os.path.join(out_dir, 'edited', stem + '.png'))
         save_image_atomic(masked, os.path.join(out_dir, 'masked', stem + '.png'))
-        save_image_atomic((item['mask'][0].numpy() * 255).astype('uint8'), os.path.join(out_dir, 'masks', stem + '.png'))
+        save_image_atomic((s['mask'] * 255).astype(np.uint8), os.path.join(out_dir, 'masks', stem + '.png'))
         if opt.save_panel:
-            real = tensor_to_image(item['image'], order)
-            panel = make_row([real, masked, colorize_label(item['label'][0].numpy(), label_nc), out])
+            panel = make_row([s['image'], masked, colorize_label(s['label'], model.label_nc), out])
             save_image_atomic(panel, os.path.join(out_dir, 'panels', stem + '.png'))
     print(f'Wrote {n} edited images to {out_dir}/edited/')
 

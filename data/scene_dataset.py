@@ -94,7 +94,9 @@ class SceneDataset(torch.utils.data.Dataset):
     def _instance_path(self, i):
         return os.path.join(self.root, 'inst_map', self.stems[i] + '.png')
 
-    def __getitem__(self, i):
+    def load_sample(self, i):
+        """The sample as numpy arrays (RGB uint8 image, label ids, instance ids or None, float mask),
+        after the train-time crop and flip; test.py edits these at any size."""
         image = read_image(self.image_paths[i])
         label_path = self._label_path(i)
         label = read_label(label_path, self.label_nc)
@@ -118,16 +120,20 @@ class SceneDataset(torch.utils.data.Dataset):
             rng, np_rng = sample_rngs(self.opt.seed, 2 ** 31 - 1, i)  # fixed per image, not per epoch
             mask = mask_gen.training_mask(i, label, instance, rng, np_rng, self.num_mask_types,
                                           self.instance_kind if instance is not None else 'none')
+        return {'image': image, 'label': label, 'instance': instance, 'mask': mask,
+                'path': self.image_paths[i], 'index': i}
 
+    def __getitem__(self, i):
+        s = self.load_sample(i)
         item = {
-            'image': image_to_tensor(image, self.color_order),
-            'label': torch.from_numpy(np.ascontiguousarray(label)).unsqueeze(0).long(),
-            'mask': torch.from_numpy(np.ascontiguousarray(mask, dtype=np.float32)).unsqueeze(0),
-            'path': self.image_paths[i],
+            'image': image_to_tensor(s['image'], self.color_order),
+            'label': torch.from_numpy(np.ascontiguousarray(s['label'])).unsqueeze(0).long(),
+            'mask': torch.from_numpy(np.ascontiguousarray(s['mask'], dtype=np.float32)).unsqueeze(0),
+            'path': s['path'],
             'index': i,
         }
-        if instance is not None:
-            item['instance'] = torch.from_numpy(np.ascontiguousarray(instance)).unsqueeze(0).long()
+        if s['instance'] is not None:
+            item['instance'] = torch.from_numpy(np.ascontiguousarray(s['instance'])).unsqueeze(0).long()
         return item
 
     def _crop_flip(self, image, label, instance, rng, path):

@@ -33,7 +33,7 @@ class SPMPGANModel(BaseModel):
     @staticmethod
     def arch_from_opt(opt):
         return {'label_nc': opt.label_nc, 'ngf': opt.ngf, 'hidden': 2 * opt.ngf,
-                'ndf': getattr(opt, 'ndf', 64), 'color_order': opt.color_order}
+                'ndf': getattr(opt, 'ndf', 64), 'color_order': opt.color_order, 'spectral_norm': True}
 
     def __init__(self, opt, device, arch=None, vgg_features=None):
         super().__init__(opt, device)
@@ -42,7 +42,10 @@ class SPMPGANModel(BaseModel):
         self._arch = a
         self.label_nc = a['label_nc']
         self.color_order = a['color_order']
-        self.netG = ProgressiveGenerator(a['label_nc'], a['ngf'], a['hidden'])
+        self.netG = ProgressiveGenerator(a['label_nc'], a['ngf'], a['hidden'], a.get('spectral_norm', True))
+        if self.is_train and not a.get('spectral_norm', True):
+            raise UserError('this checkpoint has its spectral norm folded for deployment; it can be used by '
+                            'test.py but not trained further (use the unfolded file)')
         init_weights(self.netG, getattr(opt, 'init_type', 'gaussian'))
         self.netG.to(device)
         self.net_names = ('netG',)

@@ -21,6 +21,11 @@ class TestOptions(BaseOptions):
                        help='optional instance map; without it the edge map comes from the label map')
         g.add_argument('--output_path', default=None,
                        help='where to write the edited image (default: results/test_single_result.png)')
+        g.add_argument('--preprocess', choices=['resize', 'none'], default='resize',
+                       help='resize: any image size (resized to a working size, result pasted back inside the '
+                            'mask); none: run at the native size (sides multiples of 128, at least 256)')
+        g.add_argument('--load_size', type=int, default=256,
+                       help='working size of --preprocess resize: the short side (a multiple of 128, ≥ 256)')
         g.add_argument('--quantize', choices=['truncate', 'round'], default='truncate',
                        help='float -> 8-bit: truncate = upstream tensor2im (an unchanged pixel may lose one '
                             'grey level); round = the fix (unchanged pixels are returned exactly)')

@@ -34,7 +34,8 @@ def straight_run(workdir):
 def test_training_writes_checkpoint_options_logs_and_grids(straight_run):
     ckpt = torch.load(os.path.join(straight_run, 'latest.pth'), map_location='cpu', weights_only=True)
     assert ckpt['format'] == 'semedit' and ckpt['model'] == 'spmpgan'
-    assert ckpt['arch'] == {'label_nc': 34, 'ngf': 4, 'hidden': 8, 'ndf': 8, 'color_order': 'bgr'}
+    assert ckpt['arch'] == {'label_nc': 34, 'ngf': 4, 'hidden': 8, 'ndf': 8, 'color_order': 'bgr',
+                            'spectral_norm': True}
     assert (ckpt['epoch'], ckpt['epoch_iter'], ckpt['total_iters']) == (0, 4, 4)
     assert set(ckpt['nets']) == {'netG', 'netD_1', 'netD_2', 'netD_3'}
     assert set(ckpt['optimizers']) == {'optimizer_G', 'optimizer_D_1', 'optimizer_D_2', 'optimizer_D_3'}

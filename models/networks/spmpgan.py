@@ -32,7 +32,7 @@ class StageGenerator(nn.Module):
     """One SPM-PGAN stage (upstream G1/G2/G3). Input: a 3-channel image; labels and mask enter
     only through the SPM blocks' semantic branches."""
 
-    def __init__(self, stage, label_nc, ngf=32, hidden=None):
+    def __init__(self, stage, label_nc, ngf=32, hidden=None, spectral_norm=True):
         super().__init__()
         enc = [m * ngf for m in STAGE_ENCODERS[stage]]
         dec = [m * ngf for m in STAGE_DECODERS[stage]]
@@ -49,7 +49,9 @@ class StageGenerator(nn.Module):
         for j, out_nc in enumerate(dec):
             k = n - 1 - j
             skip_nc = enc[k - 2] if k >= 3 else 0
-            self.add_module(f'dec{k}', UpSPMBlock(in_nc + skip_nc, out_nc, sem_nc, sn=True, hidden=hidden))
+            # Decoder main convs are spectral-normed (upstream wrapper default, §14.1.1);
+            # spectral_norm=False takes weights with the normalisation folded in (deployment).
+            self.add_module(f'dec{k}', UpSPMBlock(in_nc + skip_nc, out_nc, sem_nc, sn=spectral_norm, hidden=hidden))
             in_nc = out_nc
         # Output layer: replicate pad, conv without bias, tanh (spec §3).
         self.dec1 = Conv2dBlock(in_nc, 3, 3, 1, 1, norm='none', activation='tanh', pad_type='replicate')
@@ -75,11 +77,11 @@ class ProgressiveGenerator(nn.Module):
     inside the hole (spec §5). Upstream hard-codes S = 256; here S is the input size, whose sides
     must be multiples of 128 and at least 256."""
 
-    def __init__(self, label_nc, ngf=32, hidden=None):
+    def __init__(self, label_nc, ngf=32, hidden=None, spectral_norm=True):
         super().__init__()
-        self.G1 = StageGenerator(1, label_nc, ngf, hidden)
-        self.G2 = StageGenerator(2, label_nc, ngf, hidden)
-        self.G3 = StageGenerator(3, label_nc, ngf, hidden)
+        self.G1 = StageGenerator(1, label_nc, ngf, hidden, spectral_norm)
+        self.G2 = StageGenerator(2, label_nc, ngf, hidden, spectral_norm)
+        self.G3 = StageGenerator(3, label_nc, ngf, hidden, spectral_norm)
         self.up = nn.Upsample(scale_factor=2, mode='bilinear', align_corners=False)
 
     @staticmethod
@@ -114,3 +116,49 @@ class ProgressiveGenerator(nn.Module):
             fakes.append(fake)
             composites.append(composite(masks[k], fake, gts[k]))
         return {'gt': gts, 'input': inputs, 'composite': composites, 'fake': fakes}
+
+
+# ---- weight-space conversions (scripts/convert_checkpoint.py) ------------------------------------
+
+def _permute_rgb(t, dim, start):
+    """Reverse the 3 colour channels at [start, start+3) along ``dim``."""
+    idx = list(range(t.shape[dim]))
+    idx[start:start + 3] = idx[start:start + 3][::-1]
+    return t.index_select(dim, torch.tensor(idx))
+
+
+def swap_color_order(nets):
+    """BGR <-> RGB weights: the image enters only each stage's enc1 (main and style convs) and the
+    D's last three input channels, and leaves only through dec1. Reversing those channels gives a
+    network with G'(x) = P·G(P·x) exactly (P = channel reversal)."""
+    out = {}
+    for name, sd in nets.items():
+        sd = dict(sd)
+        if name == 'netG':
+            for s in ('G1', 'G2', 'G3'):
+                for k in (f'{s}.enc1.conv2d.weight', f'{s}.enc1.mlp_shared.0.weight'):
+                    sd[k] = _permute_rgb(sd[k], 1, 0)
+                sd[f'{s}.dec1.conv.weight'] = _permute_rgb(sd[f'{s}.dec1.conv.weight'], 0, 0)
+        elif name.startswith('netD'):
+            w = sd['dis_model.0.conv.weight_orig']
+            c = w.shape[1]
+            sd['dis_model.0.conv.weight_orig'] = _permute_rgb(w, 1, c - 3)
+            v = sd['dis_model.0.conv.weight_v'].view(c, -1)  # v indexes the columns of W.view(out, in·k·k)
+            sd['dis_model.0.conv.weight_v'] = _permute_rgb(v, 0, c - 3).reshape(-1)
+        out[name] = sd
+    return out
+
+
+def fold_spectral_norm(state):
+    """Replace every (weight_orig, weight_u, weight_v) by the eval-mode weight W / (uᵀ W v): the
+    same outputs in eval mode with plain convs (spec §12.3)."""
+    out = {}
+    for k, v in state.items():
+        if k.endswith('.weight_orig'):
+            base = k[:-len('_orig')]
+            u, vec = state[base + '_u'], state[base + '_v']
+            sigma = torch.dot(u, v.reshape(v.shape[0], -1) @ vec)
+            out[base] = v / sigma
+        elif not k.endswith(('.weight_u', '.weight_v')):
+            out[k] = v
+    return out

@@ -1,0 +1,72 @@
+"""Any image size at test time: resize to a working size the generator accepts, run, resize the
+result back and paste it only inside the mask, so known pixels stay identical to the input.
+
+The generator needs every side to be a multiple of 128 and at least 256 (its three stages run at
+S/4, S/2, S and each bottoms out at 2×2 with stride-2 encoders, spec §5.1).
+"""
+import numpy as np
+from PIL import Image
+
+from util.errors import UserError
+
+MULTIPLE = 128
+MINIMUM = 256
+
+
+def is_valid_size(h, w):
+    return h % MULTIPLE == 0 and w % MULTIPLE == 0 and min(h, w) >= MINIMUM
+
+
+def size_problem(h, w):
+    """Why (h, w) cannot be run natively, or None."""
+    if is_valid_size(h, w):
+        return None
+    return (f'{w}×{h} (W×H) cannot run natively: both sides must be multiples of {MULTIPLE} and at least '
+            f'{MINIMUM}')
+
+
+def working_size(h, w, load_size=256):
+    """Short side -> ``load_size`` (a multiple of 128, ≥ 256), long side scaled with the aspect ratio
+    and rounded to the nearest multiple of 128. A valid size that already has that short side is
+    kept, so 256×256 and 512×256 inputs are not resized at all."""
+    if load_size % MULTIPLE or load_size < MINIMUM:
+        raise UserError(f'--load_size {load_size} must be a multiple of {MULTIPLE} and at least {MINIMUM}')
+    short, long_ = (h, w) if h <= w else (w, h)
+    new_long = max(load_size, int(round(long_ * load_size / short / MULTIPLE)) * MULTIPLE)
+    return (load_size, new_long) if h <= w else (new_long, load_size)
+
+
+def resize_image(a, size, resample=Image.BICUBIC):
+    """H×W×3 uint8 -> size (h, w); bicubic with PIL's antialiasing when shrinking."""
+    h, w = size
+    if a.shape[:2] == (h, w):
+        return a
+    return np.asarray(Image.fromarray(a).resize((w, h), resample))
+
+
+def resize_nearest(a, size):
+    """Label ids, instance ids, masks: nearest neighbour, values never interpolated."""
+    h, w = size
+    if a.shape[:2] == (h, w):
+        return a
+    rows = (np.arange(h) * a.shape[0] // h)
+    cols = (np.arange(w) * a.shape[1] // w)
+    return a[rows][:, cols]
+
+
+def resize_mask(mask, size):
+    """Float {0,1} mask -> size; a pixel is edited if any source pixel it covers is (no hole shrinks
+    away), which guarantees the pasted region covers what the generator was asked to repaint."""
+    h, w = size
+    if mask.shape == (h, w):
+        return mask
+    img = Image.fromarray((mask * 255).astype(np.uint8)).resize((w, h), Image.BOX)
+    return (np.asarray(img) > 0).astype(np.float32)
+
+
+def paste_back(original, generated_small, mask):
+    """Resize the generated image to the original size and keep it only where mask == 1."""
+    h, w = original.shape[:2]
+    big = resize_image(generated_small, (h, w))
+    keep = mask[..., None] > 0.5
+    return np.where(keep, big, original)

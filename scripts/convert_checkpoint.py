@@ -1,0 +1,91 @@
+"""Convert SPM-PGAN checkpoints between the authors' layout and ours.
+
+    python scripts/convert_checkpoint.py IN.pth OUT.pth --to ours       # authors' cityscapes.pth -> ours
+    python scripts/convert_checkpoint.py IN.pth OUT.pth --to upstream   # ours (BGR) -> authors' layout
+    python scripts/convert_checkpoint.py IN.pth OUT.pth --to ours --color_order rgb   # permute to RGB weights
+    python scripts/convert_checkpoint.py IN.pth OUT.pth --to ours --fold_sn           # deployment: plain convs
+
+The authors' layout is ``{'netG', 'netD_1'..'netD_3', 'optimizer_*', 'epoch'}`` with BGR weights
+(spec SPMPGAN.md §12). ``--color_order`` permutes the colour channels of the weights, exactly;
+``--fold_sn`` folds the eval-mode spectral norm of the decoder convs into plain weights (§12.3),
+giving identical eval outputs, and keeps only netG. test.py reads every result directly.
+"""
+import argparse
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from models.networks.spmpgan import fold_spectral_norm, swap_color_order  # noqa: E402
+from util.checkpoint import FORMAT, FORMAT_VERSION, load_checkpoint, save_checkpoint  # noqa: E402
+from util.errors import UserError  # noqa: E402
+
+
+def convert(ckpt, to, color_order=None, fold_sn=False):
+    """Native checkpoint dict -> (object to save, list of summary lines)."""
+    if ckpt.get('model') != 'spmpgan':
+        raise UserError(f'only SPM-PGAN checkpoints can be converted (this one is {ckpt.get("model")})')
+    arch = dict(ckpt['arch'])
+    nets = dict(ckpt['nets'])
+    optimizers = dict(ckpt.get('optimizers', {}))
+    notes = [f'input: {ckpt["format"]} format, label_nc {arch["label_nc"]}, ngf {arch["ngf"]}, '
+             f'colour order {arch["color_order"]}, nets {", ".join(sorted(nets))}']
+    if color_order and color_order != arch['color_order']:
+        nets = swap_color_order(nets)
+        optimizers = {}  # Adam moments belong to the old channel order
+        notes.append(f'permuted the colour channels of the weights: {arch["color_order"]} -> {color_order} '
+                     f'(optimiser states dropped)')
+        arch['color_order'] = color_order
+    if fold_sn:
+        if not arch.get('spectral_norm', True):
+            raise UserError('the spectral norm of this checkpoint is already folded')
+        before = len(nets['netG'])
+        nets = {'netG': fold_spectral_norm(nets['netG'])}
+        optimizers = {}
+        arch['spectral_norm'] = False
+        notes.append(f'folded the spectral norm of {(before - len(nets["netG"])) // 2} decoder convs into plain '
+                     f'weights (netG only; for test.py, not for training)')
+    if to == 'upstream':
+        if arch['color_order'] != 'bgr':
+            raise UserError('the authors\' code feeds BGR images: add --color_order bgr to convert the weights')
+        if not arch.get('spectral_norm', True):
+            raise UserError('the authors\' code needs the spectral-norm layout: do not use --fold_sn with --to upstream')
+        if arch.get('hidden', 2 * arch['ngf']) != 64 or arch['ngf'] != 32:
+            notes.append(f'note: ngf {arch["ngf"]} differs from the authors\' 32; their code cannot build this net')
+        out = {'epoch': int(ckpt.get('epoch', 0))}
+        out.update(nets)
+        out.update(optimizers)  # same names as the authors' optimizer_G, optimizer_D_1..3
+        notes.append(f'output: authors\' layout, keys {", ".join(out)}; netG has {len(nets["netG"])} entries')
+        return out, notes
+    out = {'format': FORMAT, 'format_version': FORMAT_VERSION, 'model': 'spmpgan', 'stage': None,
+           'arch': arch, 'epoch': int(ckpt.get('epoch', 0)), 'epoch_iter': int(ckpt.get('epoch_iter', 0)),
+           'total_iters': int(ckpt.get('total_iters', 0)), 'nets': nets, 'optimizers': optimizers,
+           'rng': ckpt.get('rng', {}), 'opt': ckpt.get('opt', {})}
+    notes.append(f'output: our format, nets {", ".join(sorted(nets))}, colour order {arch["color_order"]}'
+                 + (', spectral norm folded' if not arch.get('spectral_norm', True) else ''))
+    return out, notes
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('input', help='checkpoint to read (ours or the authors\')')
+    p.add_argument('output', help='file to write')
+    p.add_argument('--to', choices=['ours', 'upstream'], required=True, help='layout of the output')
+    p.add_argument('--color_order', choices=['bgr', 'rgb'], default=None,
+                   help='permute the weights to this colour order (exact); default: keep')
+    p.add_argument('--fold_sn', action='store_true', help='fold the decoder spectral norm into plain weights')
+    a = p.parse_args(argv)
+    try:
+        if os.path.abspath(a.input) == os.path.abspath(a.output):
+            raise UserError('the output must be a new file, not the input')
+        out, notes = convert(load_checkpoint(a.input), a.to, a.color_order, a.fold_sn)
+        save_checkpoint(out, a.output)
+    except UserError as exc:
+        print(f'error: {exc}', file=sys.stderr)
+        raise SystemExit(2)
+    for line in notes:
+        print(line)
+    print(f'wrote {a.output} ({os.path.getsize(a.output) / 2 ** 20:.1f} MiB)')
+
+
+if __name__ == '__main__':
+    main()
