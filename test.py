@@ -54,7 +54,12 @@ def build_model(opt):
     path = checkpoint_file(opt)
     ckpt = load_checkpoint(path)
     reconcile_labels(opt, ckpt, path)
-    opt.color_order = ckpt['arch'].get('color_order', opt.color_order)
+    arch = ckpt['arch']
+    opt.color_order = arch.get('color_order', opt.color_order)
+    if opt.ngf != 32 and opt.ngf != arch.get('ngf'):
+        print(f'note: --ngf {opt.ngf} ignored: the weights in {path} have ngf {arch.get("ngf")}')
+    print(f'Loaded {path} ({ckpt["format"]}): label_nc {arch["label_nc"]}, ngf {arch.get("ngf")}, '
+          f'colour order {opt.color_order}')
     device = resolve_device(opt.device)
     model = models.find_model_using_name(ckpt['model'])(opt, device=device, arch=ckpt['arch'])
     model.load_checkpoint_state(ckpt, path, nets=['netG'])

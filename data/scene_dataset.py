@@ -12,11 +12,25 @@ import numpy as np
 import torch
 
 from data import masks as mask_gen
+from data.preprocess import resize_image, resize_nearest, size_problem
 from data.transforms import image_to_tensor
 from util.errors import UserError
 from util.image_io import check_same_size, read_image, read_instance, read_label, read_mask
 
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp')
+
+
+def parse_crop_size(value):
+    """'256' -> (256, 256); '512x256' (W×H) -> (256, 512) as (h, w)."""
+    text = str(value).lower().replace('×', 'x')
+    try:
+        w, h = (int(v) for v in text.split('x')) if 'x' in text else (int(text), int(text))
+    except ValueError:
+        raise UserError(f'--crop_size {value!r}: give N or WxH, e.g. 256 or 512x256') from None
+    problem = size_problem(h, w)
+    if problem:
+        raise UserError(f'--crop_size {value}: {problem}')
+    return h, w
 
 
 def sample_rngs(*seed_parts):
@@ -35,8 +49,13 @@ class SceneDataset(torch.utils.data.Dataset):
     @staticmethod
     def modify_commandline_options(parser, is_train):
         g = parser.add_argument_group('dataset')
-        g.add_argument('--crop_size', type=int, default=256,
-                       help='training crop side (upstream: 256; the generator needs a multiple of 128, ≥ 256)')
+        g.add_argument('--crop_size', default='256',
+                       help='training crop: N (N×N, upstream 256) or WxH, e.g. 512x256 for whole Cityscapes '
+                            'frames; every side a multiple of 128 and at least 256')
+        if is_train:
+            g.add_argument('--load_size', type=int, default=0,
+                           help='resize training images so the short side is this before cropping '
+                                '(0 = no resize, as upstream: prepare the dataset at the right size)')
         g.add_argument('--no_instance', action='store_true',
                        help='ignore inst_map/: edge maps come from the label maps')
         g.add_argument('--inclusive_box', action='store_true',
@@ -49,6 +68,7 @@ class SceneDataset(torch.utils.data.Dataset):
         self.phase = phase
         self.label_nc = opt.label_nc
         self.color_order = opt.color_order
+        self.crop_h, self.crop_w = parse_crop_size(getattr(opt, 'crop_size', '256'))
         self.root = os.path.join(opt.dataroot, opt.dataset_name, phase)
         self.prepare(opt)
         self.epoch = 0
@@ -139,20 +159,33 @@ class SceneDataset(torch.utils.data.Dataset):
     def _crop_flip(self, image, label, instance, rng, path):
         """Random crop (same window for all maps, offsets uniform over the valid integers) and a
         horizontal flip when random() > 0.5 (§10.2)."""
-        size = self.opt.crop_size
+        ch, cw = self.crop_h, self.crop_w
+        load = getattr(self.opt, 'load_size', 0)
+        if load:
+            size = working_short_side(label.shape, load)
+            image, label = resize_image(image, size), resize_nearest(label, size)
+            instance = resize_nearest(instance, size) if instance is not None else None
         h, w = label.shape
-        if h < size or w < size:
-            raise UserError(f'{path}: training images must be at least {size}×{size} '
-                            f'(--crop_size); got {w}×{h}. Resize the dataset (scripts/prepare_*) first')
-        top = rng.randint(0, h - size) if h > size else 0
-        left = rng.randint(0, w - size) if w > size else 0
-        window = (slice(top, top + size), slice(left, left + size))
+        if h < ch or w < cw:
+            raise UserError(f'{path}: training images must be at least {cw}×{ch} (--crop_size, W×H); got {w}×{h}. '
+                            f'Resize the dataset first, or use --load_size')
+        top = rng.randint(0, h - ch) if h > ch else 0
+        left = rng.randint(0, w - cw) if w > cw else 0
+        window = (slice(top, top + ch), slice(left, left + cw))
         image, label = image[window], label[window]
         instance = instance[window] if instance is not None else None
         if not getattr(self.opt, 'no_flip', False) and rng.random() > 0.5:
             image, label = image[:, ::-1], label[:, ::-1]
             instance = instance[:, ::-1] if instance is not None else None
         return image, label, instance
+
+
+def working_short_side(shape, short):
+    """(h, w) with the short side scaled to ``short`` and the aspect ratio kept."""
+    h, w = shape
+    if h <= w:
+        return short, max(short, int(round(w * short / h)))
+    return max(short, int(round(h * short / w))), short
 
 
 class CityscapesDataset(SceneDataset):

@@ -133,3 +133,31 @@ def test_dataset_mode_writes_results(workdir, straight_run):
     assert np.array_equal(first, np.asarray(Image.open(os.path.join(out, 'masks', 'demo_00001.png'))))
     assert first.max() == 255  # index 1 is the right-half family: columns 128..255
     assert (first[:, 128:] == 255).all() and (first[:, :128] == 0).all()
+
+
+def test_nonsquare_training_crop_and_load_size(workdir):
+    """Whole 512×256 demo frames: the stages run at 128×64, 256×128, 512×256, masks scale with the crop."""
+    import argparse
+    from data.scene_dataset import DemoDataset
+    opt = argparse.Namespace(dataroot=workdir['data'], dataset_name='demo', label_nc=34, color_order='bgr',
+                             crop_size='512x256', seed=0, no_flip=False, no_instance=False, inclusive_box=False,
+                             max_dataset_size=None, load_size=0)
+    ds = DemoDataset(opt, 'train')
+    item = ds[1]  # index 1 -> right-half mask: columns 256..511 of the 512-wide crop
+    assert item['image'].shape == (3, 256, 512)
+    m = item['mask'][0]
+    assert m[:, 256:].min() == 1 and m[:, :256].max() == 0
+    opt.load_size, opt.crop_size = 512, '256'  # frames resized to 1024×512, then 256×256 crops
+    ds = DemoDataset(opt, 'train')
+    assert ds[0]['image'].shape == (3, 256, 256)
+    assert ds.load_sample(0)['label'].shape == (256, 256)
+    exp = run_train(workdir, 'wide', '--crop_size', '512x256', '--max_iters', '1')
+    ckpt = torch.load(os.path.join(exp, 'latest.pth'), map_location='cpu', weights_only=True)
+    assert ckpt['total_iters'] == 1
+
+
+def test_bad_crop_size_is_a_clear_error(workdir, capsys):
+    with pytest.raises(SystemExit):
+        run_train(workdir, 'badcrop', '--crop_size', '300', '--max_iters', '1')
+    err = capsys.readouterr().err
+    assert '--crop_size 300' in err and 'multiples of 128' in err

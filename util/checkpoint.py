@@ -79,7 +79,23 @@ def _from_upstream_spmpgan(ckpt, path):
         arch['ndf'] = int(nets['netD_1']['dis_model.0.conv.weight_orig'].shape[0])
     return {'format': 'upstream-spmpgan', 'format_version': 0, 'model': 'spmpgan', 'stage': None,
             'arch': arch, 'epoch': int(ckpt.get('epoch', 0)), 'epoch_iter': 0, 'total_iters': 0,
-            'nets': nets, 'optimizers': {}, 'rng': {}, 'opt': {}}
+            'nets': nets, 'rng': {}, 'opt': {},
+            'optimizers': {k: ckpt[k] for k in ('optimizer_G', 'optimizer_D_1', 'optimizer_D_2', 'optimizer_D_3')
+                           if isinstance(ckpt.get(k), dict)}}
+
+
+def _siedob_part(ckpt):
+    """The authors' SIEDOB files (SIEDOB_scene.md §8.1), recognised by their keys."""
+    if 'netG_BG' in ckpt:
+        return 'background'
+    if 'netG_F' in ckpt:
+        return 'fusion'
+    g = ckpt.get('netG')
+    if isinstance(g, dict):
+        for prefix, part in (('fg_inpainting.', 'object-inpainting'), ('fg_style.', 'object-style')):
+            if any(str(k).startswith(prefix) for k in g):
+                return part
+    return None
 
 
 def describe_keys(state):
@@ -107,6 +123,9 @@ def load_checkpoint(path):
     if _is_upstream_spmpgan(ckpt):
         return _from_upstream_spmpgan(ckpt, path)
     keys = [str(k) for k in ckpt]
+    siedob = _siedob_part(ckpt)
+    if siedob:
+        raise UserError(f'{path} is a SIEDOB {siedob} checkpoint, not SPM-PGAN; SIEDOB is not supported yet')
     if any(k.startswith('dis_model.') for k in keys):
         raise UserError(f'{path} is a discriminator state dict, not a generator checkpoint; give the file that '
                         f'holds netG (e.g. latest.pth or the authors\' cityscapes.pth)')

@@ -25,7 +25,7 @@ def _open(path, what):
 def read_image(path, what='image'):
     """Any image file -> H×W×3 uint8 RGB."""
     img = _open(path, what)
-    return np.asarray(img.convert('RGB'))
+    return np.array(img.convert("RGB"))
 
 
 def read_label(path, label_nc=None, what='label map'):

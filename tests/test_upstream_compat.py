@@ -1,0 +1,256 @@
+"""The authors' checkpoint layout, conversions, colour order, and editing images of any size."""
+import argparse
+import os
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import test as test_script
+from data.preprocess import paste_back, resize_mask, working_size
+from models.networks.discriminators import SNPatchDiscriminator
+from models.networks.spmpgan import ProgressiveGenerator, fold_spectral_norm, swap_color_order
+from models.spmpgan_model import SPMPGANModel
+from scripts import convert_checkpoint
+from util.checkpoint import load_checkpoint, save_checkpoint
+
+L = 34
+# Spec §4: (encoder channel plan, decoder plan from the deepest) per stage, ngf = 32.
+ENC = {1: [32, 64, 128, 128, 256, 256, 512], 2: [32, 64, 128, 128, 256, 256, 512, 512],
+       3: [32, 64, 128, 128, 256, 256, 512, 512, 1024]}
+DEC = {1: [256, 128, 64, 32, 32], 2: [512, 256, 128, 64, 32, 32], 3: [512, 256, 256, 128, 64, 32, 32]}
+
+
+def upstream_netg_layout(label_nc=L):
+    """(key, shape) of the authors' netG, written from the spec's tables (§4, §12.2), not from our code."""
+    keys = []
+
+    def spm(prefix, cin, cout, sn):
+        main = ([('conv2d.bias', [cout]), ('conv2d.weight_orig', [cout, cin, 3, 3]), ('conv2d.weight_u', [cout]),
+                 ('conv2d.weight_v', [cin * 9])] if sn else
+                [('conv2d.weight', [cout, cin, 3, 3]), ('conv2d.bias', [cout])])
+        rest = [('mlp_shared.0.weight', [64, cin, 3, 3]), ('mlp_shared.0.bias', [64]),
+                ('mlp_gamma.weight', [cout, 64, 3, 3]), ('mlp_gamma.bias', [cout]),
+                ('mlp_beta.weight', [cout, 64, 3, 3]), ('mlp_beta.bias', [cout]),
+                ('mlp_shared_2.0.weight', [64, label_nc + 2, 3, 3]), ('mlp_shared_2.0.bias', [64])]
+        for name in ('mlp_gamma_ctx_gamma', 'mlp_beta_ctx_gamma', 'mlp_gamma_ctx_beta', 'mlp_beta_ctx_beta'):
+            rest += [(f'{name}.weight', [cout, 64, 3, 3]), (f'{name}.bias', [cout])]
+        keys.extend((prefix + k, s) for k, s in main + rest)
+
+    for st in (1, 2, 3):
+        enc, dec = ENC[st], DEC[st]
+        n = len(enc)
+        cin = 3
+        for i, cout in enumerate(enc, start=1):
+            spm(f'G{st}.enc{i}.', cin, cout, sn=False)
+            cin = cout
+        for j, cout in enumerate(dec):
+            k = n - 1 - j
+            skip = enc[k - 2] if k >= 3 else 0
+            spm(f'G{st}.dec{k}.gated_conv2d.', cin + skip, cout, sn=True)
+            cin = cout
+        keys.append((f'G{st}.dec1.conv.weight', [3, 32, 3, 3]))
+    return keys
+
+
+@pytest.fixture(scope='module')
+def upstream_file(tmp_path_factory):
+    """A checkpoint in the authors' layout: {'epoch', 'netG', 'netD_1..3', 'optimizer_G'} with random
+    weights (non-trivial outputs) and normalised u/v vectors."""
+    torch.manual_seed(5)
+    netg = {}
+    for key, shape in upstream_netg_layout():
+        t = torch.randn(shape) * 0.05
+        if key.endswith(('weight_u', 'weight_v')):
+            t = t / t.norm()
+        netg[key] = t
+    ckpt = {'epoch': 19, 'netG': netg,
+            'netD_1': SNPatchDiscriminator(L + 3, 4).state_dict(),
+            'netD_2': SNPatchDiscriminator(L + 3, 5).state_dict(),
+            'netD_3': SNPatchDiscriminator(L + 3, 6).state_dict(),
+            'optimizer_G': {'state': {}, 'param_groups': [{'lr': 1e-4, 'params': []}]}}
+    path = tmp_path_factory.mktemp('up') / 'cityscapes.pth'
+    torch.save(ckpt, path)
+    return path
+
+
+@pytest.fixture(scope='module')
+def inputs(tmp_path_factory):
+    """A 256×256 scene, an edited label map and a box mask, as files."""
+    root = tmp_path_factory.mktemp('inputs')
+    rng = np.random.RandomState(0)
+    yy, xx = np.mgrid[0:256, 0:256]
+    image = np.stack([xx % 256, yy % 256, (xx + yy) // 2 % 256], -1).astype(np.uint8)
+    image = np.clip(image.astype(int) + rng.randint(-20, 20, image.shape), 0, 255).astype(np.uint8)
+    label = np.full((256, 256), 7, np.uint8)
+    label[:100] = 23
+    label[150:220, 60:160] = 26
+    mask = np.zeros((256, 256), np.uint8)
+    mask[120:230, 40:180] = 255
+    paths = {'image': root / 'input.png', 'label': root / 'seg.png', 'mask': root / 'mask.png'}
+    Image.fromarray(image).save(paths['image'])
+    Image.fromarray(label).save(paths['label'])
+    Image.fromarray(mask).save(paths['mask'])
+    return {k: str(v) for k, v in paths.items()}
+
+
+def edit(ckpt, inputs, out, *extra):
+    test_script.main(['--checkpoint', str(ckpt), '--image_path', inputs['image'], '--segmap_path', inputs['label'],
+                      '--mask_path', inputs['mask'], '--output_path', str(out), '--device', 'cpu', *extra])
+    return np.asarray(Image.open(out).convert('RGB')).astype(int)
+
+
+def test_our_generator_has_the_authors_exact_layout():
+    want = upstream_netg_layout()
+    ours = ProgressiveGenerator(L, ngf=32).state_dict()
+    assert len(want) == 795
+    assert [(k, list(v.shape)) for k, v in ours.items()] == want
+
+
+def test_upstream_file_loads_and_converts_both_ways(upstream_file, inputs, tmp_path, capsys):
+    ckpt = load_checkpoint(str(upstream_file))
+    assert ckpt['format'] == 'upstream-spmpgan'
+    assert ckpt['arch'] == {'label_nc': 34, 'ngf': 32, 'hidden': 64, 'color_order': 'bgr', 'ndf': 64}
+    direct = edit(upstream_file, inputs, tmp_path / 'direct.png')
+    assert 'label_nc 34, ngf 32, colour order bgr' in capsys.readouterr().out
+    mask = np.asarray(Image.open(inputs['mask'])) > 127
+    assert direct[mask].std() > 5  # the generator really painted something
+    ours = tmp_path / 'ours.pth'
+    back = tmp_path / 'back.pth'
+    folded = tmp_path / 'folded.pth'
+    convert_checkpoint.main([str(upstream_file), str(ours), '--to', 'ours'])
+    convert_checkpoint.main([str(ours), str(back), '--to', 'upstream'])
+    convert_checkpoint.main([str(upstream_file), str(folded), '--to', 'ours', '--fold_sn'])
+    assert 'folded the spectral norm of 18 decoder convs' in capsys.readouterr().out
+    for f in (ours, back, folded):
+        assert np.array_equal(edit(f, inputs, tmp_path / (f.stem + '.png')), direct), f
+    raw_back = torch.load(back, map_location='cpu', weights_only=True)
+    raw_up = torch.load(upstream_file, map_location='cpu', weights_only=True)
+    assert set(raw_back) == {'epoch', 'netG', 'netD_1', 'netD_2', 'netD_3', 'optimizer_G'}
+    assert list(raw_back['netG']) == list(raw_up['netG'])
+    assert all(torch.equal(raw_back['netG'][k], v) for k, v in raw_up['netG'].items())
+    # the upstream command line: --ckt_path alias, default output where the authors write it
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        test_script.main(['--dataset_name', 'cityscapes', '--ckt_path', str(upstream_file), '--image_path',
+                          inputs['image'], '--segmap_path', inputs['label'], '--mask_path', inputs['mask']])
+    finally:
+        os.chdir(cwd)
+    assert (tmp_path / 'results' / 'test_single_result.jpg').exists()
+    assert (tmp_path / 'results' / 'masked_img.jpg').exists()
+
+
+def test_fold_spectral_norm_matches_eval_forward():
+    torch.manual_seed(0)
+    g = ProgressiveGenerator(L, ngf=4)
+    g.train()
+    x = torch.rand(1, 3, 256, 256) * 2 - 1
+    m = torch.zeros(1, 1, 256, 256)
+    m[..., 50:150, 50:150] = 1
+    seg = torch.zeros(1, L + 1, 256, 256)
+    with torch.no_grad():
+        g(x, x, seg, m)  # move u, v away from their start
+    g.eval()
+    plain = ProgressiveGenerator(L, ngf=4, spectral_norm=False).eval()
+    plain.load_state_dict(fold_spectral_norm(g.state_dict()))
+    with torch.no_grad():
+        a = g(x, x * (1 - m), seg * m, m)['composite'][-1]
+        b = plain(x, x * (1 - m), seg * m, m)['composite'][-1]
+    torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+
+
+def test_colour_order_marks_and_weight_permutation(tmp_path, inputs):
+    """Same weights marked RGB vs BGR: feeding the channel-swapped file gives the channel-swapped
+    result, exactly. Permuting the weights (convert --color_order) keeps the function."""
+    opt = argparse.Namespace(label_nc=L, ngf=4, ndf=8, color_order='bgr', init_type='gaussian', is_train=False)
+    model = SPMPGANModel(opt, torch.device('cpu'))
+    state = model.checkpoint_state(0, 0, 0)
+    bgr, rgb = tmp_path / 'bgr.pth', tmp_path / 'rgb.pth'
+    save_checkpoint(state, bgr)
+    state['arch']['color_order'] = 'rgb'
+    save_checkpoint(state, rgb)
+    swapped = dict(inputs, image=str(tmp_path / 'swapped.png'))
+    Image.fromarray(np.asarray(Image.open(inputs['image']))[..., ::-1].copy()).save(swapped['image'])
+    a = edit(rgb, inputs, tmp_path / 'a.png')
+    b = edit(bgr, swapped, tmp_path / 'b.png')
+    assert np.array_equal(a, b[..., ::-1])
+    assert not np.array_equal(a, edit(bgr, inputs, tmp_path / 'c.png'))
+    # weight permutation: G_rgb(x) = P G_bgr(P x) up to float summation order
+    nets = swap_color_order(state['nets'])
+    g1 = ProgressiveGenerator(L, ngf=4).eval()
+    g1.load_state_dict(state['nets']['netG'])
+    g2 = ProgressiveGenerator(L, ngf=4).eval()
+    g2.load_state_dict(nets['netG'])
+    x = torch.rand(1, 3, 256, 256) * 2 - 1
+    m = torch.zeros(1, 1, 256, 256)
+    m[..., 60:200, 30:220] = 1
+    seg = torch.zeros(1, L + 1, 256, 256)
+    seg[:, 7] = 1
+    with torch.no_grad():
+        y1 = g1(x, x * (1 - m), seg * m, m)['composite'][-1]
+        y2 = g2(x.flip(1), (x * (1 - m)).flip(1), seg * m, m)['composite'][-1].flip(1)
+    torch.testing.assert_close(y1, y2, rtol=1e-3, atol=1e-3)
+
+
+@pytest.fixture(scope='module')
+def tiny_ckpt(tmp_path_factory):
+    opt = argparse.Namespace(label_nc=L, ngf=4, ndf=8, color_order='bgr', init_type='gaussian', is_train=False)
+    torch.manual_seed(3)
+    model = SPMPGANModel(opt, torch.device('cpu'))
+    path = tmp_path_factory.mktemp('tiny') / 'tiny.pth'
+    save_checkpoint(model.checkpoint_state(0, 0, 0), path)
+    return path
+
+
+@pytest.mark.parametrize('w,h', [(300, 451), (1024, 512)])
+def test_any_size_edit_keeps_known_pixels(tmp_path, tiny_ckpt, w, h, capsys):
+    rng = np.random.RandomState(1)
+    image = rng.randint(0, 256, (h, w, 3)).astype(np.uint8)
+    label = np.full((h, w), 7, np.uint8)
+    label[: h // 3] = 23
+    mask = np.zeros((h, w), np.uint8)
+    mask[h // 4: h // 2, w // 5: w // 2] = 255
+    files = {'image': tmp_path / 'img.png', 'label': tmp_path / 'seg.png', 'mask': tmp_path / 'mask.png'}
+    Image.fromarray(image).save(files['image'])
+    Image.fromarray(label).save(files['label'])
+    Image.fromarray(mask).save(files['mask'])
+    out = edit(tiny_ckpt, {k: str(v) for k, v in files.items()}, tmp_path / 'out.png')
+    assert out.shape == (h, w, 3)
+    known = mask == 0
+    assert np.array_equal(out[known], image[known].astype(int))   # exactly the input
+    assert not np.array_equal(out[~known], image[~known].astype(int))
+    # --preprocess none refuses sizes the generator cannot take, and says why
+    if (w, h) == (300, 451):
+        with pytest.raises(SystemExit):
+            edit(tiny_ckpt, {k: str(v) for k, v in files.items()}, tmp_path / 'none.png', '--preprocess', 'none')
+        err = capsys.readouterr().err
+        assert 'multiples of 128' in err and '300×451' in err and '--preprocess resize' in err
+        assert not (tmp_path / 'none.png').exists()
+
+
+def test_working_size_rules():
+    assert working_size(256, 256) == (256, 256)
+    assert working_size(256, 512) == (256, 512)
+    assert working_size(512, 1024) == (256, 512)
+    assert working_size(451, 300) == (384, 256)
+    assert working_size(100, 1000) == (256, 2560)
+    assert working_size(600, 800, load_size=512) == (512, 640)
+    m = np.zeros((451, 300), np.float32)
+    m[10, 10] = 1  # a one-pixel hole survives downscaling
+    assert resize_mask(m, (384, 256)).sum() >= 1
+    orig = np.zeros((10, 10, 3), np.uint8)
+    gen = np.full((4, 4, 3), 200, np.uint8)
+    mk = np.zeros((10, 10), np.float32)
+    mk[2:5, 2:5] = 1
+    pasted = paste_back(orig, gen, mk)
+    assert (pasted[mk == 1] > 0).all() and (pasted[mk == 0] == 0).all()
+
+
+def test_siedob_file_is_named(tmp_path, inputs, capsys):
+    bad = tmp_path / 'bg.pth'
+    torch.save({'epoch': 1, 'netG_BG': {'conv.weight': torch.zeros(1)}}, bad)
+    with pytest.raises(SystemExit):
+        edit(bad, inputs, tmp_path / 'x.png')
+    assert 'SIEDOB background checkpoint' in capsys.readouterr().err
