@@ -11,17 +11,15 @@ import sys
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 import data
 import models
-from data.preprocess import paste_back, resize_image, resize_mask, resize_nearest, size_problem, working_size
-from data.transforms import image_to_tensor, tensor_to_image
 from options.test_options import TestOptions
 from util.checkpoint import load_checkpoint
 from util.device import resolve_device
 from util.errors import UserError
 from util.image_io import check_output_path, check_same_size, read_image, read_instance, read_label, read_mask, save_image_atomic
+from util.editing import edit_arrays, edit_test_split
 from util.visualizer import colorize_label, make_row
 
 DATASET_BY_LABEL_NC = {34: 'cityscapes', 151: 'ade20k'}
@@ -77,34 +75,6 @@ def output_paths(opt):
     return opt.output_path, stem + '_masked' + ext, stem + '_panel' + ext
 
 
-def edit_arrays(opt, model, image, label, mask, instance=None, source='the input'):
-    """Edit numpy inputs of any size. Returns (edited, masked input), H×W×3 uint8 RGB at the input size.
-
-    At a size the generator accepts nothing is resized and the output is upstream's, bit for bit.
-    Otherwise (``--preprocess resize``) the inputs are resized to the working size, and the result is
-    resized back and pasted only inside the mask: known pixels are the input's, exactly."""
-    h, w = image.shape[:2]
-    if opt.preprocess == 'none':
-        problem = size_problem(h, w)
-        if problem:
-            raise UserError(f'{source}: {problem}; use --preprocess resize (the default) to edit any size')
-        size = (h, w)
-    else:
-        size = working_size(h, w, opt.load_size)
-    order, rounding = model.color_order, opt.quantize == 'round'
-    small = (resize_image(image, size), resize_nearest(label, size), resize_mask(mask, size))
-    batch = {'image': image_to_tensor(small[0], order)[None],
-             'label': torch.from_numpy(np.ascontiguousarray(small[1]))[None, None],
-             'mask': torch.from_numpy(small[2])[None, None], 'path': source}
-    if instance is not None:
-        batch['instance'] = torch.from_numpy(np.ascontiguousarray(resize_nearest(instance, size)))[None, None]
-    out = tensor_to_image(model.edit(batch)[0], order, rounding)
-    if size == (h, w):
-        return out, tensor_to_image(model.masked[0], order, rounding)
-    hole = mask[..., None] > 0.5
-    return paste_back(image, out, mask), np.where(hole, np.uint8(127), image)
-
-
 def edit_single_image(opt, model):
     output, masked_path, panel_path = output_paths(opt)
     check_output_path(output)
@@ -118,7 +88,8 @@ def edit_single_image(opt, model):
         instance = read_instance(opt.instance_path, 'ade' if kind == 'ade' else 'cityscapes')
         named.append((opt.instance_path, instance))
     check_same_size(named)
-    out, masked = edit_arrays(opt, model, image, label, mask, instance, source=opt.image_path)
+    out, masked = edit_arrays(model, image, label, mask, instance, opt.preprocess, opt.load_size,
+                              opt.quantize, source=opt.image_path)
     save_image_atomic(out, output)
     written = [output]
     if opt.save_panel or opt.output_path is None:
@@ -137,17 +108,16 @@ def run_test_split(opt, model):
     if opt.mask_dir is None:
         print('No --mask_dir: using seeded training-family masks (same for every run with this --seed).')
     out_dir = os.path.join(opt.results_dir, opt.name, f'test_{opt.which_epoch}')
-    n = len(dataset) if opt.how_many is None else min(opt.how_many, len(dataset))
-    for i in tqdm(range(n), desc='test', dynamic_ncols=True):
-        s = dataset.load_sample(i)
-        stem = os.path.splitext(os.path.basename(s['path']))[0]
-        out, masked = edit_arrays(opt, model, s['image'], s['label'], s['mask'], s['instance'], source=s['path'])
+    n = 0
+    for stem, s, out, masked in edit_test_split(model, dataset, opt.preprocess, opt.load_size, opt.quantize,
+                                                 opt.how_many):
         save_image_atomic(out, os.path.join(out_dir, 'edited', stem + '.png'))
         save_image_atomic(masked, os.path.join(out_dir, 'masked', stem + '.png'))
         save_image_atomic((s['mask'] * 255).astype(np.uint8), os.path.join(out_dir, 'masks', stem + '.png'))
         if opt.save_panel:
             panel = make_row([s['image'], masked, colorize_label(s['label'], model.label_nc), out])
             save_image_atomic(panel, os.path.join(out_dir, 'panels', stem + '.png'))
+        n += 1
     print(f'Wrote {n} edited images to {out_dir}/edited/')
 
 

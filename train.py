@@ -19,6 +19,7 @@ from util import distributed as dist
 from util.checkpoint import load_checkpoint, save_checkpoint
 from util.device import resolve_device
 from util.errors import UserError
+from util.evaluation import TrainFID
 from util.iteration_counter import IterationCounter
 from util.seed import seed_everything
 from util.visualizer import Visualizer
@@ -81,6 +82,7 @@ def train(opt, options=None):
         for name, n in model.count_parameters().items():
             print(f'[{name}] {n / 1e6:.3f} M parameters')
     visualizer = Visualizer(opt, model.label_nc, model.color_order) if main else None
+    evaluator = TrainFID(opt, device) if main and opt.eval_freq > 0 else None
     model.train()
     try:
         for epoch in counter.training_epochs():
@@ -109,8 +111,15 @@ def train(opt, options=None):
             bar.close()
             if main:
                 save(model, counter, opt, 'latest')
-                if counter.epoch_iter >= counter.iters_per_epoch and counter.needs_epoch_save():
+                epoch_done = counter.epoch_iter >= counter.iters_per_epoch
+                if epoch_done and counter.needs_epoch_save():
                     save(model, counter, opt, f'epoch_{epoch + 1:03d}')
+                if epoch_done and evaluator is not None and counter.needs_evaluation():
+                    fid, is_best = evaluator(model, epoch + 1, counter.total_iters)
+                    visualizer.log_metrics({'FID': fid}, counter.total_iters)
+                    tqdm.write(f'epoch {epoch + 1}: FID {fid:.3f}' + (' (best so far: best.pth)' if is_best else ''))
+                    if is_best:
+                        save(model, counter, opt, 'best')
             if counter.done():
                 break
     except KeyboardInterrupt:

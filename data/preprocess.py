@@ -49,8 +49,9 @@ def resize_nearest(a, size):
     h, w = size
     if a.shape[:2] == (h, w):
         return a
-    rows = (np.arange(h) * a.shape[0] // h)
-    cols = (np.arange(w) * a.shape[1] // w)
+    # sample at pixel centres (as PIL's NEAREST), so labels stay aligned with the resized image
+    rows = np.minimum(((2 * np.arange(h) + 1) * a.shape[0]) // (2 * h), a.shape[0] - 1)
+    cols = np.minimum(((2 * np.arange(w) + 1) * a.shape[1]) // (2 * w), a.shape[1] - 1)
     return a[rows][:, cols]
 
 

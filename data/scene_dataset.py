@@ -84,6 +84,10 @@ class SceneDataset(torch.utils.data.Dataset):
         self.stems = [os.path.splitext(n)[0] for n in names]
         self.image_paths = [os.path.join(image_dir, n) for n in names]
         self.use_instance = self.instance_kind != 'none' and not getattr(opt, 'no_instance', False)
+        if self.use_instance and not os.path.isdir(os.path.join(self.root, 'inst_map')):
+            # Upstream crashes here; the edge map from the label map is the documented fallback.
+            print(f'note: {self.root}/inst_map/ not found: edge maps come from the label maps (--no_instance)')
+            self.use_instance = False
         self.mask_paths = None
         mask_dir = getattr(opt, 'mask_dir', None)
         if phase == 'test' and mask_dir:

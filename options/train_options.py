@@ -30,4 +30,24 @@ class TrainOptions(BaseOptions):
         g.add_argument('--save_epoch_freq', type=int, default=20,
                        help='keep epoch_NNN.pth every N epochs')
         g.add_argument('--no_tensorboard', action='store_true', help='do not write TensorBoard logs')
+
+        g = parser.add_argument_group('FID during training (as upstream; off by default, slow on a CPU)')
+        g.add_argument('--eval_freq', type=int, default=0,
+                       help='every N epochs edit the test split and compute FID; keep best.pth (0 = off; upstream 20)')
+        g.add_argument('--eval_mask_dir', default=None,
+                       help='predefined masks for that test split (default: seeded training-family masks)')
+        g.add_argument('--eval_how_many', type=int, default=None, help='use only the first N test images')
+        add_metric_options(g)
         return parser
+
+
+def add_metric_options(g):
+    """Pretrained-network flags shared by train-time FID and scripts/evaluate.py."""
+    g.add_argument('--inception_path', default=None,
+                   help='pytorch-fid Inception weights (pt_inception-2015-12-05-6726825d.pth); default: torch hub cache')
+    g.add_argument('--lpips_backbone_path', default=None,
+                   help='AlexNet weights for LPIPS (alexnet-owt-7be5be79.pth); default: torch hub cache')
+    g.add_argument('--fid_color_order', choices=['bgr', 'rgb'], default='bgr',
+                   help="bgr = the authors' FID (their OpenCV reading fed Inception BGR); rgb = standard FID")
+    g.add_argument('--metric_stand_ins', action='store_true',
+                   help='random-initialised Inception/AlexNet (smoke tests only: the numbers mean nothing)')

@@ -1,5 +1,6 @@
 """Reading user files with clear errors: one line naming the file and what to do."""
 import os
+import tempfile
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -112,10 +113,12 @@ def save_image_atomic(array_rgb, path):
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     fmt = IMAGE_FORMATS[os.path.splitext(path)[1].lower()]
-    tmp = os.path.join(folder, f'.{os.path.basename(path)}.tmp')
+    fd, tmp = tempfile.mkstemp(prefix=f'.{os.path.basename(path)}.', suffix='.tmp', dir=folder)
+    os.close(fd)
     kwargs = {'quality': 95} if fmt == 'JPEG' else {}
     try:
         Image.fromarray(array_rgb).save(tmp, format=fmt, **kwargs)
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

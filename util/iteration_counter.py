@@ -46,6 +46,10 @@ class IterationCounter:
         f = self.opt.save_epoch_freq
         return f > 0 and (self.epoch + 1) % f == 0
 
+    def needs_evaluation(self):
+        f = self.opt.eval_freq
+        return f > 0 and (self.epoch + 1) % f == 0
+
     def position(self):
         """Where a checkpoint written now should resume: a finished epoch resumes at the next one."""
         if self.epoch_iter >= self.iters_per_epoch:

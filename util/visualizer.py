@@ -86,6 +86,11 @@ class Visualizer:
                 self.writer.add_scalar(f'loss/{k}', v, step)
         return line
 
+    def log_metrics(self, metrics, step):
+        if self.writer is not None:
+            for k, v in metrics.items():
+                self.writer.add_scalar(f'metrics/{k}', v, step)
+
     def display(self, visuals, step):
         images = visuals_to_images(visuals, self.label_nc, self.color_order)
         row = make_row(list(images.values()))

@@ -1,0 +1,149 @@
+"""Evaluate a checkpoint on a test split with predefined masks: FID, LPIPS, masked L1/PSNR/SSIM
+(and mIoU with a segmentation network you supply). Usually called through scripts/eval_fid.sh.
+
+    python scripts/evaluate.py --name city_spmpgan --dataset_name cityscapes --mask_dir masks/cityscapes
+    python scripts/evaluate.py --checkpoint cityscapes.pth --name authors --dataset_name cityscapes --mask_dir M
+
+Writes results/<name>/test_<which_epoch>/{edited,masked,masks}/, metrics.json and metrics.md, and
+appends a row to results/runs.md (and runs.jsonl) for comparing checkpoints.
+"""
+import datetime
+import importlib.util
+import json
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import test as test_script  # noqa: E402
+from options.test_options import TestOptions  # noqa: E402
+from options.train_options import add_metric_options  # noqa: E402
+from util.checkpoint import atomic_write_text  # noqa: E402
+from util.errors import UserError  # noqa: E402
+from util.image_io import read_image, read_label, read_mask  # noqa: E402
+from util.metrics import FID, LPIPS, masked_metrics  # noqa: E402
+
+METRIC_COLUMNS = ('fid', 'lpips', 'l1', 'psnr', 'ssim', 'miou')
+
+
+class EvalOptions(TestOptions):
+    description = __doc__.split('\n\n')[0]
+
+    def initialize(self, parser):
+        TestOptions.initialize(self, parser)
+        g = parser.add_argument_group('evaluation')
+        add_metric_options(g)
+        g.add_argument('--skip_test', action='store_true',
+                       help='reuse the images already in results/<name>/test_<which_epoch>/ instead of editing again')
+        g.add_argument('--no_lpips', action='store_true', help='skip LPIPS')
+        g.add_argument('--seg_model', default=None,
+                       help='FILE.py:function taking an H×W×3 uint8 RGB image and returning H×W label ids; '
+                            'adds mIoU of the edited images against their label maps')
+        g.add_argument('--runs_table', default=None, help='Markdown table to append to (default results/runs.md)')
+        return parser
+
+
+def load_seg_model(spec):
+    path, _, fn = spec.rpartition(':')
+    if not path or not os.path.isfile(path):
+        raise UserError(f'--seg_model {spec}: give FILE.py:function (file not found: {path or spec})')
+    mod_spec = importlib.util.spec_from_file_location('user_seg_model', path)
+    module = importlib.util.module_from_spec(mod_spec)
+    mod_spec.loader.exec_module(module)
+    if not hasattr(module, fn):
+        raise UserError(f'--seg_model {spec}: {path} defines no function {fn!r}')
+    return getattr(module, fn)
+
+
+def mean_iou(confusion):
+    inter = np.diag(confusion).astype(np.float64)
+    union = confusion.sum(0) + confusion.sum(1) - inter
+    valid = union > 0
+    return float((inter[valid] / union[valid]).mean()) if valid.any() else float('nan')
+
+
+def compute_metrics(pairs, device, opt, label_nc, seg_fn=None):
+    """pairs: list of (edited path, real path, mask path, label path)."""
+    stand_in = opt.metric_stand_ins
+    fid = FID(device, opt.inception_path, random_init=stand_in, color_order=opt.fid_color_order)
+    lpips = None if opt.no_lpips else LPIPS(device, opt.lpips_backbone_path, random_init=stand_in)
+    fakes = [read_image(p) for p, _, _, _ in pairs]
+    reals = [read_image(p) for _, p, _, _ in pairs]
+    result = {'fid': fid.distance(reals, fakes)}
+    per = [masked_metrics(f, r, read_mask(m)) for f, r, (_, _, m, _) in zip(fakes, reals, pairs)]
+    for key in ('l1', 'psnr', 'ssim'):
+        vals = [p[key] for p in per if np.isfinite(p[key])]
+        result[key] = float(np.mean(vals)) if vals else float('nan')
+    if lpips is not None:
+        result['lpips'] = float(np.mean([lpips(f, r) for f, r in zip(fakes, reals)]))
+    if seg_fn is not None:
+        conf = np.zeros((label_nc, label_nc), np.int64)
+        for f, (_, _, _, lab) in zip(fakes, pairs):
+            pred = np.asarray(seg_fn(f)).astype(np.int64)
+            gt = read_label(lab, label_nc)
+            ok = (pred >= 0) & (pred < label_nc)
+            conf += np.bincount(gt[ok] * label_nc + pred[ok], minlength=label_nc ** 2).reshape(label_nc, label_nc)
+        result['miou'] = mean_iou(conf)
+    return result
+
+
+def markdown_row(cells):
+    return '| ' + ' | '.join(str(c) for c in cells) + ' |'
+
+
+def fmt(v):
+    return '–' if v is None or (isinstance(v, float) and not np.isfinite(v)) else f'{v:.4f}'
+
+
+def write_reports(record, out_dir, runs_table):
+    atomic_write_text(os.path.join(out_dir, 'metrics.json'), json.dumps(record, indent=2) + '\n')
+    header = ['name', 'epoch', 'dataset', 'masks', 'n'] + [c.upper() if c != 'lpips' else 'LPIPS' for c in METRIC_COLUMNS]
+    row = [record['name'], record['which_epoch'], record['dataset'], os.path.basename(record['mask_dir'].rstrip('/')),
+           record['n_images']] + [fmt(record['metrics'].get(c)) for c in METRIC_COLUMNS]
+    sep = markdown_row(['---'] * len(header))
+    atomic_write_text(os.path.join(out_dir, 'metrics.md'), '\n'.join([markdown_row(header), sep, markdown_row(row)]) + '\n')
+    existing = open(runs_table).read() if os.path.isfile(runs_table) else markdown_row(header) + '\n' + sep + '\n'
+    atomic_write_text(runs_table, existing + markdown_row(row) + '\n')
+    jsonl = os.path.splitext(runs_table)[0] + '.jsonl'
+    existing = open(jsonl).read() if os.path.isfile(jsonl) else ''
+    atomic_write_text(jsonl, existing + json.dumps(record) + '\n')
+    return markdown_row(header) + '\n' + sep + '\n' + markdown_row(row)
+
+
+def main(argv=None):
+    try:
+        opt = EvalOptions().parse(argv)
+        if not opt.mask_dir:
+            raise UserError('--mask_dir is required: predefined masks make results comparable (scripts/make_masks.py)')
+        model, ckpt_path = test_script.build_model(opt)
+        out_dir = os.path.join(opt.results_dir, opt.name, f'test_{opt.which_epoch}')
+        if not opt.skip_test:
+            test_script.run_test_split(opt, model)
+        import data
+        dataset = data.create_dataset(opt, 'test')
+        n = len(dataset) if opt.how_many is None else min(opt.how_many, len(dataset))
+        pairs = []
+        for i in range(n):
+            stem = dataset.stems[i]
+            edited = os.path.join(out_dir, 'edited', stem + '.png')
+            if not os.path.isfile(edited):
+                raise UserError(f'{edited} is missing: run without --skip_test')
+            pairs.append((edited, dataset.image_paths[i], dataset.mask_paths[i], dataset._label_path(i)))
+        seg_fn = load_seg_model(opt.seg_model) if opt.seg_model else None
+        metrics = compute_metrics(pairs, model.device, opt, model.label_nc, seg_fn)
+        record = {'name': opt.name, 'checkpoint': ckpt_path, 'which_epoch': opt.which_epoch,
+                  'dataset': opt.dataset_name, 'mask_dir': opt.mask_dir, 'n_images': n,
+                  'fid_color_order': opt.fid_color_order, 'stand_in_networks': bool(opt.metric_stand_ins),
+                  'time': datetime.datetime.now().isoformat(timespec='seconds'), 'metrics': metrics}
+        table = write_reports(record, out_dir, opt.runs_table or os.path.join(opt.results_dir, 'runs.md'))
+    except UserError as exc:
+        print(f'error: {exc}', file=sys.stderr)
+        raise SystemExit(2)
+    print(table)
+    print(f'Wrote {os.path.join(out_dir, "metrics.json")} and metrics.md')
+    return record
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,171 @@
+"""Metrics and the evaluation pipeline, with random stand-in networks placed where pytorch-fid and
+torchvision look for their downloads (never the network)."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import train as train_script
+from util.errors import UserError
+from util.metrics import ALEXNET_FILE, INCEPTION_FILE, FID, LPIPS, masked_metrics, ssim_map, stand_in_weights
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(scope='module')
+def torch_home(tmp_path_factory):
+    """A TORCH_HOME whose hub cache holds stand-in Inception and AlexNet files."""
+    home = tmp_path_factory.mktemp('torch_home')
+    ckpts = home / 'hub' / 'checkpoints'
+    ckpts.mkdir(parents=True)
+    inception, alexnet = stand_in_weights()
+    torch.save(inception, ckpts / INCEPTION_FILE)
+    torch.save({k: v for k, v in alexnet.items() if k.startswith('features.')}, ckpts / ALEXNET_FILE)
+    old = os.environ.get('TORCH_HOME')
+    os.environ['TORCH_HOME'] = str(home)
+    yield home
+    if old is None:
+        os.environ.pop('TORCH_HOME')
+    else:
+        os.environ['TORCH_HOME'] = old
+
+
+def images(n=8, seed=0, shift=0):
+    rng = np.random.RandomState(seed)
+    out = []
+    for k in range(n):
+        base = rng.randint(0, 200, (3,))
+        im = np.clip(base + rng.randint(-40, 40, (64, 80, 3)) + shift, 0, 255).astype(np.uint8)
+        out.append(im)
+    return out
+
+
+def test_fid_from_hub_cache(torch_home):
+    from pytorch_fid.fid_score import calculate_frechet_distance
+    fid = FID(torch.device('cpu'))  # reads $TORCH_HOME/hub/checkpoints/pt_inception-...pth
+    a = images()
+    assert abs(fid.distance(a, a)) < 1e-3
+    stats = [fid.statistics(fid.features(s)) for s in (a, images(shift=60), images(seed=1))]
+    assert calculate_frechet_distance(*stats[0], *stats[1]) > 1.0
+    assert calculate_frechet_distance(*stats[0], *stats[2]) > 0
+
+
+def test_fid_and_lpips_missing_weights_are_named(tmp_path):
+    with pytest.raises(UserError) as e:
+        FID(torch.device('cpu'), weights_path=str(tmp_path / 'nope.pth'))
+    assert 'nope.pth' in str(e.value) and 'pt_inception-2015-12-05-6726825d.pth' in str(e.value)
+    with pytest.raises(UserError) as e:
+        LPIPS(torch.device('cpu'), backbone_path=str(tmp_path / 'alex.pth'))
+    assert 'alex.pth' in str(e.value) and 'alexnet-owt-7be5be79.pth' in str(e.value)
+    bad = tmp_path / 'bad.pth'
+    bad.write_bytes(b'garbage')
+    with pytest.raises(UserError, match='cannot read'):
+        FID(torch.device('cpu'), weights_path=str(bad))
+
+
+def test_lpips_from_hub_cache(torch_home):
+    lp = LPIPS(torch.device('cpu'))
+    a, b = images(2), images(2, seed=3)
+    assert lp(a[0], a[0]) == pytest.approx(0, abs=1e-6)
+    assert lp(a[0], b[1]) > 0
+
+
+def test_masked_metrics_values():
+    rng = np.random.RandomState(0)
+    target = rng.randint(0, 256, (32, 32, 3)).astype(np.uint8)
+    mask = np.zeros((32, 32), np.float32)
+    mask[8:24, 8:24] = 1
+    same = masked_metrics(target, target, mask)
+    assert same['l1'] == 0 and same['psnr'] == float('inf') and same['ssim'] == pytest.approx(1.0)
+    out = target.copy()
+    out[mask > 0] = np.clip(out[mask > 0].astype(int) + 10, 0, 255)
+    m = masked_metrics(out, target, mask)
+    diff = (out.astype(float) - target)[mask > 0] / 255
+    assert m['l1'] == pytest.approx(np.abs(diff).mean())
+    assert m['psnr'] == pytest.approx(10 * np.log10(1 / (diff ** 2).mean()))
+    assert m['ssim'] < 1
+    # pixels outside the mask do not count
+    out2 = out.copy()
+    out2[mask == 0] = 0
+    assert masked_metrics(out2, target, mask)['l1'] == pytest.approx(m['l1'])
+    assert np.isnan(masked_metrics(out, target, np.zeros((32, 32)))['l1'])
+    s = ssim_map(target / 255.0, target / 255.0)
+    assert s.shape == (32, 32) and np.allclose(s, 1)
+
+
+@pytest.fixture(scope='module')
+def demo_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp('eval')
+    data, ckpt = str(root / 'datasets'), str(root / 'checkpoints')
+    train_script.main(['--dataset_name', 'demo', '--dataroot', data, '--checkpoints_dir', ckpt, '--name', 'm',
+                       '--ngf', '4', '--ndf', '8', '--lambda_vgg', '0', '--max_iters', '1', '--num_workers', '0',
+                       '--no_tensorboard'])
+    masks = root / 'masks'
+    masks.mkdir()
+    for i in range(20):
+        m = np.zeros((256, 256), np.uint8)
+        m[30 + 5 * i: 140 + 5 * i, 40:200] = 255
+        Image.fromarray(m).save(masks / f'{i:04d}.png')
+    return {'root': root, 'data': data, 'ckpt': ckpt, 'masks': str(masks)}
+
+
+def test_eval_fid_sh_end_to_end(demo_run, torch_home):
+    results = demo_run['root'] / 'results'
+    cmd = ['bash', 'scripts/eval_fid.sh', '--name', 'm', '--checkpoints_dir', demo_run['ckpt'], '--dataroot',
+           demo_run['data'], '--dataset_name', 'demo', '--mask_dir', demo_run['masks'], '--results_dir',
+           str(results), '--how_many', '6']
+    env = dict(os.environ, TORCH_HOME=str(torch_home), OMP_NUM_THREADS='2')
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = results / 'm' / 'test_latest'
+    record = json.loads((out / 'metrics.json').read_text())
+    assert record['n_images'] == 6 and record['dataset'] == 'demo' and record['fid_color_order'] == 'bgr'
+    m = record['metrics']
+    assert np.isfinite(m['fid']) and m['fid'] >= -1e-6
+    assert 0 <= m['lpips'] and 0 < m['l1'] < 1 and m['psnr'] > 0 and -1 <= m['ssim'] <= 1
+    table = (out / 'metrics.md').read_text()
+    assert table.startswith('| name |') and '| m | latest | demo |' in table
+    assert sorted(os.listdir(out / 'edited'))[:2] == ['demo_00000.png', 'demo_00001.png']
+    runs = (results / 'runs.md').read_text().splitlines()
+    assert len(runs) == 3  # header, separator, one run
+    # a second evaluation appends a row
+    proc = subprocess.run(cmd + ['--skip_test', '--no_lpips'], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert len((results / 'runs.md').read_text().splitlines()) == 4
+    assert len((results / 'runs.jsonl').read_text().splitlines()) == 2
+
+
+def test_eval_without_weights_fails_clearly(demo_run, tmp_path):
+    env = dict(os.environ, TORCH_HOME=str(tmp_path / 'empty_home'))
+    proc = subprocess.run(['bash', 'scripts/eval_fid.sh', '--name', 'm', '--checkpoints_dir', demo_run['ckpt'],
+                           '--dataroot', demo_run['data'], '--dataset_name', 'demo', '--mask_dir', demo_run['masks'],
+                           '--results_dir', str(tmp_path / 'r'), '--how_many', '2'],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 2
+    assert 'pt_inception-2015-12-05-6726825d.pth' in proc.stderr and 'Traceback' not in proc.stderr
+
+
+def test_train_time_fid_keeps_best_and_plots(demo_run, torch_home, tmp_path):
+    ckpt = str(tmp_path / 'ck')
+    train_script.main(['--dataset_name', 'demo', '--dataroot', demo_run['data'], '--checkpoints_dir', ckpt,
+                       '--name', 'f', '--ngf', '4', '--ndf', '8', '--lambda_vgg', '0', '--max_dataset_size', '2',
+                       '--niter', '2', '--eval_freq', '1', '--eval_how_many', '4', '--num_workers', '0',
+                       '--no_tensorboard', '--print_freq', '1'])
+    exp = tmp_path / 'ck' / 'f'
+    rows = [json.loads(line) for line in (exp / 'metrics_log.jsonl').read_text().splitlines()]
+    assert [r['epoch'] for r in rows] == [1, 2]
+    assert (exp / 'best.pth').exists()
+    best = torch.load(exp / 'best.pth', map_location='cpu', weights_only=True)
+    best_epoch = 1 + int(np.argmin([r['FID'] for r in rows]))
+    assert best['epoch'] == best_epoch  # saved at the end of the best epoch
+    from scripts import plot_metrics
+    written = plot_metrics.main(['--name', 'f', '--checkpoints_dir', ckpt])
+    assert [os.path.basename(w) for w in written] == ['losses.png', 'fid.png']
+    assert Image.open(written[0]).size[0] > 600
+    assert plot_metrics.parse_loss_log(str(exp / 'loss_log.txt'))['G_L1_3'][0][0] == 1
