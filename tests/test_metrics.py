@@ -169,3 +169,18 @@ def test_train_time_fid_keeps_best_and_plots(demo_run, torch_home, tmp_path):
     assert [os.path.basename(w) for w in written] == ['losses.png', 'fid.png']
     assert Image.open(written[0]).size[0] > 600
     assert plot_metrics.parse_loss_log(str(exp / 'loss_log.txt'))['G_L1_3'][0][0] == 1
+
+
+def test_seg_model_hook_and_miou(tmp_path):
+    from scripts.evaluate import load_seg_model, mean_iou
+    conf = np.array([[3, 1], [0, 4]])
+    assert mean_iou(conf) == pytest.approx((3 / 4 + 4 / 5) / 2)
+    assert mean_iou(np.diag([0, 5])) == pytest.approx(1.0)  # absent classes do not count
+    f = tmp_path / 'seg.py'
+    f.write_text('import numpy as np\ndef segment(img):\n    return np.full(img.shape[:2], 7)\n')
+    fn = load_seg_model(f'{f}:segment')
+    assert fn(np.zeros((4, 5, 3), np.uint8)).shape == (4, 5)
+    with pytest.raises(UserError, match='defines no function'):
+        load_seg_model(f'{f}:nope')
+    with pytest.raises(UserError, match='not found'):
+        load_seg_model(str(tmp_path / 'missing.py') + ':segment')
