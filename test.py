@@ -15,6 +15,7 @@ import torch
 import data
 import models
 from options.test_options import TestOptions
+from models.networks.blocks import set_fast
 from util.checkpoint import load_checkpoint
 from util.device import resolve_device
 from util.errors import UserError
@@ -62,6 +63,7 @@ def build_model(opt):
     model = models.find_model_using_name(ckpt['model'])(opt, device=device, arch=ckpt['arch'])
     model.load_checkpoint_state(ckpt, path, nets=['netG'])
     model.eval()
+    set_fast(model.netG, opt.forward == 'fast')
     return model, path
 
 

@@ -5,6 +5,7 @@ import torch.nn.functional as F
 
 from data.transforms import edge_map, one_hot
 from models.base_model import BaseModel
+from models.networks.blocks import set_fast
 from models.networks.discriminators import SNPatchDiscriminator
 from models.networks.init import init_weights
 from models.networks.losses import HingeGANLoss, VGGLoss, build_vgg19_features
@@ -47,6 +48,7 @@ class SPMPGANModel(BaseModel):
             raise UserError('this checkpoint has its spectral norm folded for deployment; it can be used by '
                             'test.py but not trained further (use the unfolded file)')
         init_weights(self.netG, getattr(opt, 'init_type', 'gaussian'))
+        set_fast(self.netG, getattr(opt, 'forward', 'fast') == 'fast')
         self.netG.to(device)
         self.net_names = ('netG',)
         if not self.is_train:

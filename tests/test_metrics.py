@@ -50,9 +50,9 @@ def test_fid_from_hub_cache(torch_home):
     fid = FID(torch.device('cpu'))  # reads $TORCH_HOME/hub/checkpoints/pt_inception-...pth
     a = images()
     assert abs(fid.distance(a, a)) < 1e-3
-    stats = [fid.statistics(fid.features(s)) for s in (a, images(shift=60), images(seed=1))]
+    # (each Fréchet distance is a 2048×2048 scipy sqrtm, ~10 s on 2 cores: keep their number small)
+    stats = [fid.statistics(fid.features(s)) for s in (a, images(shift=60))]
     assert calculate_frechet_distance(*stats[0], *stats[1]) > 1.0
-    assert calculate_frechet_distance(*stats[0], *stats[2]) > 0
 
 
 def test_fid_and_lpips_missing_weights_are_named(tmp_path):

@@ -68,22 +68,72 @@ class Conv2dBlock(nn.Module):
 
 
 class SemanticMaps:
-    """The semantic input of every SPM block, nearest-resized once per resolution.
+    """The semantic input [one-hot·M, edge·M, M] of every SPM block at each block's resolution.
 
-    Upstream resizes the full-resolution [one-hot*M, edge*M, M] map inside each of the 36 SPM
-    blocks; every block resizes straight from full resolution (spec §1 step 4), so caching by
-    output size gives the same numbers with a fraction of the copies.
+    Upstream resizes the full-resolution map inside each of the 36 SPM blocks, always straight from
+    full resolution (spec §1 step 4). ``cache=True`` (the fast path) resizes once per resolution,
+    which gives the same numbers; ``cache=False`` is the reference, one resize per block.
+    Also answers where the map is non-zero (the edited region), for the windowed semantic branch.
     """
 
-    def __init__(self, full):
+    def __init__(self, full, cache=True):
         self.full = full
-        self._cache = {tuple(full.shape[-2:]): full}
+        self.cache = cache
+        self._maps = {tuple(full.shape[-2:]): full}
+        self._boxes = {}
 
     def at(self, size):
         size = tuple(size)
-        if size not in self._cache:
-            self._cache[size] = F.interpolate(self.full, size=size, mode='nearest')
-        return self._cache[size]
+        if not self.cache:
+            return self.full if size == tuple(self.full.shape[-2:]) else F.interpolate(self.full, size=size, mode='nearest')
+        if size not in self._maps:
+            self._maps[size] = F.interpolate(self.full, size=size, mode='nearest')
+        return self._maps[size]
+
+    def nonzero_box(self, size):
+        """(y0, y1, x0, x1) bounding the edited pixels at this resolution over the batch (end
+        exclusive), or None when nothing is edited. The mask is the last channel."""
+        size = tuple(size)
+        if size not in self._boxes:
+            m = self.at(size)[:, -1].detach().amax(0) > 0
+            rows, cols = m.any(1).nonzero(), m.any(0).nonzero()
+            self._boxes[size] = None if len(rows) == 0 else (
+                int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1)
+        return self._boxes[size]
+
+
+def windowed_semantic_branch(sem_map, box, w1, b1, w2, b2, cache=None):
+    """relu(conv3×3(sem) + b1) followed by conv3×3(·) + b2 (zero padding 1), computed only where
+    it varies. The input is zero outside ``box`` (the edited region), so the output there is a
+    per-channel constant, except in the one-pixel image border where zero padding cuts the kernel:
+    those values come from the same two convs run on a 3×3 zero input (corners, edges, interior)
+    and are expanded to full size; the window ``box`` ± 2 is computed for real on ``box`` ± 3.
+    Same numbers as the full computation up to float summation order."""
+    n, _, h, w = sem_map.shape
+    if box is None or h < 3 or w < 3 or (box[1] - box[0] + 4) * (box[3] - box[2] + 4) >= h * w:
+        return F.conv2d(F.relu(F.conv2d(sem_map, w1, b1, padding=1)), w2, b2, padding=1)
+    k = cache.get('border') if cache is not None else None
+    if k is None:
+        zeros = sem_map.new_zeros(1, sem_map.shape[1], 3, 3)
+        k = F.conv2d(F.relu(F.conv2d(zeros, w1, b1, padding=1)), w2, b2, padding=1)  # 1×C×3×3
+        if cache is not None:
+            cache['border'] = k
+    out = k[:, :, 1:2, 1:2].expand(n, -1, h, w).contiguous()   # interior value everywhere
+    out[:, :, 0, :] = k[:, :, 0:1, 1:2].squeeze(-1)           # then the one-pixel border ring
+    out[:, :, -1, :] = k[:, :, 2:3, 1:2].squeeze(-1)
+    out[:, :, :, 0] = k[:, :, 1:2, 0:1].squeeze(-2)
+    out[:, :, :, -1] = k[:, :, 1:2, 2:3].squeeze(-2)
+    for (yy, xx) in ((0, 0), (0, 2), (2, 0), (2, 2)):
+        out[:, :, -1 if yy else 0, -1 if xx else 0] = k[:, :, yy, xx]
+    y0, y1, x0, x1 = max(box[0] - 2, 0), min(box[1] + 2, h), max(box[2] - 2, 0), min(box[3] + 2, w)
+    cy0, cy1, cx0, cx1 = max(y0 - 1, 0), min(y1 + 1, h), max(x0 - 1, 0), min(x1 + 1, w)
+    crop = sem_map[:, :, cy0:cy1, cx0:cx1]
+    # Inside the crop the zero padding is exact for the first conv (the input is zero outside the
+    # box anyway) and wrong for the second only on the crop's own edge, which lies outside y0..x1
+    # unless that edge is the image border, where zero padding is right.
+    win = F.conv2d(F.relu(F.conv2d(crop, w1, b1, padding=1)), w2, b2, padding=1)
+    out[:, :, y0:y1, x0:x1] = win[:, :, y0 - cy0:y1 - cy0, x0 - cx0:x1 - cx0]
+    return out
 
 
 class SPMBlock(nn.Module):
@@ -92,6 +142,11 @@ class SPMBlock(nn.Module):
     ``sem_nc`` is the number of semantic input channels: one-hot L + edge 1 + mask 1 (L + 2).
     ``hidden`` is 64 in the paper configuration (ngf 32); ``--ngf`` scales it with every width.
     Despite the upstream name there is no gating.
+
+    Two forwards with the same parameters: the reference (the spec, module by module) and the fast
+    one (``fast = True``, the default): the two γ/β style convs and the four semantic convs each run
+    as one convolution with concatenated outputs, and the semantic branch is computed only around
+    the edited region (``windowed_semantic_branch``). Outputs agree to float rounding.
     """
 
     def __init__(self, in_nc, out_nc, sem_nc, stride=1, sn=False, hidden=64):
@@ -109,25 +164,83 @@ class SPMBlock(nn.Module):
         self.mlp_beta_ctx_gamma = nn.Conv2d(hidden, out_nc, 3, 1, 1)
         self.mlp_gamma_ctx_beta = nn.Conv2d(hidden, out_nc, 3, 1, 1)
         self.mlp_beta_ctx_beta = nn.Conv2d(hidden, out_nc, 3, 1, 1)
+        self.fast = True
+        self._fused = None  # (versions, weights) of the concatenated convs, reused in eval mode
 
     def forward(self, x, sem):
         """x: N×Cin×H×W; sem: a ``SemanticMaps`` (or a full-resolution tensor)."""
         if not isinstance(sem, SemanticMaps):
-            sem = SemanticMaps(sem)
-        h = self.conv2d(F.pad(x, (1, 1, 1, 1)))
-        n = F.instance_norm(h, eps=1e-5)
-        c = self.mlp_shared_2(sem.at(n.shape[-2:]))
-        gamma_gamma = self.mlp_gamma_ctx_gamma(c)
-        beta_gamma = self.mlp_beta_ctx_gamma(c)
-        gamma_beta = self.mlp_gamma_ctx_beta(c)
-        beta_beta = self.mlp_beta_ctx_beta(c)
-        a = self.mlp_shared(x)
-        gamma_style = self.mlp_gamma(a)
-        beta_style = self.mlp_beta(a)
+            sem = SemanticMaps(sem, cache=self.fast)
+        if self.fast:
+            n = F.instance_norm(self._main_conv(x, self._inference_cache_valid()), eps=1e-5)
+            gamma_gamma, beta_gamma, gamma_beta, beta_beta, gamma_style, beta_style = self._fast_branches(x, sem, n)
+        else:
+            n = F.instance_norm(self.conv2d(F.pad(x, (1, 1, 1, 1))), eps=1e-5)
+            c = self.mlp_shared_2(sem.at(n.shape[-2:]))
+            gamma_gamma = self.mlp_gamma_ctx_gamma(c)
+            beta_gamma = self.mlp_beta_ctx_gamma(c)
+            gamma_beta = self.mlp_gamma_ctx_beta(c)
+            beta_beta = self.mlp_beta_ctx_beta(c)
+            a = self.mlp_shared(x)
+            gamma_style = self.mlp_gamma(a)
+            beta_style = self.mlp_beta(a)
         # First modulation fuses style and semantics; the second modulates the features (§1 steps 6-7).
         gamma = gamma_style * (1 + gamma_gamma) + beta_gamma
         beta = beta_style * (1 + gamma_beta) + beta_beta
         return F.leaky_relu(n * (1 + gamma) + beta, 0.2)
+
+    def _inference_cache_valid(self):
+        """Weight-derived tensors can be reused while nothing trains: eval mode, no autograd, and
+        the same parameter tensors at the same versions."""
+        if self.training or torch.is_grad_enabled():
+            self._fused = None
+            return None
+        key = tuple((t.data_ptr(), t._version) for t in list(self.parameters()) + list(self.buffers()))
+        if self._fused is None or self._fused[0] != key:
+            self._fused = (key, {})
+        return self._fused[1]
+
+    def _fused_weights(self, cache):
+        if cache is not None and 'ctx' in cache:
+            return cache['ctx'] + cache['style']
+        ctx = (self.mlp_gamma_ctx_gamma, self.mlp_beta_ctx_gamma, self.mlp_gamma_ctx_beta, self.mlp_beta_ctx_beta)
+        style = (self.mlp_gamma, self.mlp_beta)
+        fused = ((torch.cat([m.weight for m in ctx]), torch.cat([m.bias for m in ctx])),
+                 (torch.cat([m.weight for m in style]), torch.cat([m.bias for m in style])))
+        if cache is not None:
+            cache['ctx'], cache['style'] = fused
+        return fused[0] + fused[1]
+
+    def _main_conv(self, x, cache):
+        """The main conv; in eval mode with a spectral norm, W / (uᵀ W v) is computed once and kept
+        (upstream recomputes it on every forward, with the same formula)."""
+        conv = self.conv2d
+        if cache is None or not hasattr(conv, 'weight_orig'):
+            return conv(F.pad(x, (1, 1, 1, 1)))
+        if 'main' not in cache:
+            w = conv.weight_orig
+            sigma = torch.dot(conv.weight_u, torch.mv(w.reshape(w.shape[0], -1), conv.weight_v))
+            cache['main'] = w / sigma
+        return F.conv2d(F.pad(x, (1, 1, 1, 1)), cache['main'], conv.bias, conv.stride)
+
+    def _fast_branches(self, x, sem, n):
+        cache = self._inference_cache_valid()
+        w_ctx, b_ctx, w_style, b_style = self._fused_weights(cache)
+        size = n.shape[-2:]
+        first = self.mlp_shared_2[0]
+        ctx = windowed_semantic_branch(sem.at(size), sem.nonzero_box(size), first.weight, first.bias, w_ctx, b_ctx,
+                                       cache)
+        a = self.mlp_shared(x)
+        style = F.conv2d(a, w_style, b_style, padding=1)
+        return (*ctx.chunk(4, dim=1), *style.chunk(2, dim=1))
+
+
+def set_fast(net, fast=True):
+    """Switch every SPM block of ``net`` between the fast forward and the reference one."""
+    for m in net.modules():
+        if isinstance(m, SPMBlock):
+            m.fast = fast
+    return net
 
 
 class UpSPMBlock(nn.Module):

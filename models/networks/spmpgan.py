@@ -99,7 +99,8 @@ class ProgressiveGenerator(nn.Module):
         "mask_fake") and ``fake`` (the raw stage outputs)."""
         h, w = gt.shape[-2:]
         sizes = [(h // 4, w // 4), (h // 2, w // 2), (h, w)]
-        sem = SemanticMaps(torch.cat([seg_edge, mask], dim=1))
+        fast = all(getattr(m, 'fast', True) for m in (self.G1.enc1, self.G3.enc1))
+        sem = SemanticMaps(torch.cat([seg_edge, mask], dim=1), cache=fast)
         gts = [self._resize(gt, s, 'bilinear') for s in sizes]
         masks = [self._resize(mask, s, 'nearest') for s in sizes]
         stages = (self.G1, self.G2, self.G3)

@@ -1,0 +1,307 @@
+"""Speed and memory of SPM-PGAN: the fast path against the reference (unfused, module by module,
+as the spec) on the same weights, in one run. Prints a table; --json writes the numbers.
+
+    python scripts/benchmark.py                    # paper settings: ngf 32, 256×256, Cityscapes labels
+    python scripts/benchmark.py --quick            # a smoke run with small widths
+    python scripts/benchmark.py --json bench.json --device cuda --amp bf16
+
+Measures: the machine's fp32 matmul ceiling (and bf16/fp16 on CUDA); inference latency at batch 1
+per mask family (box, brush, right half, outpainting) and throughput at batch 8, reference vs fast,
+with the max abs difference of the edited images; one full training iteration (G + 3 D's + VGG19
+stand-in) reference vs fast; peak memory (RSS on CPU in a child process, max_memory_allocated on
+CUDA); parameters and GFLOPs per image (the reference's multiply-adds ×2). Median of --repeats after
+--warmup runs. Speed claims of this project come from this script, never from timed tests.
+"""
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+
+import numpy as np
+import torch
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+from data.masks import brush_stroke_mask, outpainting_mask, right_half_mask  # noqa: E402
+from models.networks.blocks import set_fast  # noqa: E402
+from util.device import resolve_device  # noqa: E402
+
+FAMILIES = ('box', 'brush', 'right_half', 'outpainting')
+
+
+def make_mask(family, size, seed=0):
+    h, w = size
+    rng, np_rng = random.Random(seed), np.random.RandomState(seed)
+    if family == 'box':  # a 15 % box, like the authors' data_test masks
+        m = np.zeros(size, np.float32)
+        bh, bw = int(h * 0.35), int(w * 0.43)
+        m[h // 3:h // 3 + bh, w // 4:w // 4 + bw] = 1
+        return m
+    if family == 'brush':
+        return brush_stroke_mask(h, w, rng, np_rng)
+    if family == 'right_half':
+        return right_half_mask(h, w)
+    return outpainting_mask(h, w, rng)
+
+
+def make_batch(n, size, label_nc, family, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    h, w = size
+    label = torch.full((n, 1, h, w), 7, dtype=torch.long)
+    label[:, :, : h // 3] = 23
+    label[:, :, h // 2: h // 2 + h // 5, w // 3: w // 3 + w // 4] = 26
+    mask = torch.from_numpy(make_mask(family, size, seed))[None, None].repeat(n, 1, 1, 1)
+    return {'image': torch.rand((n, 3, h, w), generator=g) * 2 - 1, 'label': label, 'mask': mask}
+
+
+def build_model(args, device, train=False):
+    from models.spmpgan_model import SPMPGANModel
+    opt = argparse.Namespace(label_nc=args.label_nc, ngf=args.ngf, ndf=args.ndf, color_order='bgr',
+                             init_type='gaussian', is_train=train, lr=1e-4, D_lr_mult=4.0, beta1=0.5, beta2=0.999,
+                             lambda_l1=1.0, lambda_gan=1.0, lambda_vgg=10.0, vgg_path=None)
+    vgg = None
+    if train:
+        import torchvision
+        vgg = torchvision.models.vgg19(weights=None).features  # same compute as the real weights
+    torch.manual_seed(0)
+    return SPMPGANModel(opt, device, vgg_features=vgg)
+
+
+def sync(device):
+    if device.type == 'cuda':
+        torch.cuda.synchronize(device)
+
+
+def median_time(fn, device, warmup, repeats):
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        sync(device)
+        t = time.perf_counter()
+        fn()
+        sync(device)
+        times.append(time.perf_counter() - t)
+    return float(np.median(times))
+
+
+def matmul_ceiling(device, dtype=torch.float32, n=None, repeats=5):
+    n = n or (2048 if device.type == 'cpu' else 8192)
+    a = torch.randn(n, n, device=device, dtype=dtype)
+    b = torch.randn(n, n, device=device, dtype=dtype)
+    t = median_time(lambda: a @ b, device, 2, repeats)
+    return 2 * n ** 3 / t / 1e9
+
+
+def count_gflops(net, inputs):
+    """2 × multiply-adds of every convolution (the reference forward, full work)."""
+    total = [0]
+
+    def hook(m, inp, out):
+        k = m.weight.shape[1] * m.weight.shape[2] * m.weight.shape[3]
+        total[0] += out.numel() * k
+
+    hooks = [m.register_forward_hook(hook) for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
+    set_fast(net, False)
+    with torch.inference_mode():
+        net(*inputs)
+    for h in hooks:
+        h.remove()
+    return 2 * total[0] / 1e9 / inputs[0].shape[0]
+
+
+def generator_inputs(model, batch, device):
+    model.set_input({k: v.to(device) for k, v in batch.items()})
+    return model.image, model.masked, model.seg_edge, model.mask
+
+
+def inference_times(args, device, model, family, n):
+    batch = make_batch(n, (args.size, args.size), args.label_nc, family)
+    inputs = generator_inputs(model, batch, device)
+    out = {}
+    autocast = amp_context(args, device)
+    with torch.inference_mode():
+        for mode in ('reference', 'fast'):
+            set_fast(model.netG, mode == 'fast')
+            with autocast():
+                result = model.netG(*inputs)['composite'][-1].float()
+            out[mode] = median_time(lambda: model.netG(*inputs), device, args.warmup, args.repeats)
+            out[mode + '_output'] = result
+    set_fast(model.netG, True)
+    diff = float((out.pop('reference_output') - out.pop('fast_output')).abs().max())
+    return out['reference'], out['fast'], diff
+
+
+def amp_context(args, device):
+    import contextlib
+    if args.amp == 'none' or device.type != 'cuda':
+        return contextlib.nullcontext
+    dtype = torch.bfloat16 if args.amp == 'bf16' else torch.float16
+    return lambda: torch.autocast('cuda', dtype=dtype)
+
+
+def training_time(args, device, fast):
+    model = build_model(args, device, train=True)
+    set_fast(model.netG, fast)
+    model.train()
+    batch = make_batch(1, (args.size, args.size), args.label_nc, 'box')
+
+    def step():
+        model.set_input(batch)
+        model.optimize_parameters()
+
+    return median_time(step, device, 1, max(2, args.repeats // 2))
+
+
+def child_peak_memory(args, what):
+    """Run one measurement in a fresh process: RSS peaks are per process on CPU."""
+    cmd = [sys.executable, os.path.abspath(__file__), '--_memory', what, '--ngf', str(args.ngf), '--ndf',
+           str(args.ndf), '--size', str(args.size), '--label_nc', str(args.label_nc), '--device', args.device]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    if res.returncode != 0:
+        return None
+    return json.loads(res.stdout.strip().splitlines()[-1])['peak_mib']
+
+
+def reset_peak_rss():
+    """A child started by fork+exec inherits the parent's RSS high-water mark; Linux resets it
+    when 5 is written to clear_refs."""
+    try:
+        with open('/proc/self/clear_refs', 'w') as f:
+            f.write('5')
+    except OSError:
+        pass
+
+
+def peak_rss_mib():
+    try:
+        with open('/proc/self/status') as f:
+            for line in f:
+                if line.startswith('VmHWM:'):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def memory_child(args, device):
+    reset_peak_rss()
+    mode, fast = args._memory.split(':')
+    fast = fast == 'fast'
+    if device.type == 'cuda':
+        torch.cuda.reset_peak_memory_stats(device)
+    if mode == 'train':
+        model = build_model(args, device, train=True)
+        set_fast(model.netG, fast)
+        model.train()
+        batch = make_batch(1, (args.size, args.size), args.label_nc, 'box')
+        for _ in range(2):
+            model.set_input(batch)
+            model.optimize_parameters()
+    else:
+        model = build_model(args, device)
+        set_fast(model.netG, fast)
+        inputs = generator_inputs(model, make_batch(1, (args.size, args.size), args.label_nc, 'box'), device)
+        with torch.inference_mode():
+            for _ in range(2):
+                model.netG(*inputs)
+    if device.type == 'cuda':
+        peak = torch.cuda.max_memory_allocated(device) / 2 ** 20
+    else:
+        peak = peak_rss_mib()
+    print(json.dumps({'peak_mib': peak}))
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--device', default='auto')
+    p.add_argument('--ngf', type=int, default=32)
+    p.add_argument('--ndf', type=int, default=64)
+    p.add_argument('--size', type=int, default=256)
+    p.add_argument('--label_nc', type=int, default=34)
+    p.add_argument('--repeats', type=int, default=5)
+    p.add_argument('--warmup', type=int, default=1)
+    p.add_argument('--throughput_batch', type=int, default=8)
+    p.add_argument('--amp', choices=['none', 'bf16', 'fp16'], default='none', help='CUDA only')
+    p.add_argument('--skip_training', action='store_true')
+    p.add_argument('--skip_memory', action='store_true')
+    p.add_argument('--quick', action='store_true', help='ngf 8 / ndf 16, 2 repeats: a smoke run')
+    p.add_argument('--json', default=None, help='also write the results here')
+    p.add_argument('--_memory', default=None, help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.quick:
+        args.ngf, args.ndf, args.repeats, args.throughput_batch = 8, 16, 2, 2
+    device = resolve_device(args.device)
+    if args._memory:
+        return memory_child(args, device)
+    if device.type == 'cuda':
+        torch.backends.cudnn.benchmark = True
+    t_start = time.time()
+    res = {'device': str(device), 'torch': torch.__version__, 'threads': torch.get_num_threads(),
+           'ngf': args.ngf, 'size': args.size, 'label_nc': args.label_nc, 'amp': args.amp}
+    res['matmul_gflops_fp32'] = matmul_ceiling(device)
+    if device.type == 'cuda':
+        res['matmul_gflops_bf16'] = matmul_ceiling(device, torch.bfloat16)
+        res['matmul_gflops_fp16'] = matmul_ceiling(device, torch.float16)
+    model = build_model(args, device)
+    res['params_netG'] = sum(p.numel() for p in model.netG.parameters())
+    inputs = generator_inputs(model, make_batch(1, (args.size, args.size), args.label_nc, 'box'), device)
+    res['gflops_per_image'] = count_gflops(model.netG, inputs)
+    res['inference'] = {}
+    for family in FAMILIES:
+        ref, fast, diff = inference_times(args, device, model, family, 1)
+        res['inference'][family] = {'reference_s': ref, 'fast_s': fast, 'speedup': ref / fast, 'max_abs_diff': diff}
+    ref, fast, diff = inference_times(args, device, model, 'box', args.throughput_batch)
+    n = args.throughput_batch
+    res['throughput'] = {'batch': n, 'reference_img_s': n / ref, 'fast_img_s': n / fast, 'speedup': ref / fast,
+                         'max_abs_diff': diff,
+                         'fast_gflops_achieved': res['gflops_per_image'] * n / fast,
+                         'fraction_of_matmul_ceiling': res['gflops_per_image'] * n / fast / res['matmul_gflops_fp32']}
+    del model
+    if not args.skip_training:
+        ref, fast = training_time(args, device, False), training_time(args, device, True)
+        res['training'] = {'reference_s': ref, 'fast_s': fast, 'speedup': ref / fast}
+    if not args.skip_memory:
+        res['memory_mib'] = {k: child_peak_memory(args, k) for k in
+                             ('infer:reference', 'infer:fast', 'train:reference', 'train:fast')}
+    res['benchmark_seconds'] = time.time() - t_start
+    print_table(res)
+    if args.json:
+        with open(args.json, 'w') as f:
+            json.dump(res, f, indent=2)
+        print(f'wrote {args.json}')
+    return res
+
+
+def print_table(r):
+    print(f"\nSPM-PGAN benchmark on {r['device']} (torch {r['torch']}, {r['threads']} threads), ngf {r['ngf']}, "
+          f"{r['size']}×{r['size']}, L={r['label_nc']}, amp {r['amp']}")
+    print(f"netG {r['params_netG'] / 1e6:.3f} M parameters, {r['gflops_per_image']:.1f} GFLOP per image; "
+          f"fp32 matmul ceiling {r['matmul_gflops_fp32']:.0f} GFLOP/s")
+    print(f"\n{'measurement':<34}{'reference':>12}{'fast':>12}{'speed-up':>10}{'max |diff|':>12}")
+    for fam, v in r['inference'].items():
+        print(f"{'inference b1, ' + fam + ' mask (s)':<34}{v['reference_s']:>12.3f}{v['fast_s']:>12.3f}"
+              f"{v['speedup']:>9.2f}×{v['max_abs_diff']:>12.2e}")
+    t = r['throughput']
+    print(f"{'throughput b' + str(t['batch']) + ', box (img/s)':<34}{t['reference_img_s']:>12.2f}{t['fast_img_s']:>12.2f}"
+          f"{t['speedup']:>9.2f}×{t['max_abs_diff']:>12.2e}")
+    if 'training' in r:
+        t = r['training']
+        print(f"{'training iteration b1 (s)':<34}{t['reference_s']:>12.3f}{t['fast_s']:>12.3f}{t['speedup']:>9.2f}×")
+    if 'memory_mib' in r:
+        m = r['memory_mib']
+        fmt = lambda v: f'{v:>12.0f}' if v is not None else f"{'n/a':>12}"  # noqa: E731
+        print(f"{'peak memory, inference (MiB)':<34}{fmt(m['infer:reference'])}{fmt(m['infer:fast'])}")
+        print(f"{'peak memory, training (MiB)':<34}{fmt(m['train:reference'])}{fmt(m['train:fast'])}")
+    t = r['throughput']
+    print(f"\nfast path at batch {t['batch']}: {t['fast_gflops_achieved']:.0f} GFLOP/s (nominal work) = "
+          f"{100 * t['fraction_of_matmul_ceiling']:.0f} % of the matmul ceiling; benchmark took "
+          f"{r['benchmark_seconds']:.0f} s")
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,119 @@
+"""The fast forward (fused convs, windowed semantic branch, cached eval weights) against the
+reference forward (the spec, module by module) on the same weights."""
+import pytest
+import torch
+import torch.nn.functional as F
+
+from models.networks.blocks import SemanticMaps, SPMBlock, set_fast, windowed_semantic_branch
+from models.networks.init import init_weights
+from models.networks.spmpgan import ProgressiveGenerator
+
+L = 34
+
+
+def full_branch(s, w1, b1, w2, b2):
+    return F.conv2d(F.relu(F.conv2d(s, w1, b1, padding=1)), w2, b2, padding=1)
+
+
+@pytest.mark.parametrize('box', [(10, 20, 12, 30), (0, 5, 0, 7), (25, 32, 20, 40), (3, 4, 39, 40), (0, 32, 0, 40)])
+def test_windowed_semantic_branch_equals_full(box):
+    torch.manual_seed(0)
+    n, c, h, w = 2, 6, 32, 40
+    s = torch.zeros(n, c, h, w)
+    y0, y1, x0, x1 = box
+    s[:, :, y0:y1, x0:x1] = torch.rand(n, c, y1 - y0, x1 - x0)
+    s[1, :, y0:y1, x0:x1] *= (torch.rand(1, y1 - y0, x1 - x0) > 0.5)  # the second sample edits less
+    w1, b1, w2, b2 = torch.randn(8, c, 3, 3), torch.randn(8), torch.randn(12, 8, 3, 3), torch.randn(12)
+    sem = SemanticMaps(s)
+    got = windowed_semantic_branch(s, sem.nonzero_box((h, w)), w1, b1, w2, b2)
+    torch.testing.assert_close(got, full_branch(s, w1, b1, w2, b2), rtol=1e-5, atol=1e-5)
+
+
+def test_windowed_semantic_branch_empty_mask_and_tiny_maps():
+    torch.manual_seed(1)
+    w1, b1, w2, b2 = torch.randn(8, 4, 3, 3), torch.randn(8), torch.randn(12, 8, 3, 3), torch.randn(12)
+    for shape in ((1, 4, 16, 16), (1, 4, 3, 5), (1, 4, 2, 2)):
+        s = torch.zeros(shape)
+        got = windowed_semantic_branch(s, None, w1, b1, w2, b2)
+        torch.testing.assert_close(got, full_branch(s, w1, b1, w2, b2), rtol=1e-5, atol=1e-5)
+
+
+def test_nonzero_box_is_the_union_over_the_batch():
+    s = torch.zeros(2, 3, 16, 16)
+    s[0, -1, 2:5, 3:4] = 1
+    s[1, -1, 10:12, 8:15] = 1
+    assert SemanticMaps(s).nonzero_box((16, 16)) == (2, 12, 3, 15)
+    assert SemanticMaps(torch.zeros(1, 3, 8, 8)).nonzero_box((8, 8)) is None
+
+
+def inputs(mask_kind, n=1):
+    torch.manual_seed(2)
+    gt = torch.rand(n, 3, 256, 256) * 2 - 1
+    m = torch.zeros(n, 1, 256, 256)
+    if mask_kind == 'box':
+        m[..., 90:170, 60:170] = 1
+    elif mask_kind == 'half':
+        m[..., 128:] = 1
+    elif mask_kind == 'corner':
+        m[..., :40, 200:] = 1
+    label = torch.full((n, 1, 256, 256), 7)
+    label[..., :100, :] = 23
+    label[..., 120:160, 80:150] = 26
+    seg = torch.zeros(n, L, 256, 256).scatter_(1, label, 1.0)
+    edge = torch.zeros(n, 1, 256, 256)
+    edge[..., 119:121, :] = 1
+    return gt, gt * (1 - m), torch.cat([seg, edge], 1) * m, m
+
+
+@pytest.mark.parametrize('mask_kind', ['box', 'half', 'corner', 'empty'])
+def test_generator_fast_equals_reference_eval(mask_kind):
+    torch.manual_seed(3)
+    g = init_weights(ProgressiveGenerator(L, ngf=4)).eval()
+    args = inputs(mask_kind)
+    with torch.no_grad():
+        set_fast(g, False)
+        ref = g(*args)
+        set_fast(g, True)
+        fast = g(*args)
+        fast_again = g(*args)  # second call uses the cached fused / folded weights
+    for k in ('composite', 'fake'):
+        for a, b in zip(ref[k], fast[k]):
+            torch.testing.assert_close(b, a, rtol=0, atol=1e-4)
+    for a, b in zip(fast['composite'], fast_again['composite']):
+        assert torch.equal(a, b)
+
+
+def test_generator_fast_equals_reference_training_gradients():
+    """Train mode: same outputs and same parameter gradients (autograd through the window)."""
+    torch.manual_seed(4)
+    ref_net = init_weights(ProgressiveGenerator(L, ngf=4)).train()
+    fast_net = ProgressiveGenerator(L, ngf=4).train()
+    fast_net.load_state_dict(ref_net.state_dict())
+    set_fast(ref_net, False)
+    args = inputs('box', n=2)
+    losses = []
+    for net in (ref_net, fast_net):
+        out = net(*args)
+        loss = sum((f - g).abs().mean() for f, g in zip(out['fake'], out['gt'])) + out['composite'][2].square().mean()
+        loss.backward()
+        losses.append(loss)
+    torch.testing.assert_close(losses[1], losses[0], rtol=1e-5, atol=1e-6)
+    for (name, p), q in zip(ref_net.named_parameters(), fast_net.parameters()):
+        torch.testing.assert_close(q.grad, p.grad, rtol=1e-3, atol=1e-5, msg=name)
+
+
+def test_inference_cache_follows_weight_changes():
+    torch.manual_seed(5)
+    blk = SPMBlock(3, 4, 6, sn=True, hidden=5).eval()
+    x = torch.randn(1, 3, 16, 16)
+    s = torch.zeros(1, 6, 16, 16)
+    s[..., 4:9, 4:9] = 1
+    with torch.no_grad():
+        a = blk(x, s)
+        blk.mlp_gamma_ctx_beta.weight.add_(0.5)    # in-place: the cached fused weight must not be reused
+        blk.conv2d.weight_orig.mul_(2.0)
+        b = blk(x, s)
+        blk.fast = False
+        c = blk(x, s)
+    assert not torch.allclose(a, b)
+    torch.testing.assert_close(b, c, rtol=1e-5, atol=1e-5)
