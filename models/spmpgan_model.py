@@ -112,7 +112,7 @@ class SPMPGANModel(BaseModel):
     def edit(self, batch):
         """Inference: the edited image (composite at full resolution)."""
         self.set_input(batch)
-        return self.netG(self.image, self.masked, self.seg_edge, self.mask)['composite'][-1]
+        return self.netG(self.image, self.masked, self.seg_edge, self.mask, final_only=True)['composite'][-1]
 
     # ---- losses -----------------------------------------------------------------------------
     def _segmaps(self):

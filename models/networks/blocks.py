@@ -67,6 +67,16 @@ class Conv2dBlock(nn.Module):
         return x
 
 
+def nearest_downsample(x, size):
+    """Legacy nearest resize (source index floor(i·in/out)). For whole-number factors this is a
+    strided slice, the same pixels without upsample_nearest2d's full-size contiguous copy."""
+    h, w = x.shape[-2:]
+    oh, ow = size
+    if h % oh == 0 and w % ow == 0:
+        return x[:, :, ::h // oh, ::w // ow]
+    return F.interpolate(x, size=size, mode='nearest')
+
+
 class SemanticMaps:
     """The semantic input [one-hot·M, edge·M, M] of every SPM block at each block's resolution.
 
@@ -87,7 +97,7 @@ class SemanticMaps:
         if not self.cache:
             return self.full if size == tuple(self.full.shape[-2:]) else F.interpolate(self.full, size=size, mode='nearest')
         if size not in self._maps:
-            self._maps[size] = F.interpolate(self.full, size=size, mode='nearest')
+            self._maps[size] = nearest_downsample(self.full, size)
         return self._maps[size]
 
     def nonzero_box(self, size):
@@ -167,10 +177,15 @@ class SPMBlock(nn.Module):
         self.fast = True
         self._fused = None  # (versions, weights) of the concatenated convs, reused in eval mode
 
-    def forward(self, x, sem):
-        """x: N×Cin×H×W; sem: a ``SemanticMaps`` (or a full-resolution tensor)."""
+    def forward(self, x, sem, window=None):
+        """x: N×Cin×H×W; sem: a ``SemanticMaps`` (or a full-resolution tensor).
+
+        ``window`` (fast path, inference, stride 1 only): (y0, y1, x0, x1) of the output that is
+        needed; the rest is returned as zeros. Instance norm still sees the whole main conv."""
         if not isinstance(sem, SemanticMaps):
             sem = SemanticMaps(sem, cache=self.fast)
+        if window is not None and self.fast:
+            return self._forward_window(x, sem, window)
         if self.fast:
             n = F.instance_norm(self._main_conv(x, self._inference_cache_valid()), eps=1e-5)
             gamma_gamma, beta_gamma, gamma_beta, beta_beta, gamma_style, beta_style = self._fast_branches(x, sem, n)
@@ -185,6 +200,10 @@ class SPMBlock(nn.Module):
             gamma_style = self.mlp_gamma(a)
             beta_style = self.mlp_beta(a)
         # First modulation fuses style and semantics; the second modulates the features (§1 steps 6-7).
+        if self.fast:  # the same expressions with fewer full-size temporaries
+            gamma = torch.addcmul(gamma_style + beta_gamma, gamma_style, gamma_gamma)
+            beta = torch.addcmul(beta_style + beta_beta, beta_style, gamma_beta)
+            return F.leaky_relu(torch.addcmul(n + beta, n, gamma), 0.2)
         gamma = gamma_style * (1 + gamma_gamma) + beta_gamma
         beta = beta_style * (1 + gamma_beta) + beta_beta
         return F.leaky_relu(n * (1 + gamma) + beta, 0.2)
@@ -223,6 +242,29 @@ class SPMBlock(nn.Module):
             cache['main'] = w / sigma
         return F.conv2d(F.pad(x, (1, 1, 1, 1)), cache['main'], conv.bias, conv.stride)
 
+    def _forward_window(self, x, sem, window):
+        cache = self._inference_cache_valid()
+        n = F.instance_norm(self._main_conv(x, cache), eps=1e-5)
+        h, w = n.shape[-2:]
+        y0, y1, x0, x1 = window
+        # The style convs read x with a 2-pixel halo; the crop's own zero padding only spoils
+        # that halo (or is the true image border).
+        cy0, cy1, cx0, cx1 = max(y0 - 2, 0), min(y1 + 2, h), max(x0 - 2, 0), min(x1 + 2, w)
+        w_ctx, b_ctx, w_style, b_style = self._fused_weights(cache)
+        first = self.mlp_shared_2[0]
+        ctx = windowed_semantic_branch(sem.at((h, w)), sem.nonzero_box((h, w)), first.weight, first.bias,
+                                       w_ctx, b_ctx, cache)[:, :, y0:y1, x0:x1]
+        a = self.mlp_shared(x[:, :, cy0:cy1, cx0:cx1])
+        style = F.conv2d(a, w_style, b_style, padding=1)[:, :, y0 - cy0:y1 - cy0, x0 - cx0:x1 - cx0]
+        gg, bg, gb, bb = ctx.chunk(4, dim=1)
+        gs, bs = style.chunk(2, dim=1)
+        gamma = torch.addcmul(gs + bg, gs, gg)
+        beta = torch.addcmul(bs + bb, bs, gb)
+        nw = n[:, :, y0:y1, x0:x1]
+        out = n.new_zeros(n.shape)
+        out[:, :, y0:y1, x0:x1] = F.leaky_relu(torch.addcmul(nw + beta, nw, gamma), 0.2)
+        return out
+
     def _fast_branches(self, x, sem, n):
         cache = self._inference_cache_valid()
         w_ctx, b_ctx, w_style, b_style = self._fused_weights(cache)
@@ -251,8 +293,8 @@ class UpSPMBlock(nn.Module):
         super().__init__()
         self.gated_conv2d = SPMBlock(in_nc, out_nc, sem_nc, stride=1, sn=sn, hidden=hidden)
 
-    def forward(self, x, sem, skip=None):
+    def forward(self, x, sem, skip=None, window=None):
         x = F.interpolate(x, scale_factor=2, mode='bilinear', align_corners=False)
         if skip is not None:
             x = torch.cat([x, skip], dim=1)
-        return self.gated_conv2d(x, sem)
+        return self.gated_conv2d(x, sem, window)

@@ -56,14 +56,22 @@ class StageGenerator(nn.Module):
         # Output layer: replicate pad, conv without bias, tanh (spec §3).
         self.dec1 = Conv2dBlock(in_nc, 3, 3, 1, 1, norm='none', activation='tanh', pad_type='replicate')
 
-    def forward(self, x, sem):
+    def forward(self, x, sem, out_box=None):
+        """``out_box`` (inference, fast path): only this region of the output is needed. The last
+        SPM block (dec2) then computes its style and semantic branches just there plus the output
+        layer's 1-pixel halo; everything before it needs the whole image (instance norm)."""
         feats = []
         for i in range(1, self.num_enc + 1):
             x = getattr(self, f'enc{i}')(x, sem)
             feats.append(x)
         for k in range(self.num_enc - 1, 1, -1):
             skip = feats[k - 2] if k >= 3 else None
-            x = getattr(self, f'dec{k}')(x, sem, skip)
+            window = None
+            if k == 2 and out_box is not None:
+                h, w = x.shape[-2] * 2, x.shape[-1] * 2
+                y0, y1, x0, x1 = out_box
+                window = (max(y0 - 1, 0), min(y1 + 1, h), max(x0 - 1, 0), min(x1 + 1, w))
+            x = getattr(self, f'dec{k}')(x, sem, skip, window)
         return self.dec1(x)
 
 
@@ -92,11 +100,27 @@ class ProgressiveGenerator(nn.Module):
             return F.interpolate(x, size=size, mode='nearest')
         return F.interpolate(x, size=size, mode='bilinear', align_corners=False)
 
-    def forward(self, gt, masked, seg_edge, mask):
+    @staticmethod
+    def _needed_box(mask, scale_down):
+        """Bounding box of mask > 0 (union over the batch), mapped to the resolution 1/scale_down
+        and grown by the bilinear ×2 footprint; None when nothing is edited."""
+        m = mask.detach().amax((0, 1)) > 0
+        rows, cols = m.any(1).nonzero(), m.any(0).nonzero()
+        if len(rows) == 0:
+            return None
+        y0, y1, x0, x1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+        if scale_down == 1:
+            return y0, y1, x0, x1
+        h, w = mask.shape[-2] // 2, mask.shape[-1] // 2
+        return max(y0 // 2 - 1, 0), min((y1 + 1) // 2 + 1, h), max(x0 // 2 - 1, 0), min((x1 + 1) // 2 + 1, w)
+
+    def forward(self, gt, masked, seg_edge, mask, final_only=False):
         """gt, masked: N×3×H×W in [-1, 1]; seg_edge: N×(L+1)×H×W (one-hot·M, edge·M); mask: N×1×H×W.
 
         Returns a dict of lists over the three scales: ``gt``, ``input``, ``composite`` (upstream
-        "mask_fake") and ``fake`` (the raw stage outputs)."""
+        "mask_fake") and ``fake`` (the raw stage outputs). ``final_only`` (inference with the fast
+        path): only the last composite is exact; raw outputs are computed just where the next
+        stage or the final composite reads them (zeros elsewhere)."""
         h, w = gt.shape[-2:]
         sizes = [(h // 4, w // 4), (h // 2, w // 2), (h, w)]
         fast = all(getattr(m, 'fast', True) for m in (self.G1.enc1, self.G3.enc1))
@@ -104,6 +128,9 @@ class ProgressiveGenerator(nn.Module):
         gts = [self._resize(gt, s, 'bilinear') for s in sizes]
         masks = [self._resize(mask, s, 'nearest') for s in sizes]
         stages = (self.G1, self.G2, self.G3)
+        boxes = [None, None, None]
+        if final_only and fast:
+            boxes = [self._needed_box(masks[1], 2), self._needed_box(masks[2], 2), self._needed_box(masks[2], 1)]
         inputs, fakes, composites = [], [], []
         for k, stage in enumerate(stages):
             if k == 0:
@@ -112,7 +139,7 @@ class ProgressiveGenerator(nn.Module):
                 # Known pixels from the downsampled *unmasked* gt, the hole from the previous raw
                 # output upsampled (spec §5 steps 5 and 7, §14.1.7).
                 x = composite(masks[k], self.up(fakes[-1]), gts[k])
-            fake = stage(x, sem)
+            fake = stage(x, sem, boxes[k])
             inputs.append(x)
             fakes.append(fake)
             composites.append(composite(masks[k], fake, gts[k]))
