@@ -7,7 +7,6 @@ Test split:
     python test.py --name demo --dataset_name demo [--mask_dir DIR]   # -> results/<name>/test_latest/
 """
 import os
-import sys
 
 import numpy as np
 import torch
@@ -18,7 +17,7 @@ from options.test_options import TestOptions
 from models.networks.blocks import set_fast
 from util.checkpoint import load_checkpoint
 from util.device import resolve_device
-from util.errors import UserError
+from util.errors import UserError, exit_on_user_error
 from util.image_io import check_output_path, check_same_size, read_image, read_instance, read_label, read_mask, save_image_atomic
 from util.editing import edit_arrays, edit_test_split
 from util.visualizer import colorize_label, make_row
@@ -124,7 +123,7 @@ def run_test_split(opt, model):
 
 
 def main(argv=None):
-    try:
+    with exit_on_user_error():
         opt = TestOptions().parse(argv)
         model, path = build_model(opt)
         singles = [opt.image_path, opt.segmap_path, opt.mask_path]
@@ -134,9 +133,6 @@ def main(argv=None):
                     raise UserError('single-image editing needs --image_path, --segmap_path and --mask_path')
                 return edit_single_image(opt, model)
             run_test_split(opt, model)
-    except UserError as exc:
-        print(f'error: {exc}', file=sys.stderr)
-        raise SystemExit(2)
 
 
 if __name__ == '__main__':

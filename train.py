@@ -7,7 +7,6 @@ Checkpoints, image grids and TensorBoard logs go to checkpoints/<name>/. Multi-G
 """
 import json
 import os
-import sys
 
 import torch
 from tqdm import tqdm
@@ -18,7 +17,7 @@ from options.train_options import TrainOptions
 from util import distributed as dist
 from util.checkpoint import load_checkpoint, save_checkpoint
 from util.device import resolve_device
-from util.errors import UserError
+from util.errors import UserError, exit_on_user_error
 from util.evaluation import TrainFID
 from util.iteration_counter import IterationCounter
 from util.seed import seed_everything
@@ -145,13 +144,10 @@ def train(opt, options=None):
 
 
 def main(argv=None):
-    try:
+    with exit_on_user_error():
         options = TrainOptions()
         opt = options.parse(argv)
         train(opt, options)
-    except UserError as exc:
-        print(f'error: {exc}', file=sys.stderr)
-        raise SystemExit(2)
 
 
 if __name__ == '__main__':

@@ -13,6 +13,16 @@ MULTIPLE = 128
 MINIMUM = 256
 
 
+def parse_wxh(value, flag):
+    """'256' -> (256, 256); '512x256' (W×H, as image sizes are written) -> (h, w) = (256, 512)."""
+    text = str(value).lower().replace('×', 'x')
+    try:
+        w, h = (int(v) for v in text.split('x')) if 'x' in text else (int(text), int(text))
+    except ValueError:
+        raise UserError(f'{flag} {value!r}: give N or WxH, e.g. 256 or 512x256') from None
+    return h, w
+
+
 def is_valid_size(h, w):
     return h % MULTIPLE == 0 and w % MULTIPLE == 0 and min(h, w) >= MINIMUM
 

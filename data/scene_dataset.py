@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from data import masks as mask_gen
-from data.preprocess import resize_image, resize_nearest, size_problem
+from data.preprocess import parse_wxh, resize_image, resize_nearest, size_problem
 from data.transforms import image_to_tensor
 from util.errors import UserError
 from util.image_io import check_same_size, read_image, read_instance, read_label, read_mask
@@ -22,11 +22,7 @@ IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp')
 
 def parse_crop_size(value):
     """'256' -> (256, 256); '512x256' (W×H) -> (256, 512) as (h, w)."""
-    text = str(value).lower().replace('×', 'x')
-    try:
-        w, h = (int(v) for v in text.split('x')) if 'x' in text else (int(text), int(text))
-    except ValueError:
-        raise UserError(f'--crop_size {value!r}: give N or WxH, e.g. 256 or 512x256') from None
+    h, w = parse_wxh(value, '--crop_size')
     problem = size_problem(h, w)
     if problem:
         raise UserError(f'--crop_size {value}: {problem}')

@@ -17,7 +17,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from models.networks.spmpgan import fold_spectral_norm, swap_color_order  # noqa: E402
 from util.checkpoint import FORMAT, FORMAT_VERSION, load_checkpoint, save_checkpoint  # noqa: E402
-from util.errors import UserError  # noqa: E402
+from util.errors import UserError, exit_on_user_error  # noqa: E402
 
 
 def convert(ckpt, to, color_order=None, fold_sn=False):
@@ -74,14 +74,11 @@ def main(argv=None):
                    help='permute the weights to this colour order (exact); default: keep')
     p.add_argument('--fold_sn', action='store_true', help='fold the decoder spectral norm into plain weights')
     a = p.parse_args(argv)
-    try:
+    with exit_on_user_error():
         if os.path.abspath(a.input) == os.path.abspath(a.output):
             raise UserError('the output must be a new file, not the input')
         out, notes = convert(load_checkpoint(a.input), a.to, a.color_order, a.fold_sn)
         save_checkpoint(out, a.output)
-    except UserError as exc:
-        print(f'error: {exc}', file=sys.stderr)
-        raise SystemExit(2)
     for line in notes:
         print(line)
     print(f'wrote {a.output} ({os.path.getsize(a.output) / 2 ** 20:.1f} MiB)')

@@ -20,7 +20,7 @@ import test as test_script  # noqa: E402
 from options.test_options import TestOptions  # noqa: E402
 from options.train_options import add_metric_options  # noqa: E402
 from util.checkpoint import atomic_write_text  # noqa: E402
-from util.errors import UserError  # noqa: E402
+from util.errors import UserError, exit_on_user_error  # noqa: E402
 from util.image_io import read_image, read_label, read_mask  # noqa: E402
 from util.metrics import FID, LPIPS, masked_metrics  # noqa: E402
 
@@ -112,7 +112,7 @@ def write_reports(record, out_dir, runs_table):
 
 
 def main(argv=None):
-    try:
+    with exit_on_user_error():
         opt = EvalOptions().parse(argv)
         if not opt.mask_dir:
             raise UserError('--mask_dir is required: predefined masks make results comparable (scripts/make_masks.py)')
@@ -137,9 +137,6 @@ def main(argv=None):
                   'fid_color_order': opt.fid_color_order, 'stand_in_networks': bool(opt.metric_stand_ins),
                   'time': datetime.datetime.now().isoformat(timespec='seconds'), 'metrics': metrics}
         table = write_reports(record, out_dir, opt.runs_table or os.path.join(opt.results_dir, 'runs.md'))
-    except UserError as exc:
-        print(f'error: {exc}', file=sys.stderr)
-        raise SystemExit(2)
     print(table)
     print(f'Wrote {os.path.join(out_dir, "metrics.json")} and metrics.md')
     return record

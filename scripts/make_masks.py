@@ -56,6 +56,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 from data import masks as mask_gen  # noqa: E402
+from data.preprocess import parse_wxh  # noqa: E402
+from util.checkpoint import atomic_write_bytes  # noqa: E402
 from util.errors import UserError  # noqa: E402
 
 FAMILIES = ('brush', 'right_half', 'outpainting', 'box', 'class', 'instance_box')
@@ -211,27 +213,14 @@ def encode_png(mask_u8):
 
 
 def write_atomic(path, data):
-    folder = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(folder, f'.{os.path.basename(path)}.tmp')
-    try:
-        with open(tmp, 'wb') as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    atomic_write_bytes(data, path)
 
 
 # ---- command line ----------------------------------------------------------------------------
 
 def parse_size(value):
     """'256' -> (256, 256); '512x256' (W×H) -> (h, w) = (256, 512)."""
-    text = str(value).lower().replace('×', 'x')
-    try:
-        w, h = (int(v) for v in text.split('x')) if 'x' in text else (int(text), int(text))
-    except ValueError:
-        raise UserError(f'--size {value!r}: give N or WxH, e.g. 256 or 512x256') from None
+    h, w = parse_wxh(value, '--size')
     if min(h, w) < MIN_SIDE:
         raise UserError(f'--size {value}: both sides must be at least {MIN_SIDE}')
     return h, w

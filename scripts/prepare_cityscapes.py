@@ -36,7 +36,7 @@ from PIL import Image
 from tqdm import tqdm
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from util.errors import UserError  # noqa: E402
+from util.errors import UserError, exit_on_user_error  # noqa: E402
 from util.image_io import check_same_size, read_image, read_instance, read_label  # noqa: E402
 
 
@@ -139,10 +139,8 @@ def check_quality(q):
 def run_cli(run, args):
     """Run ``run(args)``; a UserError becomes one line ``error: ...`` on stderr and exit code 2."""
     try:
-        run(args)
-    except UserError as exc:
-        print(f'error: {exc}', file=sys.stderr)
-        raise SystemExit(2)
+        with exit_on_user_error():
+            run(args)
     except KeyboardInterrupt:
         print('interrupted: every file written so far is complete; run the same command with '
               '--skip_existing to resume', file=sys.stderr)
