@@ -175,7 +175,36 @@ class SPMBlock(nn.Module):
         self.mlp_gamma_ctx_beta = nn.Conv2d(hidden, out_nc, 3, 1, 1)
         self.mlp_beta_ctx_beta = nn.Conv2d(hidden, out_nc, 3, 1, 1)
         self.fast = True
-        self._fused = None  # (versions, weights) of the concatenated convs, reused in eval mode
+        self._fused = None  # (versions, tensors) derived from the weights, reused in eval mode
+        self._share_fused_storage()
+
+    def _groups(self):
+        return (('ctx', (self.mlp_gamma_ctx_gamma, self.mlp_beta_ctx_gamma, self.mlp_gamma_ctx_beta,
+                         self.mlp_beta_ctx_beta)),
+                ('style', (self.mlp_gamma, self.mlp_beta)))
+
+    def _share_fused_storage(self):
+        """Store each group of convs that read the same input (the four semantic ones, the two
+        style ones) in one tensor, the modules' parameters being views into it: the fast path runs
+        one conv on the whole tensor without copying weights, and the state dict keeps upstream's
+        separate names. ``.data`` is re-pointed, so optimisers keep the same Parameter objects."""
+        self._fused_storage = {}
+        for name, mods in self._groups():
+            w = torch.cat([m.weight.data for m in mods])
+            b = torch.cat([m.bias.data for m in mods])
+            start = 0
+            for m in mods:
+                n = m.weight.shape[0]
+                m.weight.data = w[start:start + n]
+                m.bias.data = b[start:start + n]
+                start += n
+            self._fused_storage[name] = (w, b)
+
+    def _apply(self, fn, *args, **kwargs):
+        # .to() / .cuda() / .half() give every parameter new storage: share it again afterwards.
+        out = super()._apply(fn, *args, **kwargs)
+        self._share_fused_storage()
+        return out
 
     def forward(self, x, sem, window=None):
         """x: N×Cin×H×W; sem: a ``SemanticMaps`` (or a full-resolution tensor).
@@ -220,15 +249,14 @@ class SPMBlock(nn.Module):
         return self._fused[1]
 
     def _fused_weights(self, cache):
-        if cache is not None and 'ctx' in cache:
-            return cache['ctx'] + cache['style']
-        ctx = (self.mlp_gamma_ctx_gamma, self.mlp_beta_ctx_gamma, self.mlp_gamma_ctx_beta, self.mlp_beta_ctx_beta)
-        style = (self.mlp_gamma, self.mlp_beta)
-        fused = ((torch.cat([m.weight for m in ctx]), torch.cat([m.bias for m in ctx])),
-                 (torch.cat([m.weight for m in style]), torch.cat([m.bias for m in style])))
+        """(ctx weight, ctx bias, style weight, style bias). With autograd the modules' parameters
+        are concatenated so their gradients flow; otherwise the shared storage is used as it is."""
         if cache is not None:
-            cache['ctx'], cache['style'] = fused
-        return fused[0] + fused[1]
+            w = self._fused_storage
+            if all(w[g][0].data_ptr() == mods[0].weight.data_ptr() for g, mods in self._groups()):
+                return w['ctx'] + w['style']
+        return tuple(torch.cat([getattr(m, attr) for m in mods])
+                     for _, mods in self._groups() for attr in ('weight', 'bias'))
 
     def _main_conv(self, x, cache):
         """The main conv; in eval mode with a spectral norm, W / (uᵀ W v) is computed once and kept
@@ -239,8 +267,10 @@ class SPMBlock(nn.Module):
         if 'main' not in cache:
             w = conv.weight_orig
             sigma = torch.dot(conv.weight_u, torch.mv(w.reshape(w.shape[0], -1), conv.weight_v))
-            cache['main'] = w / sigma
-        return F.conv2d(F.pad(x, (1, 1, 1, 1)), cache['main'], conv.bias, conv.stride)
+            # stored where the spectral-norm hook keeps its own W/σ: no second copy in memory
+            conv.weight = w / sigma
+            cache['main'] = True
+        return F.conv2d(F.pad(x, (1, 1, 1, 1)), conv.weight, conv.bias, conv.stride)
 
     def _forward_window(self, x, sem, window):
         cache = self._inference_cache_valid()
