@@ -135,7 +135,7 @@ def test_inference_cache_follows_weight_changes():
     s[..., 4:9, 4:9] = 1
     with torch.no_grad():
         a = blk(x, s)
-        blk.mlp_gamma_ctx_beta.weight.add_(0.5)    # in-place: the cached fused weight must not be reused
+        blk.part('mlp_gamma_ctx_beta')[0].add_(0.5)  # in-place: nothing cached from the old weights
         blk.conv2d.weight_orig.mul_(2.0)
         b = blk(x, s)
         blk.fast = False

@@ -41,10 +41,11 @@ def test_spm_block_matches_direct_formula(stride):
     seg_r = F.interpolate(seg, size=size, mode='nearest')
     m_r = F.interpolate(mask, size=size, mode='nearest')
     c = F.relu(conv(blk.mlp_shared_2[0], torch.cat([seg_r, m_r], 1)))
-    gg, bg = conv(blk.mlp_gamma_ctx_gamma, c), conv(blk.mlp_beta_ctx_gamma, c)
-    gb, bb = conv(blk.mlp_gamma_ctx_beta, c), conv(blk.mlp_beta_ctx_beta, c)
+    part = lambda name, t: F.conv2d(t, *blk.part(name), padding=1)  # noqa: E731
+    gg, bg = part('mlp_gamma_ctx_gamma', c), part('mlp_beta_ctx_gamma', c)
+    gb, bb = part('mlp_gamma_ctx_beta', c), part('mlp_beta_ctx_beta', c)
     a = F.relu(conv(blk.mlp_shared[0], x, stride))
-    gs, bs = conv(blk.mlp_gamma, a), conv(blk.mlp_beta, a)
+    gs, bs = part('mlp_gamma', a), part('mlp_beta', a)
     gamma = gs * (1 + gg) + bg
     beta = bs * (1 + gb) + bb
     want = F.leaky_relu(n * (1 + gamma) + beta, 0.2)
@@ -171,6 +172,9 @@ def test_discriminator_output_and_init():
     assert torch.count_nonzero(g.enc2.conv2d.bias) == 0
     assert abs(float(g.enc3.conv2d.weight.detach().std()) - 0.02) < 0.002
     assert abs(float(g.dec4.gated_conv2d.conv2d.weight_orig.detach().std()) - 0.02) < 0.003
+    # the grouped style / semantic convs get the same N(0, 0.02) and zero bias
+    assert abs(float(g.enc3.ctx.weight.detach().std()) - 0.02) < 0.002
+    assert torch.count_nonzero(g.enc3.ctx.bias) == 0 and torch.count_nonzero(g.enc3.style.bias) == 0
 
 
 def test_spectral_norm_eval_uses_stored_vectors():

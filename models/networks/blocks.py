@@ -159,6 +159,9 @@ class SPMBlock(nn.Module):
     the edited region (``windowed_semantic_branch``). Outputs agree to float rounding.
     """
 
+    STYLE_PARTS = ('mlp_gamma', 'mlp_beta')
+    CTX_PARTS = ('mlp_gamma_ctx_gamma', 'mlp_beta_ctx_gamma', 'mlp_gamma_ctx_beta', 'mlp_beta_ctx_beta')
+
     def __init__(self, in_nc, out_nc, sem_nc, stride=1, sn=False, hidden=64):
         super().__init__()
         conv = nn.Conv2d(in_nc, out_nc, 3, stride, padding=0, bias=True)
@@ -166,45 +169,25 @@ class SPMBlock(nn.Module):
         self.conv2d = spectral_norm(conv) if sn else conv
         # Style (context) branch reads the raw block input with its own zero padding (§14.1.2).
         self.mlp_shared = nn.Sequential(nn.Conv2d(in_nc, hidden, 3, stride, 1), nn.ReLU())
-        self.mlp_gamma = nn.Conv2d(hidden, out_nc, 3, 1, 1)
-        self.mlp_beta = nn.Conv2d(hidden, out_nc, 3, 1, 1)
+        # The convs that read the same input are stored together (mlp_gamma | mlp_beta, and the four
+        # semantic ones): the fast path runs each group as one conv; the state dict shows upstream's
+        # separate names (hooks below).
+        self.style = ConvGroup3x3(hidden, out_nc, len(self.STYLE_PARTS))
         # Semantic branch.
         self.mlp_shared_2 = nn.Sequential(nn.Conv2d(sem_nc, hidden, 3, 1, 1), nn.ReLU())
-        self.mlp_gamma_ctx_gamma = nn.Conv2d(hidden, out_nc, 3, 1, 1)
-        self.mlp_beta_ctx_gamma = nn.Conv2d(hidden, out_nc, 3, 1, 1)
-        self.mlp_gamma_ctx_beta = nn.Conv2d(hidden, out_nc, 3, 1, 1)
-        self.mlp_beta_ctx_beta = nn.Conv2d(hidden, out_nc, 3, 1, 1)
+        self.ctx = ConvGroup3x3(hidden, out_nc, len(self.CTX_PARTS))
+        self.out_nc = out_nc
         self.fast = True
         self._fused = None  # (versions, tensors) derived from the weights, reused in eval mode
-        self._share_fused_storage()
+        self._register_state_dict_hook(_split_groups_hook)
+        self._register_load_state_dict_pre_hook(_merge_groups_hook, with_module=True)
 
-    def _groups(self):
-        return (('ctx', (self.mlp_gamma_ctx_gamma, self.mlp_beta_ctx_gamma, self.mlp_gamma_ctx_beta,
-                         self.mlp_beta_ctx_beta)),
-                ('style', (self.mlp_gamma, self.mlp_beta)))
-
-    def _share_fused_storage(self):
-        """Store each group of convs that read the same input (the four semantic ones, the two
-        style ones) in one tensor, the modules' parameters being views into it: the fast path runs
-        one conv on the whole tensor without copying weights, and the state dict keeps upstream's
-        separate names. ``.data`` is re-pointed, so optimisers keep the same Parameter objects."""
-        self._fused_storage = {}
-        for name, mods in self._groups():
-            w = torch.cat([m.weight.data for m in mods])
-            b = torch.cat([m.bias.data for m in mods])
-            start = 0
-            for m in mods:
-                n = m.weight.shape[0]
-                m.weight.data = w[start:start + n]
-                m.bias.data = b[start:start + n]
-                start += n
-            self._fused_storage[name] = (w, b)
-
-    def _apply(self, fn, *args, **kwargs):
-        # .to() / .cuda() / .half() give every parameter new storage: share it again afterwards.
-        out = super()._apply(fn, *args, **kwargs)
-        self._share_fused_storage()
-        return out
+    def part(self, name):
+        """(weight, bias) of one upstream conv, e.g. ``part('mlp_beta_ctx_gamma')`` (views)."""
+        group, parts = (self.style, self.STYLE_PARTS) if name in self.STYLE_PARTS else (self.ctx, self.CTX_PARTS)
+        i = parts.index(name)
+        c = self.out_nc
+        return group.weight[i * c:(i + 1) * c], group.bias[i * c:(i + 1) * c]
 
     def forward(self, x, sem, window=None):
         """x: N×Cin×H×W; sem: a ``SemanticMaps`` (or a full-resolution tensor).
@@ -221,13 +204,14 @@ class SPMBlock(nn.Module):
         else:
             n = F.instance_norm(self.conv2d(F.pad(x, (1, 1, 1, 1))), eps=1e-5)
             c = self.mlp_shared_2(sem.at(n.shape[-2:]))
-            gamma_gamma = self.mlp_gamma_ctx_gamma(c)
-            beta_gamma = self.mlp_beta_ctx_gamma(c)
-            gamma_beta = self.mlp_gamma_ctx_beta(c)
-            beta_beta = self.mlp_beta_ctx_beta(c)
+            conv = lambda t, name: F.conv2d(t, *self.part(name), padding=1)  # noqa: E731
+            gamma_gamma = conv(c, 'mlp_gamma_ctx_gamma')
+            beta_gamma = conv(c, 'mlp_beta_ctx_gamma')
+            gamma_beta = conv(c, 'mlp_gamma_ctx_beta')
+            beta_beta = conv(c, 'mlp_beta_ctx_beta')
             a = self.mlp_shared(x)
-            gamma_style = self.mlp_gamma(a)
-            beta_style = self.mlp_beta(a)
+            gamma_style = conv(a, 'mlp_gamma')
+            beta_style = conv(a, 'mlp_beta')
         # First modulation fuses style and semantics; the second modulates the features (§1 steps 6-7).
         if self.fast:  # the same expressions with fewer full-size temporaries
             gamma = torch.addcmul(gamma_style + beta_gamma, gamma_style, gamma_gamma)
@@ -248,15 +232,8 @@ class SPMBlock(nn.Module):
             self._fused = (key, {})
         return self._fused[1]
 
-    def _fused_weights(self, cache):
-        """(ctx weight, ctx bias, style weight, style bias). With autograd the modules' parameters
-        are concatenated so their gradients flow; otherwise the shared storage is used as it is."""
-        if cache is not None:
-            w = self._fused_storage
-            if all(w[g][0].data_ptr() == mods[0].weight.data_ptr() for g, mods in self._groups()):
-                return w['ctx'] + w['style']
-        return tuple(torch.cat([getattr(m, attr) for m in mods])
-                     for _, mods in self._groups() for attr in ('weight', 'bias'))
+    def _fused_weights(self, cache=None):
+        return self.ctx.weight, self.ctx.bias, self.style.weight, self.style.bias
 
     def _main_conv(self, x, cache):
         """The main conv; in eval mode with a spectral norm, W / (uᵀ W v) is computed once and kept
@@ -305,6 +282,52 @@ class SPMBlock(nn.Module):
         a = self.mlp_shared(x)
         style = F.conv2d(a, w_style, b_style, padding=1)
         return (*ctx.chunk(4, dim=1), *style.chunk(2, dim=1))
+
+
+class ConvGroup3x3(nn.Module):
+    """``parts`` 3×3 convs (zero padding 1, bias) with the same input, stored as one weight."""
+
+    def __init__(self, in_nc, out_nc, parts):
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(parts * out_nc, in_nc, 3, 3))
+        self.bias = nn.Parameter(torch.empty(parts * out_nc))
+        # PyTorch's default conv initialisation, part by part (init.py replaces it when asked)
+        bound = 1 / (in_nc * 9) ** 0.5
+        for w in self.weight.data.split(out_nc):
+            nn.init.kaiming_uniform_(w, a=5 ** 0.5)
+        nn.init.uniform_(self.bias, -bound, bound)
+
+
+def _split_groups_hook(module, state_dict, prefix, local_metadata):
+    """state_dict in upstream's layout: conv2d, mlp_shared.0, mlp_gamma, mlp_beta, mlp_shared_2.0,
+    then the four ctx convs, each weight then bias (spec §12.2). This block's entries are the last
+    ones written, so they are taken out and put back in that order."""
+    own = [k for k in state_dict if k.startswith(prefix)]
+    entries = [(k, state_dict.pop(k)) for k in own]
+    c = module.out_nc
+    for k, v in entries:
+        name = k[len(prefix):]
+        for group, parts in (('style', module.STYLE_PARTS), ('ctx', module.CTX_PARTS)):
+            if name == group + '.weight':
+                bias = dict(entries)[prefix + group + '.bias']
+                for i, part in enumerate(parts):
+                    state_dict[f'{prefix}{part}.weight'] = v[i * c:(i + 1) * c]
+                    state_dict[f'{prefix}{part}.bias'] = bias[i * c:(i + 1) * c]
+                break
+            if name == group + '.bias':
+                break
+        else:
+            state_dict[k] = v
+
+
+def _merge_groups_hook(module, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+                       error_msgs):
+    """Accept upstream's separate conv names (and our own grouped ones)."""
+    for group, parts in (('style', module.STYLE_PARTS), ('ctx', module.CTX_PARTS)):
+        names = [f'{prefix}{p}.{t}' for p in parts for t in ('weight', 'bias')]
+        if all(n in state_dict for n in names):
+            state_dict[f'{prefix}{group}.weight'] = torch.cat([state_dict.pop(f'{prefix}{p}.weight') for p in parts])
+            state_dict[f'{prefix}{group}.bias'] = torch.cat([state_dict.pop(f'{prefix}{p}.bias') for p in parts])
 
 
 def set_fast(net, fast=True):
