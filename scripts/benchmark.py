@@ -97,20 +97,15 @@ def matmul_ceiling(device, dtype=torch.float32, n=None, repeats=5):
 
 
 def count_gflops(net, inputs):
-    """2 × multiply-adds of every convolution (the reference forward, full work)."""
-    total = [0]
-
-    def hook(m, inp, out):
-        k = m.weight.shape[1] * m.weight.shape[2] * m.weight.shape[3]
-        total[0] += out.numel() * k
-
-    hooks = [m.register_forward_hook(hook) for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
+    """FLOPs of the reference forward (full work; PyTorch's FlopCounterMode counts 2 per
+    multiply-add of every convolution and matmul), per image."""
+    from torch.utils.flop_counter import FlopCounterMode
     set_fast(net, False)
-    with torch.inference_mode():
+    counter = FlopCounterMode(display=False)
+    with torch.inference_mode(), counter:
         net(*inputs)
-    for h in hooks:
-        h.remove()
-    return 2 * total[0] / 1e9 / inputs[0].shape[0]
+    set_fast(net, True)
+    return counter.get_total_flops() / 1e9 / inputs[0].shape[0]
 
 
 def generator_inputs(model, batch, device):
