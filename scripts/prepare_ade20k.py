@@ -32,7 +32,7 @@ from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from scripts.prepare_cityscapes import (check_quality, fmt_time, parse_list, resize_ids, resize_rgb,  # noqa: E402
+from scripts.prepare_cityscapes import (add_common_args, check_quality, fmt_time, parse_list, resize_ids, resize_rgb,  # noqa: E402
                                         run_cli, save_jpeg, save_label, save_rgb_png)
 from util.errors import UserError  # noqa: E402
 from util.image_io import check_same_size, read_image, read_label  # noqa: E402
@@ -267,7 +267,6 @@ def run(args):
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--ade_root', required=True, help='the ADEChallengeData2016 folder')
-    p.add_argument('--out_root', default='datasets', help='where the prepared datasets go (train.py --dataroot)')
     p.add_argument('--subsets', default='room,landscape', help='room -> ADE20k-room, landscape -> ADE20k-landscape')
     p.add_argument('--instance_root', default=None,
                    help='ADE20K instance release with {training,validation}/ADE_*.png RGB maps -> inst_map/')
@@ -275,10 +274,7 @@ def parse_args(argv=None):
     p.add_argument('--scene_list', action='append', default=None, metavar='[SUBSET=]FILE',
                    help='replace a subset\'s scene categories with those in FILE (one per line); '
                         'SUBSET= is needed when several subsets are prepared; may be repeated')
-    p.add_argument('--jpeg_quality', type=int, default=95, help='JPEG quality of the images (1..100)')
-    p.add_argument('--limit', type=int, default=None, help='only the first N selected images per split and subset')
-    p.add_argument('--skip_existing', action='store_true',
-                   help='keep output files that already exist (resume an interrupted run)')
+    add_common_args(p, 'only the first N selected images per split and subset')
     return p.parse_args(argv)
 
 

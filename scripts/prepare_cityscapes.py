@@ -305,15 +305,20 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--cityscapes_root', required=True,
                    help='folder holding the official leftImg8bit/ and gtFine/ folders')
-    p.add_argument('--out_root', default='datasets', help='where the prepared datasets go (train.py --dataroot)')
     p.add_argument('--layout', choices=['spmpgan', 'siedob', 'both'], default='spmpgan',
                    help='spmpgan: <out_root>/cityscapes/; siedob: <out_root>/cityscapes512x256/ with images2048/')
     p.add_argument('--splits', default='train,val', help='Cityscapes splits to convert: train -> train/, val -> test/')
+    add_common_args(p, 'only the first N frames of each split (sorted by name)')
+    return p.parse_args(argv)
+
+
+def add_common_args(p, limit_help):
+    """Flags every prepare_* script takes (prepare_ade20k.py uses this too)."""
+    p.add_argument('--out_root', default='datasets', help='where the prepared datasets go (train.py --dataroot)')
     p.add_argument('--jpeg_quality', type=int, default=95, help='JPEG quality of the images (1..100)')
-    p.add_argument('--limit', type=int, default=None, help='only the first N frames of each split (sorted by name)')
+    p.add_argument('--limit', type=int, default=None, help=limit_help)
     p.add_argument('--skip_existing', action='store_true',
                    help='keep output files that already exist (resume an interrupted run)')
-    return p.parse_args(argv)
 
 
 def main(argv=None):

@@ -1,4 +1,6 @@
 """Editing numpy images of any size with a model (shared by test.py, evaluation and train-time FID)."""
+import os
+
 import numpy as np
 import torch
 from tqdm import tqdm
@@ -41,7 +43,6 @@ def edit_arrays(model, image, label, mask, instance=None, preprocess='resize', l
 def edit_test_split(model, dataset, preprocess='resize', load_size=256, quantize='truncate', how_many=None,
                     progress=True):
     """Yields (stem, sample arrays, edited, masked input) for the first ``how_many`` test samples."""
-    import os
     n = len(dataset) if how_many is None else min(how_many, len(dataset))
     with torch.inference_mode():
         for i in tqdm(range(n), desc='test', dynamic_ncols=True, disable=not progress):

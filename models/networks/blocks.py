@@ -178,7 +178,7 @@ class SPMBlock(nn.Module):
         self.ctx = ConvGroup3x3(hidden, out_nc, len(self.CTX_PARTS))
         self.out_nc = out_nc
         self.fast = True
-        self._fused = None  # (versions, tensors) derived from the weights, reused in eval mode
+        self._eval_cache = None  # (versions, tensors) derived from the weights, reused in eval mode
         self._register_state_dict_hook(_split_groups_hook)
         self._register_load_state_dict_pre_hook(_merge_groups_hook, with_module=True)
 
@@ -196,27 +196,19 @@ class SPMBlock(nn.Module):
         needed; the rest is returned as zeros. Instance norm still sees the whole main conv."""
         if not isinstance(sem, SemanticMaps):
             sem = SemanticMaps(sem, cache=self.fast)
-        if window is not None and self.fast:
-            return self._forward_window(x, sem, window)
         if self.fast:
-            n = F.instance_norm(self._main_conv(x, self._inference_cache_valid()), eps=1e-5)
-            gamma_gamma, beta_gamma, gamma_beta, beta_beta, gamma_style, beta_style = self._fast_branches(x, sem, n)
-        else:
-            n = F.instance_norm(self.conv2d(F.pad(x, (1, 1, 1, 1))), eps=1e-5)
-            c = self.mlp_shared_2(sem.at(n.shape[-2:]))
-            conv = lambda t, name: F.conv2d(t, *self.part(name), padding=1)  # noqa: E731
-            gamma_gamma = conv(c, 'mlp_gamma_ctx_gamma')
-            beta_gamma = conv(c, 'mlp_beta_ctx_gamma')
-            gamma_beta = conv(c, 'mlp_gamma_ctx_beta')
-            beta_beta = conv(c, 'mlp_beta_ctx_beta')
-            a = self.mlp_shared(x)
-            gamma_style = conv(a, 'mlp_gamma')
-            beta_style = conv(a, 'mlp_beta')
+            return self._forward_fast(x, sem, window)
+        n = F.instance_norm(self.conv2d(F.pad(x, (1, 1, 1, 1))), eps=1e-5)
+        c = self.mlp_shared_2(sem.at(n.shape[-2:]))
+        conv = lambda t, name: F.conv2d(t, *self.part(name), padding=1)  # noqa: E731
+        gamma_gamma = conv(c, 'mlp_gamma_ctx_gamma')
+        beta_gamma = conv(c, 'mlp_beta_ctx_gamma')
+        gamma_beta = conv(c, 'mlp_gamma_ctx_beta')
+        beta_beta = conv(c, 'mlp_beta_ctx_beta')
+        a = self.mlp_shared(x)
+        gamma_style = conv(a, 'mlp_gamma')
+        beta_style = conv(a, 'mlp_beta')
         # First modulation fuses style and semantics; the second modulates the features (§1 steps 6-7).
-        if self.fast:  # the same expressions with fewer full-size temporaries
-            gamma = torch.addcmul(gamma_style + beta_gamma, gamma_style, gamma_gamma)
-            beta = torch.addcmul(beta_style + beta_beta, beta_style, gamma_beta)
-            return F.leaky_relu(torch.addcmul(n + beta, n, gamma), 0.2)
         gamma = gamma_style * (1 + gamma_gamma) + beta_gamma
         beta = beta_style * (1 + gamma_beta) + beta_beta
         return F.leaky_relu(n * (1 + gamma) + beta, 0.2)
@@ -225,15 +217,12 @@ class SPMBlock(nn.Module):
         """Weight-derived tensors can be reused while nothing trains: eval mode, no autograd, and
         the same parameter tensors at the same versions."""
         if self.training or torch.is_grad_enabled():
-            self._fused = None
+            self._eval_cache = None
             return None
         key = tuple((t.data_ptr(), t._version) for t in list(self.parameters()) + list(self.buffers()))
-        if self._fused is None or self._fused[0] != key:
-            self._fused = (key, {})
-        return self._fused[1]
-
-    def _fused_weights(self, cache=None):
-        return self.ctx.weight, self.ctx.bias, self.style.weight, self.style.bias
+        if self._eval_cache is None or self._eval_cache[0] != key:
+            self._eval_cache = (key, {})
+        return self._eval_cache[1]
 
     def _main_conv(self, x, cache):
         """The main conv; in eval mode with a spectral norm, W / (uᵀ W v) is computed once and kept
@@ -249,39 +238,37 @@ class SPMBlock(nn.Module):
             cache['main'] = True
         return F.conv2d(F.pad(x, (1, 1, 1, 1)), conv.weight, conv.bias, conv.stride)
 
-    def _forward_window(self, x, sem, window):
+    def _forward_fast(self, x, sem, window=None):
+        """Grouped convs, the semantic branch only around the edited region, and with ``window``
+        the style branch and the modulation only there (zeros elsewhere)."""
         cache = self._inference_cache_valid()
         n = F.instance_norm(self._main_conv(x, cache), eps=1e-5)
         h, w = n.shape[-2:]
+        first = self.mlp_shared_2[0]
+        ctx = windowed_semantic_branch(sem.at((h, w)), sem.nonzero_box((h, w)), first.weight, first.bias,
+                                       self.ctx.weight, self.ctx.bias, cache)
+        if window is None:
+            style = F.conv2d(self.mlp_shared(x), self.style.weight, self.style.bias, padding=1)
+            return self._modulate(n, ctx, style)
         y0, y1, x0, x1 = window
         # The style convs read x with a 2-pixel halo; the crop's own zero padding only spoils
         # that halo (or is the true image border).
         cy0, cy1, cx0, cx1 = max(y0 - 2, 0), min(y1 + 2, h), max(x0 - 2, 0), min(x1 + 2, w)
-        w_ctx, b_ctx, w_style, b_style = self._fused_weights(cache)
-        first = self.mlp_shared_2[0]
-        ctx = windowed_semantic_branch(sem.at((h, w)), sem.nonzero_box((h, w)), first.weight, first.bias,
-                                       w_ctx, b_ctx, cache)[:, :, y0:y1, x0:x1]
         a = self.mlp_shared(x[:, :, cy0:cy1, cx0:cx1])
-        style = F.conv2d(a, w_style, b_style, padding=1)[:, :, y0 - cy0:y1 - cy0, x0 - cx0:x1 - cx0]
-        gg, bg, gb, bb = ctx.chunk(4, dim=1)
-        gs, bs = style.chunk(2, dim=1)
-        gamma = torch.addcmul(gs + bg, gs, gg)
-        beta = torch.addcmul(bs + bb, bs, gb)
-        nw = n[:, :, y0:y1, x0:x1]
+        style = F.conv2d(a, self.style.weight, self.style.bias, padding=1)[:, :, y0 - cy0:y1 - cy0, x0 - cx0:x1 - cx0]
         out = n.new_zeros(n.shape)
-        out[:, :, y0:y1, x0:x1] = F.leaky_relu(torch.addcmul(nw + beta, nw, gamma), 0.2)
+        out[:, :, y0:y1, x0:x1] = self._modulate(n[:, :, y0:y1, x0:x1], ctx[:, :, y0:y1, x0:x1], style)
         return out
 
-    def _fast_branches(self, x, sem, n):
-        cache = self._inference_cache_valid()
-        w_ctx, b_ctx, w_style, b_style = self._fused_weights(cache)
-        size = n.shape[-2:]
-        first = self.mlp_shared_2[0]
-        ctx = windowed_semantic_branch(sem.at(size), sem.nonzero_box(size), first.weight, first.bias, w_ctx, b_ctx,
-                                       cache)
-        a = self.mlp_shared(x)
-        style = F.conv2d(a, w_style, b_style, padding=1)
-        return (*ctx.chunk(4, dim=1), *style.chunk(2, dim=1))
+    @staticmethod
+    def _modulate(n, ctx, style):
+        """§1 steps 6-8 with fewer full-size temporaries: γ = γs(1+γγ)+βγ, β = βs(1+γβ)+ββ,
+        LeakyReLU(n(1+γ)+β)."""
+        gamma_gamma, beta_gamma, gamma_beta, beta_beta = ctx.chunk(4, dim=1)
+        gamma_style, beta_style = style.chunk(2, dim=1)
+        gamma = torch.addcmul(gamma_style + beta_gamma, gamma_style, gamma_gamma)
+        beta = torch.addcmul(beta_style + beta_beta, beta_style, gamma_beta)
+        return F.leaky_relu(torch.addcmul(n + beta, n, gamma), 0.2)
 
 
 class ConvGroup3x3(nn.Module):
