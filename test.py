@@ -14,9 +14,8 @@ import torch
 import data
 import models
 from options.test_options import TestOptions
-from models.networks.blocks import set_fast
 from util.checkpoint import load_checkpoint
-from util.device import resolve_device
+from util.device import configure_backends, resolve_device
 from util.errors import UserError, exit_on_user_error
 from util.image_io import check_output_path, check_same_size, read_image, read_instance, read_label, read_mask, save_image_atomic
 from util.editing import edit_arrays, edit_test_split
@@ -59,10 +58,11 @@ def build_model(opt):
     print(f'Loaded {path} ({ckpt["format"]}): label_nc {arch["label_nc"]}, ngf {arch.get("ngf")}, '
           f'colour order {opt.color_order}')
     device = resolve_device(opt.device)
+    configure_backends(device)
     model = models.find_model_using_name(ckpt['model'])(opt, device=device, arch=ckpt['arch'])
     model.load_checkpoint_state(ckpt, path, nets=['netG'])
     model.eval()
-    set_fast(model.netG, opt.forward == 'fast')
+    model.set_forward(opt.forward == 'fast')
     return model, path
 
 

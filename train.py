@@ -16,7 +16,7 @@ import models
 from options.train_options import TrainOptions
 from util import distributed as dist
 from util.checkpoint import load_checkpoint, save_checkpoint
-from util.device import resolve_device
+from util.device import configure_backends, resolve_device
 from util.errors import UserError, exit_on_user_error
 from util.evaluation import TrainFID
 from util.iteration_counter import IterationCounter
@@ -52,6 +52,7 @@ def check_resume_options(opt):
 
 def train(opt, options=None):
     device = resolve_device(opt.device, dist.local_rank() if dist.world_size() > 1 else None)
+    configure_backends(device)
     dist.init_distributed(device)
     main = dist.is_main_process()
     seed_everything(opt.seed + dist.rank())

@@ -5,7 +5,6 @@ import torch.nn.functional as F
 
 from data.transforms import edge_map, one_hot
 from models.base_model import BaseModel
-from models.networks.blocks import set_fast
 from models.networks.discriminators import SNPatchDiscriminator
 from models.networks.init import init_weights
 from models.networks.losses import HingeGANLoss, VGGLoss, build_vgg19_features
@@ -48,10 +47,12 @@ class SPMPGANModel(BaseModel):
             raise UserError('this checkpoint has its spectral norm folded for deployment; it can be used by '
                             'test.py but not trained further (use the unfolded file)')
         init_weights(self.netG, getattr(opt, 'init_type', 'gaussian'))
-        set_fast(self.netG, getattr(opt, 'forward', 'fast') == 'fast')
         self.netG.to(device)
         self.net_names = ('netG',)
+        fast = getattr(opt, 'forward', 'fast') == 'fast'
         if not self.is_train:
+            self.set_forward(fast)
+            self.setup_speed_options()
             self.netG.eval()
             return
         d_in = a['label_nc'] + 3  # one-hot·M then the image (spec §6)
@@ -59,17 +60,18 @@ class SPMPGANModel(BaseModel):
             net = SNPatchDiscriminator(d_in, layers, a['ndf'])
             setattr(self, f'netD_{k}', init_weights(net, opt.init_type).to(device))
         self.net_names = ('netG', 'netD_1', 'netD_2', 'netD_3')
-        betas = (opt.beta1, opt.beta2)
-        self.optimizer_G = torch.optim.Adam(self.netG.parameters(), lr=opt.lr, betas=betas)
+        self.set_forward(fast)
+        self.optimizer_G = self.make_adam(self.netG.parameters(), opt.lr)
         for k in (1, 2, 3):
-            setattr(self, f'optimizer_D_{k}', torch.optim.Adam(
-                getattr(self, f'netD_{k}').parameters(), lr=opt.lr * opt.D_lr_mult, betas=betas))
+            setattr(self, f'optimizer_D_{k}', self.make_adam(getattr(self, f'netD_{k}').parameters(),
+                                                            opt.lr * opt.D_lr_mult))
         self.optimizer_names = ('optimizer_G', 'optimizer_D_1', 'optimizer_D_2', 'optimizer_D_3')
         self.criterion_gan = HingeGANLoss()
         self.vgg = None
         if opt.lambda_vgg > 0:
             features = vgg_features if vgg_features is not None else build_vgg19_features(opt.vgg_path)
             self.vgg = VGGLoss(features).to(device)
+        self.setup_speed_options()
         self.setup_distributed()
 
     def arch(self):
@@ -103,16 +105,30 @@ class SPMPGANModel(BaseModel):
         self.edge = edge_map(edge_source) * self.mask
         self.seg_edge = torch.cat([self.segmap, self.edge], dim=1)
         self.masked = self.image * (1 - self.mask)
+        if getattr(self.opt, 'channels_last', False):
+            for name in ('image', 'mask', 'seg_edge', 'masked', 'segmap'):
+                setattr(self, name, self.to_memory_format(getattr(self, name)))
 
     def forward(self):
-        self.out = self.wrap('netG')(self.image, self.masked, self.seg_edge, self.mask)
+        with self.autocast():
+            self.out = self.wrap('netG')(self.image, self.masked, self.seg_edge, self.mask)
         return self.out['composite'][-1]
 
     @torch.no_grad()
     def edit(self, batch):
-        """Inference: the edited image (composite at full resolution)."""
+        """Inference: the edited image (composite at full resolution), float32."""
         self.set_input(batch)
-        return self.netG(self.image, self.masked, self.seg_edge, self.mask, final_only=True)['composite'][-1]
+        inputs = self.image, self.masked, self.seg_edge, self.mask
+        if self.uses_cuda_graph():
+            if getattr(self, '_graphed_edit', None) is None:
+                from util.cuda_graph import GraphedForward
+                self._graphed_edit = GraphedForward(self._edit_forward)
+            return self._graphed_edit(*inputs)
+        return self._edit_forward(*inputs)
+
+    def _edit_forward(self, *inputs):
+        with self.autocast():
+            return self.netG(*inputs, final_only=True)['composite'][-1].float()
 
     # ---- losses -----------------------------------------------------------------------------
     def _segmaps(self):
@@ -161,22 +177,31 @@ class SPMPGANModel(BaseModel):
         self.losses['G'] = total.detach()
         return total
 
+    GRAPH_INPUTS = ('image', 'masked', 'seg_edge', 'mask', 'segmap')  # what the training step reads
+
     def optimize_parameters(self):
         """One iteration as upstream (spec §8): one G forward; D step on detached composites; G step
-        against the *updated* D's on the same fakes."""
+        against the *updated* D's on the same fakes. --cuda_graph replays it as one CUDA graph."""
+        if self.uses_cuda_graph():
+            return self.graphed(self._train_step, self.GRAPH_INPUTS)
+        self._train_step()
+
+    def _train_step(self):
         self.forward()
         d_nets = [self.netD_1, self.netD_2, self.netD_3]
         d_opts = [self.optimizer_D_1, self.optimizer_D_2, self.optimizer_D_3]
         self.set_requires_grad(d_nets, True)
         for opt in d_opts:
             opt.zero_grad(set_to_none=True)
-        self.compute_D_loss().backward()
-        for opt in d_opts:
-            opt.step()
+        with self.autocast():
+            loss_d = self.compute_D_loss()
+        self.backward_and_step(loss_d, d_opts)
         self.set_requires_grad(d_nets, False)
         self.optimizer_G.zero_grad(set_to_none=True)
-        self.compute_G_loss().backward()
-        self.optimizer_G.step()
+        with self.autocast():
+            loss_g = self.compute_G_loss()
+        self.backward_and_step(loss_g, [self.optimizer_G])
+        self.end_iteration()
 
     # ---- visuals ----------------------------------------------------------------------------
     def get_current_visuals(self):
@@ -186,5 +211,6 @@ class SPMPGANModel(BaseModel):
         v = {'input': self.image, 'masked_input': self.masked, 'label': self.label}
         if hasattr(self, 'out'):
             for k, c in enumerate(self.out['composite'], start=1):
+                c = c.detach().float()  # autocast may have left it in half precision
                 v[f'stage{k}'] = up(c) if k < 3 else c
         return v

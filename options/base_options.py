@@ -53,6 +53,22 @@ class BaseOptions:
                             "the authors' computation, module by module (test.py's default: their PNG bit for bit)")
         g.add_argument('--init_type', default='gaussian', choices=['gaussian', 'xavier', 'kaiming'],
                        help='weight initialisation (upstream: gaussian N(0, 0.02))')
+
+        g = parser.add_argument_group('speed (see scripts/benchmark.py and README "Performance")')
+        g.add_argument('--amp', choices=['none', 'bf16', 'fp16'], default='none',
+                       help='mixed precision (autocast) for GPUs: bf16, or fp16 with loss scaling; spectral '
+                            'norms stay float32. Outputs differ from float32 at the 1e-2 level')
+        g.add_argument('--compile', action='store_true',
+                       help='torch.compile the networks (GPU; the first iterations are slow while it compiles)')
+        g.add_argument('--cuda_graph', action='store_true',
+                       help='GPU: capture once and replay a CUDA graph: the generator per input size (test.py), '
+                            'the whole training step (train.py; float32 or --amp bf16, one GPU). Same numbers, '
+                            'far fewer kernel launches; the semantic window is off')
+        g.add_argument('--channels_last', action='store_true',
+                       help='NHWC memory format for nets and inputs (GPU convs with --amp; no help on CPUs)')
+        g.add_argument('--semantic_window', choices=['auto', 'on', 'off'], default='auto',
+                       help='fast forward: compute the semantic branch only around the edited region '
+                            '(exact). auto = on for CPUs, off for GPUs (measured, README "Performance")')
         return parser
 
     def gather_options(self, args=None):

@@ -1,16 +1,19 @@
 """Speed and memory of SPM-PGAN: the fast path against the reference (unfused, module by module,
-as the spec) on the same weights, in one run. Prints a table; --json writes the numbers.
+as the spec, float32) on the same weights, in one run. Prints a table; --json writes the numbers.
 
     python scripts/benchmark.py                    # paper settings: ngf 32, 256×256, Cityscapes labels
     python scripts/benchmark.py --quick            # a smoke run with small widths
-    python scripts/benchmark.py --json bench.json --device cuda --amp bf16
+    python scripts/benchmark.py --json bench.json --device cuda --amp bf16 [--compile]
 
-Measures: the machine's fp32 matmul ceiling (and bf16/fp16 on CUDA); inference latency at batch 1
+Measures: the machine's matmul ceiling (fp32; bf16/fp16 on CUDA); inference latency at batch 1
 per mask family (box, brush, right half, outpainting) and throughput at batch 8, reference vs fast,
 with the max abs difference of the edited images; one full training iteration (G + 3 D's + VGG19
 stand-in) reference vs fast; peak memory (RSS on CPU in a child process, max_memory_allocated on
 CUDA); parameters and GFLOPs per image (the reference's multiply-adds ×2). Median of --repeats after
---warmup runs. Speed claims of this project come from this script, never from timed tests.
+--warmup runs. The reference is always float32 (TF32 off unless --tf32); --amp, --compile and
+--semantic_window apply to the fast path only, so the speed-ups include them and the max abs
+difference shows what they cost. Speed claims of this project come from this script, never from
+timed tests.
 """
 import argparse
 import json
@@ -26,8 +29,7 @@ import torch
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 from data.masks import brush_stroke_mask, outpainting_mask, right_half_mask  # noqa: E402
-from models.networks.blocks import set_fast  # noqa: E402
-from util.device import resolve_device  # noqa: E402
+from util.device import configure_backends, resolve_device  # noqa: E402
 
 FAMILIES = ('box', 'brush', 'right_half', 'outpainting')
 
@@ -57,11 +59,17 @@ def make_batch(n, size, label_nc, family, seed=0):
     return {'image': torch.rand((n, 3, h, w), generator=g) * 2 - 1, 'label': label, 'mask': mask}
 
 
-def build_model(args, device, train=False):
+def build_model(args, device, train=False, fast=True):
+    """The model as train.py / test.py build it; --amp / --compile / --semantic_window only for
+    the fast path."""
     from models.spmpgan_model import SPMPGANModel
     opt = argparse.Namespace(label_nc=args.label_nc, ngf=args.ngf, ndf=args.ndf, color_order='bgr',
                              init_type='gaussian', is_train=train, lr=1e-4, D_lr_mult=4.0, beta1=0.5, beta2=0.999,
-                             lambda_l1=1.0, lambda_gan=1.0, lambda_vgg=10.0, vgg_path=None)
+                             lambda_l1=1.0, lambda_gan=1.0, lambda_vgg=10.0, vgg_path=None,
+                             forward='fast' if fast else 'reference',
+                             amp=args.amp if fast else 'none', compile=args.compile and fast,
+                             semantic_window=args.semantic_window, channels_last=args.channels_last and fast,
+                             cuda_graph=args.cuda_graph and fast)
     vgg = None
     if train:
         import torchvision
@@ -100,11 +108,9 @@ def count_gflops(net, inputs):
     """FLOPs of the reference forward (full work; PyTorch's FlopCounterMode counts 2 per
     multiply-add of every convolution and matmul), per image."""
     from torch.utils.flop_counter import FlopCounterMode
-    set_fast(net, False)
     counter = FlopCounterMode(display=False)
     with torch.inference_mode(), counter:
         net(*inputs)
-    set_fast(net, True)
     return counter.get_total_flops() / 1e9 / inputs[0].shape[0]
 
 
@@ -113,39 +119,23 @@ def generator_inputs(model, batch, device):
     return model.image, model.masked, model.seg_edge, model.mask
 
 
-def inference_times(args, device, model, family, n):
+def inference_times(args, device, models, family, n):
+    """(reference s, fast s, max |diff|) of model.edit on one batch; ``models`` = (reference, fast)
+    with the same weights."""
     batch = make_batch(n, (args.size, args.size), args.label_nc, family)
-    inputs = generator_inputs(model, batch, device)
+    batch = {k: v.to(device) for k, v in batch.items()}
     out = {}
-    autocast = amp_context(args, device)
     with torch.inference_mode():
-        for mode in ('reference', 'fast'):
-            fast = mode == 'fast'
-            set_fast(model.netG, fast)
-
-            def edit():  # what model.edit runs: the fast path computes only what the edit reads
-                with autocast():
-                    return model.netG(*inputs, final_only=fast)['composite'][-1]
-
-            result = edit().float()
-            out[mode] = median_time(edit, device, args.warmup, args.repeats)
+        for mode, model in zip(('reference', 'fast'), models):
+            result = model.edit(batch)
+            out[mode] = median_time(lambda: model.edit(batch), device, args.warmup, args.repeats)
             out[mode + '_output'] = result
-    set_fast(model.netG, True)
     diff = float((out.pop('reference_output') - out.pop('fast_output')).abs().max())
     return out['reference'], out['fast'], diff
 
 
-def amp_context(args, device):
-    import contextlib
-    if args.amp == 'none' or device.type != 'cuda':
-        return contextlib.nullcontext
-    dtype = torch.bfloat16 if args.amp == 'bf16' else torch.float16
-    return lambda: torch.autocast('cuda', dtype=dtype)
-
-
 def training_time(args, device, fast):
-    model = build_model(args, device, train=True)
-    set_fast(model.netG, fast)
+    model = build_model(args, device, train=True, fast=fast)
     model.train()
     batch = make_batch(1, (args.size, args.size), args.label_nc, 'box')
 
@@ -153,13 +143,15 @@ def training_time(args, device, fast):
         model.set_input(batch)
         model.optimize_parameters()
 
-    return median_time(step, device, 1, max(2, args.repeats // 2))
+    return median_time(step, device, 1 + 2 * (args.compile and fast), max(2, args.repeats // 2))
 
 
 def child_peak_memory(args, what):
     """Run one measurement in a fresh process: RSS peaks are per process on CPU."""
     cmd = [sys.executable, os.path.abspath(__file__), '--_memory', what, '--ngf', str(args.ngf), '--ndf',
-           str(args.ndf), '--size', str(args.size), '--label_nc', str(args.label_nc), '--device', args.device]
+           str(args.ndf), '--size', str(args.size), '--label_nc', str(args.label_nc), '--device', args.device,
+           '--amp', args.amp, '--semantic_window', args.semantic_window] + ['--tf32'] * args.tf32 + \
+        ['--channels_last'] * args.channels_last + ['--cuda_graph'] * args.cuda_graph
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
     if res.returncode != 0:
         return None
@@ -194,26 +186,30 @@ def memory_child(args, device):
     fast = fast == 'fast'
     if device.type == 'cuda':
         torch.cuda.reset_peak_memory_stats(device)
+    batch = make_batch(1, (args.size, args.size), args.label_nc, 'box')
     if mode == 'train':
-        model = build_model(args, device, train=True)
-        set_fast(model.netG, fast)
+        model = build_model(args, device, train=True, fast=fast)
         model.train()
-        batch = make_batch(1, (args.size, args.size), args.label_nc, 'box')
         for _ in range(2):
             model.set_input(batch)
             model.optimize_parameters()
     else:
-        model = build_model(args, device)
-        set_fast(model.netG, fast)
-        inputs = generator_inputs(model, make_batch(1, (args.size, args.size), args.label_nc, 'box'), device)
+        model = build_model(args, device, fast=fast)
         with torch.inference_mode():
             for _ in range(2):
-                model.netG(*inputs)
+                model.edit(batch)
     if device.type == 'cuda':
         peak = torch.cuda.max_memory_allocated(device) / 2 ** 20
     else:
         peak = peak_rss_mib()
     print(json.dumps({'peak_mib': peak}))
+
+
+def set_precision(args, device):
+    configure_backends(device)  # what train.py / test.py do: cudnn autotuning, CPU allocator
+    if device.type == 'cuda':  # PyTorch runs cuDNN convs in TF32 by default: not a float32 reference
+        torch.backends.cudnn.allow_tf32 = args.tf32
+        torch.backends.cuda.matmul.allow_tf32 = args.tf32
 
 
 def main(argv=None):
@@ -226,7 +222,13 @@ def main(argv=None):
     p.add_argument('--repeats', type=int, default=5)
     p.add_argument('--warmup', type=int, default=1)
     p.add_argument('--throughput_batch', type=int, default=8)
-    p.add_argument('--amp', choices=['none', 'bf16', 'fp16'], default='none', help='CUDA only')
+    p.add_argument('--amp', choices=['none', 'bf16', 'fp16'], default='none', help='fast path: autocast (GPUs)')
+    p.add_argument('--compile', action='store_true', help='fast path: torch.compile the nets')
+    p.add_argument('--semantic_window', choices=['auto', 'on', 'off'], default='auto',
+                   help='fast path: the semantic branch only around the edit')
+    p.add_argument('--channels_last', action='store_true', help='fast path: NHWC memory format')
+    p.add_argument('--cuda_graph', action='store_true', help='fast path: inference replays a CUDA graph')
+    p.add_argument('--tf32', action='store_true', help='CUDA: allow TF32 in both paths (default: true float32)')
     p.add_argument('--skip_training', action='store_true')
     p.add_argument('--skip_memory', action='store_true')
     p.add_argument('--quick', action='store_true', help='ngf 8 / ndf 16, 2 repeats: a smoke run')
@@ -236,32 +238,37 @@ def main(argv=None):
     if args.quick:
         args.ngf, args.ndf, args.repeats, args.throughput_batch = 8, 16, 2, 2
     device = resolve_device(args.device)
+    set_precision(args, device)
     if args._memory:
         return memory_child(args, device)
-    if device.type == 'cuda':
-        torch.backends.cudnn.benchmark = True
     t_start = time.time()
-    res = {'device': str(device), 'torch': torch.__version__, 'threads': torch.get_num_threads(),
-           'ngf': args.ngf, 'size': args.size, 'label_nc': args.label_nc, 'amp': args.amp}
+    res = {'device': str(device), 'device_name': device_name(device), 'torch': torch.__version__,
+           'threads': torch.get_num_threads(), 'ngf': args.ngf, 'size': args.size, 'label_nc': args.label_nc,
+           'amp': args.amp, 'compile': args.compile, 'semantic_window': args.semantic_window, 'tf32': args.tf32,
+           'channels_last': args.channels_last, 'cuda_graph': args.cuda_graph}
     res['matmul_gflops_fp32'] = matmul_ceiling(device)
+    ceiling = res['matmul_gflops_fp32']
     if device.type == 'cuda':
         res['matmul_gflops_bf16'] = matmul_ceiling(device, torch.bfloat16)
         res['matmul_gflops_fp16'] = matmul_ceiling(device, torch.float16)
-    model = build_model(args, device)
-    res['params_netG'] = sum(p.numel() for p in model.netG.parameters())
-    inputs = generator_inputs(model, make_batch(1, (args.size, args.size), args.label_nc, 'box'), device)
-    res['gflops_per_image'] = count_gflops(model.netG, inputs)
+        ceiling = res.get(f'matmul_gflops_{args.amp}', ceiling)
+    models = build_model(args, device, fast=False), build_model(args, device, fast=True)
+    models[1].netG.load_state_dict(models[0].netG.state_dict())
+    res['params_netG'] = sum(p.numel() for p in models[0].netG.parameters())
+    inputs = generator_inputs(models[0], make_batch(1, (args.size, args.size), args.label_nc, 'box'), device)
+    res['gflops_per_image'] = count_gflops(models[0].netG, inputs)
     res['inference'] = {}
     for family in FAMILIES:
-        ref, fast, diff = inference_times(args, device, model, family, 1)
+        ref, fast, diff = inference_times(args, device, models, family, 1)
         res['inference'][family] = {'reference_s': ref, 'fast_s': fast, 'speedup': ref / fast, 'max_abs_diff': diff}
-    ref, fast, diff = inference_times(args, device, model, 'box', args.throughput_batch)
+    ref, fast, diff = inference_times(args, device, models, 'box', args.throughput_batch)
     n = args.throughput_batch
     res['throughput'] = {'batch': n, 'reference_img_s': n / ref, 'fast_img_s': n / fast, 'speedup': ref / fast,
                          'max_abs_diff': diff,
                          'fast_gflops_achieved': res['gflops_per_image'] * n / fast,
-                         'fraction_of_matmul_ceiling': res['gflops_per_image'] * n / fast / res['matmul_gflops_fp32']}
-    del model
+                         'ceiling_gflops': ceiling,
+                         'fraction_of_matmul_ceiling': res['gflops_per_image'] * n / fast / ceiling}
+    del models
     if not args.skip_training:
         ref, fast = training_time(args, device, False), training_time(args, device, True)
         res['training'] = {'reference_s': ref, 'fast_s': fast, 'speedup': ref / fast}
@@ -277,9 +284,18 @@ def main(argv=None):
     return res
 
 
+def device_name(device):
+    if device.type == 'cuda':
+        return torch.cuda.get_device_name(device)
+    import platform
+    return platform.processor() or platform.machine()
+
+
 def print_table(r):
-    print(f"\nSPM-PGAN benchmark on {r['device']} (torch {r['torch']}, {r['threads']} threads), ngf {r['ngf']}, "
-          f"{r['size']}×{r['size']}, L={r['label_nc']}, amp {r['amp']}")
+    print(f"\nSPM-PGAN benchmark on {r['device']} {r['device_name']} (torch {r['torch']}, {r['threads']} threads), "
+          f"ngf {r['ngf']}, {r['size']}×{r['size']}, L={r['label_nc']}; fast path: amp {r['amp']}, compile "
+          f"{r['compile']}, channels_last {r['channels_last']}, CUDA graph {r['cuda_graph']}, semantic window "
+          f"{r['semantic_window']}; tf32 {r['tf32']}")
     print(f"netG {r['params_netG'] / 1e6:.3f} M parameters, {r['gflops_per_image']:.1f} GFLOP per image; "
           f"fp32 matmul ceiling {r['matmul_gflops_fp32']:.0f} GFLOP/s")
     print(f"\n{'measurement':<34}{'reference':>12}{'fast':>12}{'speed-up':>10}{'max |diff|':>12}")
@@ -299,7 +315,8 @@ def print_table(r):
         print(f"{'peak memory, training (MiB)':<34}{fmt(m['train:reference'])}{fmt(m['train:fast'])}")
     t = r['throughput']
     print(f"\nfast path at batch {t['batch']}: {t['fast_gflops_achieved']:.0f} GFLOP/s (nominal work) = "
-          f"{100 * t['fraction_of_matmul_ceiling']:.0f} % of the matmul ceiling; benchmark took "
+          f"{100 * t['fraction_of_matmul_ceiling']:.0f} % of the {r['amp'] if r['amp'] != 'none' else 'fp32'} matmul "
+          f"ceiling ({t['ceiling_gflops']:.0f} GFLOP/s); benchmark took "
           f"{r['benchmark_seconds']:.0f} s")
 
 

@@ -29,6 +29,32 @@ def test_windowed_semantic_branch_equals_full(box):
     torch.testing.assert_close(got, full_branch(s, w1, b1, w2, b2), rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize('box', [(3, 6, 4, 8), (0, 2, 0, 3), (5, 8, 6, 9), (0, 8, 4, 6)])
+def test_paste_on_border_field_gradients(box):
+    """The hand-written backward (region sums outside the window) against numerical gradients."""
+    from models.networks.blocks import PasteOnBorderField
+    torch.manual_seed(7)
+    y0, y1, x0, x1 = box
+    k = torch.randn(1, 2, 3, 3, dtype=torch.double, requires_grad=True)
+    win = torch.randn(2, 2, y1 - y0, x1 - x0, dtype=torch.double, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda a, b: PasteOnBorderField.apply(a, b, (8, 9), box), (k, win))
+
+
+def test_windowed_semantic_branch_weight_gradients_equal_full():
+    torch.manual_seed(8)
+    s = torch.zeros(2, 5, 20, 24)
+    s[:, :, 6:11, 15:24] = torch.rand(2, 5, 5, 9)
+    params = [torch.randn(7, 5, 3, 3), torch.randn(7), torch.randn(9, 7, 3, 3), torch.randn(9)]
+    grads = []
+    for fn in (full_branch, lambda *a: windowed_semantic_branch(a[0], SemanticMaps(s).nonzero_box((20, 24)), *a[1:])):
+        ps = [p.clone().requires_grad_() for p in params]
+        out = fn(s, *ps)
+        (out * torch.linspace(-1, 2, out.numel()).view_as(out)).sum().backward()
+        grads.append([p.grad for p in ps])
+    for a, b in zip(*grads):
+        torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-4)
+
+
 def test_windowed_semantic_branch_empty_mask_and_tiny_maps():
     torch.manual_seed(1)
     w1, b1, w2, b2 = torch.randn(8, 4, 3, 3), torch.randn(8), torch.randn(12, 8, 3, 3), torch.randn(12)
@@ -142,3 +168,35 @@ def test_inference_cache_follows_weight_changes():
         c = blk(x, s)
     assert not torch.allclose(a, b)
     torch.testing.assert_close(b, c, rtol=1e-5, atol=1e-5)
+
+
+def test_coarse_box_contains_the_box_and_gives_the_same_numbers():
+    from models.networks.blocks import coarse_box
+    h, w = 32, 40
+    sizes = set()
+    for box in [(10, 20, 12, 30), (0, 5, 0, 7), (25, 32, 20, 40), (3, 4, 39, 40), (0, 32, 0, 40)]:
+        c = coarse_box(box, (h, w))
+        assert c[0] <= box[0] and c[1] >= box[1] and c[2] <= box[2] and c[3] >= box[3]
+        assert 0 <= c[0] < c[1] <= h and 0 <= c[2] < c[3] <= w
+        assert (c[1] - c[0]) % 4 == 0 and (c[3] - c[2]) % 5 == 0  # multiples of a side / 8
+        sizes.add((c[1] - c[0], c[3] - c[2]))
+        torch.manual_seed(0)
+        s = torch.zeros(1, 4, h, w)
+        s[:, :, box[0]:box[1], box[2]:box[3]] = torch.rand(1, 4, box[1] - box[0], box[3] - box[2])
+        w1, b1, w2, b2 = torch.randn(6, 4, 3, 3), torch.randn(6), torch.randn(5, 6, 3, 3), torch.randn(5)
+        torch.testing.assert_close(windowed_semantic_branch(s, c, w1, b1, w2, b2), full_branch(s, w1, b1, w2, b2),
+                                   rtol=1e-5, atol=1e-5)
+    assert len(sizes) <= 5
+
+
+def test_fast_path_without_window_equals_reference():
+    torch.manual_seed(9)
+    g = init_weights(ProgressiveGenerator(L, ngf=4)).eval()
+    args = inputs('box')
+    with torch.no_grad():
+        set_fast(g, False)
+        ref = g(*args)['composite'][-1]
+        set_fast(g, True, window=False)
+        assert not g.G2.enc3.window
+        fast = g(*args, final_only=True)['composite'][-1]
+    torch.testing.assert_close(fast, ref, rtol=0, atol=1e-4)

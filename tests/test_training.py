@@ -167,3 +167,32 @@ def test_wrong_image_size_is_a_clear_error():
     b = {k: v[..., :200] for k, v in b.items()}
     with pytest.raises(UserError, match='multiples of 128'):
         model.set_input(b)
+
+
+@pytest.mark.parametrize('amp', ['bf16', 'fp16'])
+def test_mixed_precision_training_step(amp):
+    """--amp runs the whole step under autocast (here on the CPU, which supports both dtypes):
+    finite losses that move like float32's, fp16 through the loss scaler, saved for resuming."""
+    batch = toy_batch()
+    losses = {}
+    for mode in ('none', amp):
+        torch.manual_seed(0)
+        model = SPMPGANModel(make_opt(amp=mode), torch.device('cpu'))
+        model.train()
+        for _ in range(2):
+            model.set_input(batch)
+            model.optimize_parameters()
+        losses[mode] = model.get_current_losses()
+        assert model.out['fake'][-1].dtype == (torch.float32 if mode == 'none' else model.amp_dtype)
+        assert model.netG.G3.dec2.gated_conv2d.conv2d.weight_u.dtype == torch.float32
+    for k in ('G_L1_1', 'G_L1_3', 'D'):
+        assert np.isfinite(losses[amp][k])
+        assert losses[amp][k] == pytest.approx(losses['none'][k], rel=0.1, abs=0.05), k
+    state = model.checkpoint_state(0, 2, 2)
+    if amp == 'fp16':
+        assert state['scaler']['scale'] > 0
+        other = SPMPGANModel(make_opt(amp='fp16'), torch.device('cpu'))
+        other.load_checkpoint_state(state, 'ckpt', load_optimizers=True)
+        assert other.scaler.get_scale() == model.scaler.get_scale()
+    visuals = model.get_current_visuals()
+    assert all(v.dtype in (torch.float32, torch.int64) for v in visuals.values())

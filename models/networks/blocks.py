@@ -7,7 +7,8 @@ Module attribute names follow upstream so that the authors' state dicts load wit
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from torch.nn.utils import spectral_norm
+
+from .spectral_norm import eval_weight, spectral_norm, spectral_norm_hooks
 
 
 def make_pad(pad_type, padding):
@@ -107,17 +108,30 @@ class SemanticMaps:
         if size not in self._boxes:
             m = self.at(size)[:, -1].detach().amax(0) > 0
             rows, cols = m.any(1).nonzero(), m.any(0).nonzero()
-            self._boxes[size] = None if len(rows) == 0 else (
-                int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1)
+            box = None if len(rows) == 0 else (int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1)
+            self._boxes[size] = coarse_box(box, size) if box is not None and self.full.is_cuda else box
         return self._boxes[size]
+
+
+def coarse_box(box, size, steps=8):
+    """Grow ``box`` (y0, y1, x0, x1) so that its height and width are multiples of 1/``steps`` of
+    the map, staying inside it. A larger window gives the same numbers; on CUDA it keeps the
+    number of distinct conv shapes small, so cudnn.benchmark tunes each one once, not per mask."""
+    out = []
+    for (a, b), n in zip((box[:2], box[2:]), size):
+        q = -(-n // steps)
+        length = min(-(-(b - a) // q) * q, n)
+        a = min(a, n - length)
+        out += [a, a + length]
+    return tuple(out)
 
 
 def windowed_semantic_branch(sem_map, box, w1, b1, w2, b2, cache=None):
     """relu(conv3×3(sem) + b1) followed by conv3×3(·) + b2 (zero padding 1), computed only where
     it varies. The input is zero outside ``box`` (the edited region), so the output there is a
     per-channel constant, except in the one-pixel image border where zero padding cuts the kernel:
-    those values come from the same two convs run on a 3×3 zero input (corners, edges, interior)
-    and are expanded to full size; the window ``box`` ± 2 is computed for real on ``box`` ± 3.
+    those values come from the same two convs run on a 3×3 zero input (corners, edges, interior);
+    the window ``box`` ± 2 is computed for real on ``box`` ± 3 and pasted over them.
     Same numbers as the full computation up to float summation order."""
     n, _, h, w = sem_map.shape
     if box is None or h < 3 or w < 3 or (box[1] - box[0] + 4) * (box[3] - box[2] + 4) >= h * w:
@@ -128,13 +142,6 @@ def windowed_semantic_branch(sem_map, box, w1, b1, w2, b2, cache=None):
         k = F.conv2d(F.relu(F.conv2d(zeros, w1, b1, padding=1)), w2, b2, padding=1)  # 1×C×3×3
         if cache is not None:
             cache['border'] = k
-    out = k[:, :, 1:2, 1:2].expand(n, -1, h, w).contiguous()   # interior value everywhere
-    out[:, :, 0, :] = k[:, :, 0:1, 1:2].squeeze(-1)           # then the one-pixel border ring
-    out[:, :, -1, :] = k[:, :, 2:3, 1:2].squeeze(-1)
-    out[:, :, :, 0] = k[:, :, 1:2, 0:1].squeeze(-2)
-    out[:, :, :, -1] = k[:, :, 1:2, 2:3].squeeze(-2)
-    for (yy, xx) in ((0, 0), (0, 2), (2, 0), (2, 2)):
-        out[:, :, -1 if yy else 0, -1 if xx else 0] = k[:, :, yy, xx]
     y0, y1, x0, x1 = max(box[0] - 2, 0), min(box[1] + 2, h), max(box[2] - 2, 0), min(box[3] + 2, w)
     cy0, cy1, cx0, cx1 = max(y0 - 1, 0), min(y1 + 1, h), max(x0 - 1, 0), min(x1 + 1, w)
     crop = sem_map[:, :, cy0:cy1, cx0:cx1]
@@ -142,8 +149,68 @@ def windowed_semantic_branch(sem_map, box, w1, b1, w2, b2, cache=None):
     # box anyway) and wrong for the second only on the crop's own edge, which lies outside y0..x1
     # unless that edge is the image border, where zero padding is right.
     win = F.conv2d(F.relu(F.conv2d(crop, w1, b1, padding=1)), w2, b2, padding=1)
-    out[:, :, y0:y1, x0:x1] = win[:, :, y0 - cy0:y1 - cy0, x0 - cx0:x1 - cx0]
-    return out
+    win = win[:, :, y0 - cy0:y1 - cy0, x0 - cx0:x1 - cx0]
+    return PasteOnBorderField.apply(k, win, (h, w), (y0, y1, x0, x1))
+
+
+def _bands(lo, hi, cut_lo, cut_hi):
+    """The parts of [lo, hi) outside [cut_lo, cut_hi), as (start, end) pairs."""
+    parts = [(lo, min(hi, cut_lo)), (max(lo, cut_hi), hi)]
+    return [(a, b) for a, b in parts if a < b]
+
+
+class PasteOnBorderField(torch.autograd.Function):
+    """out (N×C×H×W) = the constant field of ``k`` (1×C×3×3: its corner values on the image
+    corners, edge values on the one-pixel border, the centre value inside) with ``win`` pasted at
+    ``box``. Written as slice assignments, autograd would clone the full-size gradient once per
+    assignment (half a second per training iteration at 256²); here the backward reads the
+    gradient once: the window's slice for ``win`` and exact region sums (outside the window) for
+    ``k``."""
+
+    @staticmethod
+    def forward(ctx, k, win, size, box):
+        (h, w), (y0, y1, x0, x1) = size, box
+        n, c = win.shape[:2]
+        ctx.k_dtype = k.dtype
+        k = k.to(win.dtype)
+        out = win.new_empty(n, c, h, w)
+        out.copy_(k[:, :, 1:2, 1:2].expand(n, c, h, w))
+        out[:, :, 0, :] = k[:, :, 0, 1:2]
+        out[:, :, -1, :] = k[:, :, 2, 1:2]
+        out[:, :, :, 0] = k[:, :, 1, 0:1]
+        out[:, :, :, -1] = k[:, :, 1, 2:3]
+        for yy, xx in ((0, 0), (0, 2), (2, 0), (2, 2)):
+            out[:, :, -1 if yy else 0, -1 if xx else 0] = k[:, :, yy, xx]
+        out[:, :, y0:y1, x0:x1] = win
+        ctx.geometry = size, box
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (h, w), (y0, y1, x0, x1) = ctx.geometry
+        grad_win = grad_k = None
+        if ctx.needs_input_grad[1]:
+            grad_win = grad[:, :, y0:y1, x0:x1]
+        if ctx.needs_input_grad[0]:
+            # the pixels each of the 3×3 values of k fills: rows {0}, [1, h-1), {h-1} × the same
+            # for columns, each less the window
+            spans = ((0, 1), (1, h - 1), (h - 1, h))
+            cols = ((0, 1), (1, w - 1), (w - 1, w))
+            grad_k = grad.new_zeros(grad.shape[1], 3, 3)
+            for i, (r0, r1) in enumerate(spans):
+                for j, (c0, c1) in enumerate(cols):
+                    # (rectangle) minus (window): full-width bands above/below, then left/right
+                    total = 0
+                    for a, b in _bands(r0, r1, y0, y1):
+                        total = total + grad[:, :, a:b, c0:c1].sum((0, 2, 3))
+                    ra, rb = max(r0, y0), min(r1, y1)
+                    if ra < rb:
+                        for a, b in _bands(c0, c1, x0, x1):
+                            total = total + grad[:, :, ra:rb, a:b].sum((0, 2, 3))
+                    if torch.is_tensor(total):
+                        grad_k[:, i, j] = total
+            grad_k = grad_k.unsqueeze(0).to(ctx.k_dtype)
+        return grad_k, grad_win, None, None
 
 
 class SPMBlock(nn.Module):
@@ -178,6 +245,7 @@ class SPMBlock(nn.Module):
         self.ctx = ConvGroup3x3(hidden, out_nc, len(self.CTX_PARTS))
         self.out_nc = out_nc
         self.fast = True
+        self.window = True  # fast path: the semantic branch only around the edited region
         self._eval_cache = None  # (versions, tensors) derived from the weights, reused in eval mode
         self._register_state_dict_hook(_split_groups_hook)
         self._register_load_state_dict_pre_hook(_merge_groups_hook, with_module=True)
@@ -231,10 +299,8 @@ class SPMBlock(nn.Module):
         if cache is None or not hasattr(conv, 'weight_orig'):
             return conv(F.pad(x, (1, 1, 1, 1)))
         if 'main' not in cache:
-            w = conv.weight_orig
-            sigma = torch.dot(conv.weight_u, torch.mv(w.reshape(w.shape[0], -1), conv.weight_v))
             # stored where the spectral-norm hook keeps its own W/σ: no second copy in memory
-            conv.weight = w / sigma
+            conv.weight = eval_weight(conv)
             cache['main'] = True
         return F.conv2d(F.pad(x, (1, 1, 1, 1)), conv.weight, conv.bias, conv.stride)
 
@@ -245,7 +311,8 @@ class SPMBlock(nn.Module):
         n = F.instance_norm(self._main_conv(x, cache), eps=1e-5)
         h, w = n.shape[-2:]
         first = self.mlp_shared_2[0]
-        ctx = windowed_semantic_branch(sem.at((h, w)), sem.nonzero_box((h, w)), first.weight, first.bias,
+        box = sem.nonzero_box((h, w)) if self.window else None
+        ctx = windowed_semantic_branch(sem.at((h, w)), box, first.weight, first.bias,
                                        self.ctx.weight, self.ctx.bias, cache)
         if window is None:
             style = F.conv2d(self.mlp_shared(x), self.style.weight, self.style.bias, padding=1)
@@ -317,11 +384,16 @@ def _merge_groups_hook(module, state_dict, prefix, local_metadata, strict, missi
             state_dict[f'{prefix}{group}.bias'] = torch.cat([state_dict.pop(f'{prefix}{p}.bias') for p in parts])
 
 
-def set_fast(net, fast=True):
-    """Switch every SPM block of ``net`` between the fast forward and the reference one."""
+def set_fast(net, fast=True, window=True):
+    """Switch ``net`` between the fast forward and the reference one: every SPM block, and the
+    one-pass spectral-norm backward of every spectral-normed layer (generators and D's).
+    ``window=False`` keeps the fast path but computes the semantic branch everywhere."""
     for m in net.modules():
         if isinstance(m, SPMBlock):
             m.fast = fast
+            m.window = window
+    for hook in spectral_norm_hooks(net):
+        hook.fast = fast
     return net
 
 

@@ -7,7 +7,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .blocks import Conv2dBlock, SemanticMaps, SPMBlock, UpSPMBlock
+from .blocks import Conv2dBlock, SemanticMaps, SPMBlock, UpSPMBlock, coarse_box
 
 # Channel plans in units of ngf (spec §4.1-4.3). Encoders enc1..encN; decoders from the deepest
 # (dec{N-1}) down to dec2. enc1 and the bottleneck encN have stride 1, the others stride 2.
@@ -109,10 +109,11 @@ class ProgressiveGenerator(nn.Module):
         if len(rows) == 0:
             return None
         y0, y1, x0, x1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
-        if scale_down == 1:
-            return y0, y1, x0, x1
-        h, w = mask.shape[-2] // 2, mask.shape[-1] // 2
-        return max(y0 // 2 - 1, 0), min((y1 + 1) // 2 + 1, h), max(x0 // 2 - 1, 0), min((x1 + 1) // 2 + 1, w)
+        h, w = mask.shape[-2:]
+        if scale_down != 1:
+            h, w = h // 2, w // 2
+            y0, y1, x0, x1 = max(y0 // 2 - 1, 0), min((y1 + 1) // 2 + 1, h), max(x0 // 2 - 1, 0), min((x1 + 1) // 2 + 1, w)
+        return coarse_box((y0, y1, x0, x1), (h, w)) if mask.is_cuda else (y0, y1, x0, x1)
 
     def forward(self, gt, masked, seg_edge, mask, final_only=False):
         """gt, masked: N×3×H×W in [-1, 1]; seg_edge: N×(L+1)×H×W (one-hot·M, edge·M); mask: N×1×H×W.
@@ -124,12 +125,13 @@ class ProgressiveGenerator(nn.Module):
         h, w = gt.shape[-2:]
         sizes = [(h // 4, w // 4), (h // 2, w // 2), (h, w)]
         fast = all(getattr(m, 'fast', True) for m in (self.G1.enc1, self.G3.enc1))
+        window = fast and self.G3.enc1.window
         sem = SemanticMaps(torch.cat([seg_edge, mask], dim=1), cache=fast)
         gts = [self._resize(gt, s, 'bilinear') for s in sizes]
         masks = [self._resize(mask, s, 'nearest') for s in sizes]
         stages = (self.G1, self.G2, self.G3)
         boxes = [None, None, None]
-        if final_only and fast:
+        if final_only and window:
             boxes = [self._needed_box(masks[1], 2), self._needed_box(masks[2], 2), self._needed_box(masks[2], 1)]
         inputs, fakes, composites = [], [], []
         for k, stage in enumerate(stages):

@@ -1,0 +1,49 @@
+"""Our spectral-norm hook against torch's: same state, same outputs, same gradients."""
+import torch
+import torch.nn as nn
+
+from models.networks.blocks import set_fast
+from models.networks.spectral_norm import SpectralNormHook, eval_weight, spectral_norm
+
+
+def pair(seed=0):
+    torch.manual_seed(seed)
+    ours = spectral_norm(nn.Conv2d(6, 5, 3))
+    torch.manual_seed(seed)
+    theirs = nn.utils.spectral_norm(nn.Conv2d(6, 5, 3))
+    return ours, theirs
+
+
+def test_same_state_dict_keys_and_hook_class():
+    ours, theirs = pair()
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    assert any(isinstance(h, SpectralNormHook) for h in ours._forward_pre_hooks.values())
+
+
+def test_fast_backward_equals_torch_over_several_steps():
+    ours, theirs = pair(1)
+    set_fast(ours, True)
+    x = torch.randn(2, 6, 9, 9)
+    for _ in range(3):  # the power iteration runs once per forward: the buffers must follow
+        for m in (ours, theirs):
+            m.zero_grad()
+            (m(x) * torch.linspace(-1, 1, 2 * 5 * 7 * 7).view(2, 5, 7, 7)).sum().backward()
+        torch.testing.assert_close(ours.weight_orig.grad, theirs.weight_orig.grad, rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(ours.weight_u, theirs.weight_u)
+        torch.testing.assert_close(ours.weight_v, theirs.weight_v)
+        with torch.no_grad():
+            for m in (ours, theirs):
+                m.weight_orig.add_(0.1 * m.weight_orig.grad)
+    ours.eval()
+    theirs.eval()
+    torch.testing.assert_close(ours(x), theirs(x))
+    torch.testing.assert_close(eval_weight(ours), theirs.weight)
+
+
+def test_sigma_stays_float32_under_autocast():
+    ours, _ = pair(2)
+    x = torch.randn(1, 6, 8, 8)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        y = ours(x)
+    assert y.dtype == torch.bfloat16  # the conv itself runs in the autocast dtype
+    assert ours.weight.dtype == torch.float32 and ours.weight_u.dtype == torch.float32
