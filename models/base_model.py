@@ -89,6 +89,8 @@ class BaseModel:
         """--amp: autocast dtype, and a gradient scaler for fp16 training; --compile: compile every
         net in place (state-dict keys unchanged)."""
         amp = getattr(self.opt, 'amp', 'none')
+        if getattr(self.opt, 'cuda_graph', False) and self.device.type != 'cuda':
+            print(f'note: --cuda_graph needs a CUDA device; ignored on {self.device.type}')
         if self.is_train and self.uses_cuda_graph():
             from util import distributed
             from util.errors import UserError

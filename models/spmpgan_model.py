@@ -119,7 +119,8 @@ class SPMPGANModel(BaseModel):
         """Inference: the edited image (composite at full resolution), float32."""
         self.set_input(batch)
         inputs = self.image, self.masked, self.seg_edge, self.mask
-        if self.uses_cuda_graph():
+        # not while training: the graph would keep the weights derived at capture (W/σ, fused constants)
+        if self.uses_cuda_graph() and not self.is_train:
             if getattr(self, '_graphed_edit', None) is None:
                 from util.cuda_graph import GraphedForward
                 self._graphed_edit = GraphedForward(self._edit_forward)

@@ -59,7 +59,8 @@ class BaseOptions:
                        help='mixed precision (autocast) for GPUs: bf16, or fp16 with loss scaling; spectral '
                             'norms stay float32. Outputs differ from float32 at the 1e-2 level')
         g.add_argument('--compile', action='store_true',
-                       help='torch.compile the networks (GPU; the first iterations are slow while it compiles)')
+                       help='experimental: torch.compile the networks in place. On an H100 (torch 2.11) it '
+                            'recompiled per stage size and hit the recompile limit; prefer --cuda_graph')
         g.add_argument('--cuda_graph', action='store_true',
                        help='GPU: capture once and replay a CUDA graph: the generator per input size (test.py), '
                             'the whole training step (train.py; float32 or --amp bf16, one GPU). Same numbers, '

@@ -227,7 +227,7 @@ def main(argv=None):
     p.add_argument('--semantic_window', choices=['auto', 'on', 'off'], default='auto',
                    help='fast path: the semantic branch only around the edit')
     p.add_argument('--channels_last', action='store_true', help='fast path: NHWC memory format')
-    p.add_argument('--cuda_graph', action='store_true', help='fast path: inference replays a CUDA graph')
+    p.add_argument('--cuda_graph', action='store_true', help='fast path: inference and the training step replay CUDA graphs')
     p.add_argument('--tf32', action='store_true', help='CUDA: allow TF32 in both paths (default: true float32)')
     p.add_argument('--skip_training', action='store_true')
     p.add_argument('--skip_memory', action='store_true')

@@ -196,3 +196,31 @@ def test_mixed_precision_training_step(amp):
         assert other.scaler.get_scale() == model.scaler.get_scale()
     visuals = model.get_current_visuals()
     assert all(v.dtype in (torch.float32, torch.int64) for v in visuals.values())
+
+
+def test_graph_warmup_rollback_restores_nets_and_optimisers():
+    """--cuda_graph warms up with real steps before capturing; rolling them back in place must
+    leave parameters, buffers (spectral-norm u, v) and Adam state as before (fresh state: zeros)."""
+    from util.cuda_graph import GraphedTrainingStep
+    model = SPMPGANModel(make_opt(), torch.device('cpu'))
+    model.train()
+    model.set_input(toy_batch())
+    for fresh in (True, False):  # first with empty Adam state, then with state from a real step
+        graphed = GraphedTrainingStep(model, model.optimize_parameters, model.GRAPH_INPUTS)
+        before = {k: v.clone() for n, net in model.nets().items() for k, v in
+                  ((f'{n}.{k}', v) for k, v in net.state_dict().items())}
+        adam_before = {p: {k: v.clone() for k, v in st.items()} for p, st in model.optimizer_G.state.items()}
+        saved = graphed._snapshot()
+        for _ in range(2):
+            model.optimize_parameters()
+        after_steps = model.netG.G3.dec2.gated_conv2d.conv2d.weight_u.clone()
+        graphed._restore(saved)
+        now = {f'{n}.{k}': v for n, net in model.nets().items() for k, v in net.state_dict().items()}
+        assert not torch.equal(after_steps, before['netG.G3.dec2.gated_conv2d.conv2d.weight_u'])
+        for k, v in before.items():
+            assert torch.equal(now[k], v), k
+        for p, st in model.optimizer_G.state.items():
+            for k, v in st.items():
+                want = adam_before[p][k] if not fresh else torch.zeros_like(v)
+                assert torch.equal(v, want), k
+        model.optimize_parameters()  # a real step: the second round starts from non-empty state
