@@ -229,6 +229,8 @@ def main(argv=None):
     p.add_argument('--channels_last', action='store_true', help='fast path: NHWC memory format')
     p.add_argument('--cuda_graph', action='store_true', help='fast path: inference and the training step replay CUDA graphs')
     p.add_argument('--tf32', action='store_true', help='CUDA: allow TF32 in both paths (default: true float32)')
+    p.add_argument('--profile', action='store_true',
+                   help='also profile the fast path (batch-8 edit, training iteration): top operators by self time')
     p.add_argument('--skip_training', action='store_true')
     p.add_argument('--skip_memory', action='store_true')
     p.add_argument('--quick', action='store_true', help='ngf 8 / ndf 16, 2 repeats: a smoke run')
@@ -275,13 +277,61 @@ def main(argv=None):
     if not args.skip_memory:
         res['memory_mib'] = {k: child_peak_memory(args, k) for k in
                              ('infer:reference', 'infer:fast', 'train:reference', 'train:fast')}
+    if args.profile:
+        res['profile'] = profile_fast_path(args, device)
     res['benchmark_seconds'] = time.time() - t_start
     print_table(res)
+    for what, rows in res.get('profile', {}).items():
+        print_profile(what, rows)
     if args.json:
         with open(args.json, 'w') as f:
             json.dump(res, f, indent=2)
         print(f'wrote {args.json}')
     return res
+
+
+def profile_fast_path(args, device, top=12):
+    """Which operators take the fast path's time: torch.profiler over one batch-8 edit and one
+    training iteration (after warm-up), self time per operator (device time on CUDA)."""
+    from torch.profiler import ProfilerActivity, profile
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == 'cuda' else [])
+    key = 'self_device_time_total' if device.type == 'cuda' else 'self_cpu_time_total'
+    batch = {k: v.to(device) for k, v in
+             make_batch(args.throughput_batch, (args.size, args.size), args.label_nc, 'box').items()}
+    model = build_model(args, device, fast=True)
+    with torch.inference_mode():
+        for _ in range(args.warmup + 1):
+            model.edit(batch)
+    runs = {'inference b%d' % args.throughput_batch: lambda: model.edit(batch)}
+    if not args.skip_training:
+        trainer = build_model(args, device, train=True, fast=True)
+        trainer.train()
+        one = make_batch(1, (args.size, args.size), args.label_nc, 'box')
+
+        def step():
+            trainer.set_input(one)
+            trainer.optimize_parameters()
+        for _ in range(2):
+            step()
+        runs['training iteration b1'] = step
+    out = {}
+    for what, fn in runs.items():
+        with torch.inference_mode(what.startswith('inference')), profile(activities=activities) as prof:
+            fn()
+            sync(device)
+        events = [e for e in prof.key_averages() if getattr(e, key, 0) > 0]
+        total = sum(getattr(e, key) for e in events)
+        events.sort(key=lambda e: -getattr(e, key))
+        out[what] = {'total_ms': total / 1e3, 'ops': [
+            {'op': e.key, 'ms': getattr(e, key) / 1e3, 'calls': e.count, 'share': getattr(e, key) / total}
+            for e in events[:top]]}
+    return out
+
+
+def print_profile(what, rows):
+    print(f"\nprofile, fast path, {what}: {rows['total_ms']:.1f} ms of operator self time")
+    for r in rows['ops']:
+        print(f"  {r['op'][:58]:<60}{r['ms']:>9.1f} ms{100 * r['share']:>6.1f} %{r['calls']:>7} calls")
 
 
 def device_name(device):

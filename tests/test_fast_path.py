@@ -200,3 +200,20 @@ def test_fast_path_without_window_equals_reference():
         assert not g.G2.enc3.window
         fast = g(*args, final_only=True)['composite'][-1]
     torch.testing.assert_close(fast, ref, rtol=0, atol=1e-4)
+
+
+def test_benchmark_script_smoke(tmp_path, capsys):
+    """scripts/benchmark.py end to end at tiny settings: the table, the JSON, the profile and the
+    fast path's agreement with the reference through the script's own path (no timing asserted)."""
+    import json
+    import scripts.benchmark as bench
+    out = tmp_path / 'bench.json'
+    bench.main(['--ngf', '4', '--ndf', '8', '--repeats', '1', '--warmup', '0', '--throughput_batch', '1',
+                '--skip_memory', '--skip_training', '--profile', '--json', str(out)])
+    res = json.loads(out.read_text())
+    assert set(res['inference']) == {'box', 'brush', 'right_half', 'outpainting'}
+    assert all(v['max_abs_diff'] <= 1e-4 and v['fast_s'] > 0 for v in res['inference'].values())
+    assert res['gflops_per_image'] > 0 and res['params_netG'] > 0
+    assert res['profile']['inference b1']['ops'][0]['ms'] > 0
+    printed = capsys.readouterr().out
+    assert 'inference b1, box mask' in printed and 'profile, fast path' in printed
