@@ -63,7 +63,13 @@ def train(opt, options=None):
         dataset = data.create_dataset(opt, 'train')
     sampler = dist.ResumableSampler(len(dataset), opt.seed)
     model = models.create_model(opt, device=device)
-    counter = IterationCounter(opt, (len(sampler) + opt.batch_size - 1) // opt.batch_size)
+    # a captured training step (--cuda_graph) has one batch shape: a last, smaller batch is skipped
+    drop_last = model.uses_cuda_graph()
+    per_epoch = len(sampler) // opt.batch_size if drop_last else -(-len(sampler) // opt.batch_size)
+    if per_epoch == 0:
+        raise UserError(f'--batch_size {opt.batch_size} is larger than the {len(sampler)} training images '
+                        f'this process sees, and --cuda_graph drops incomplete batches')
+    counter = IterationCounter(opt, per_epoch)
     if opt.continue_train:
         check_resume_options(opt)
         path = checkpoint_path(opt, 'latest')
@@ -90,7 +96,7 @@ def train(opt, options=None):
             sampler.set_epoch(epoch, start=counter.epoch_iter * opt.batch_size)
             loader = torch.utils.data.DataLoader(
                 dataset, batch_size=opt.batch_size, sampler=sampler, num_workers=opt.num_workers,
-                pin_memory=device.type == 'cuda', drop_last=False)
+                pin_memory=device.type == 'cuda', drop_last=drop_last)
             bar = tqdm(loader, desc=f'epoch {epoch + 1}/{opt.niter}', disable=not main, dynamic_ncols=True,
                        initial=counter.epoch_iter, total=counter.iters_per_epoch)
             for batch in bar:
