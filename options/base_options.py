@@ -57,7 +57,8 @@ class BaseOptions:
         g = parser.add_argument_group('speed (see scripts/benchmark.py and README "Performance")')
         g.add_argument('--amp', choices=['none', 'bf16', 'fp16'], default='none',
                        help='mixed precision (autocast) for GPUs: bf16, or fp16 with loss scaling; spectral '
-                            'norms stay float32. Outputs differ from float32 at the 1e-2 level')
+                            'norms stay float32. Edited images differ from float32 by up to ~0.08 (bf16) or '
+                            '~0.01 (fp16) on the [-1, 1] scale (H100, README "Performance")')
         g.add_argument('--compile', action='store_true',
                        help='experimental: torch.compile the networks in place. On an H100 (torch 2.11) it '
                             'recompiled per stage size and hit the recompile limit; prefer --cuda_graph')
