@@ -134,7 +134,8 @@ def inference_times(args, device, models, family, n):
     return out['reference'], out['fast'], diff
 
 
-def training_time(args, device, fast):
+def training_step(args, device, fast):
+    """One training iteration at batch 1 (box mask) as a callable, on a fresh model."""
     model = build_model(args, device, train=True, fast=fast)
     model.train()
     batch = make_batch(1, (args.size, args.size), args.label_nc, 'box')
@@ -142,7 +143,11 @@ def training_time(args, device, fast):
     def step():
         model.set_input(batch)
         model.optimize_parameters()
+    return step
 
+
+def training_time(args, device, fast):
+    step = training_step(args, device, fast)
     return median_time(step, device, 1 + 2 * (args.compile and fast), max(2, args.repeats // 2))
 
 
@@ -186,15 +191,13 @@ def memory_child(args, device):
     fast = fast == 'fast'
     if device.type == 'cuda':
         torch.cuda.reset_peak_memory_stats(device)
-    batch = make_batch(1, (args.size, args.size), args.label_nc, 'box')
     if mode == 'train':
-        model = build_model(args, device, train=True, fast=fast)
-        model.train()
+        step = training_step(args, device, fast)
         for _ in range(2):
-            model.set_input(batch)
-            model.optimize_parameters()
+            step()
     else:
         model = build_model(args, device, fast=fast)
+        batch = make_batch(1, (args.size, args.size), args.label_nc, 'box')
         with torch.inference_mode():
             for _ in range(2):
                 model.edit(batch)
@@ -304,13 +307,7 @@ def profile_fast_path(args, device, top=12):
             model.edit(batch)
     runs = {'inference b%d' % args.throughput_batch: lambda: model.edit(batch)}
     if not args.skip_training:
-        trainer = build_model(args, device, train=True, fast=True)
-        trainer.train()
-        one = make_batch(1, (args.size, args.size), args.label_nc, 'box')
-
-        def step():
-            trainer.set_input(one)
-            trainer.optimize_parameters()
+        step = training_step(args, device, True)
         for _ in range(2):
             step()
         runs['training iteration b1'] = step

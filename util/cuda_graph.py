@@ -8,6 +8,17 @@ host-device synchronisation: the fast path's semantic window is therefore off wh
 import torch
 
 
+def warm_up(fn, times):
+    """Run ``fn`` on a side stream before capturing it: cudnn autotuning, lazy optimiser state and
+    other one-time work stay out of the graph."""
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        for _ in range(times):
+            fn()
+    torch.cuda.current_stream().wait_stream(side)
+
+
 class GraphedForward:
     """``fn(*tensors) -> tensor`` captured per (shape, dtype) of its inputs; each call copies the
     inputs into the static buffers, replays, and returns a copy of the static output."""
@@ -29,12 +40,7 @@ class GraphedForward:
 
     def _capture(self, inputs):
         static_in = [t.clone() for t in inputs]
-        side = torch.cuda.Stream()
-        side.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(side):  # warm-up: cudnn autotuning and lazy caches stay out of the graph
-            for _ in range(self.warmup):
-                self.fn(*static_in)
-        torch.cuda.current_stream().wait_stream(side)
+        warm_up(lambda: self.fn(*static_in), self.warmup)
         graph = torch.cuda.CUDAGraph()
         with torch.cuda.graph(graph):
             static_out = self.fn(*static_in)
@@ -70,12 +76,7 @@ class GraphedTrainingStep:
         m = self.model
         self.static = {name: getattr(m, name) for name in self.input_names}
         saved = self._snapshot()
-        side = torch.cuda.Stream()
-        side.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(side):
-            for _ in range(self.warmup):
-                self.step()
-        torch.cuda.current_stream().wait_stream(side)
+        warm_up(self.step, self.warmup)
         self._restore(saved)
         self.graph = torch.cuda.CUDAGraph()
         with torch.cuda.graph(self.graph):

@@ -106,11 +106,17 @@ class SemanticMaps:
         exclusive), or None when nothing is edited. The mask is the last channel."""
         size = tuple(size)
         if size not in self._boxes:
-            m = self.at(size)[:, -1].detach().amax(0) > 0
-            rows, cols = m.any(1).nonzero(), m.any(0).nonzero()
-            box = None if len(rows) == 0 else (int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1)
+            box = bounding_box(self.at(size)[:, -1].detach().amax(0) > 0)
             self._boxes[size] = coarse_box(box, size) if box is not None and self.full.is_cuda else box
         return self._boxes[size]
+
+
+def bounding_box(m):
+    """(y0, y1, x0, x1) of the True pixels of a 2-D bool map (end exclusive), or None."""
+    rows, cols = m.any(1).nonzero(), m.any(0).nonzero()
+    if len(rows) == 0:
+        return None
+    return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
 
 
 def coarse_box(box, size, steps=8):

@@ -7,7 +7,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .blocks import Conv2dBlock, SemanticMaps, SPMBlock, UpSPMBlock, coarse_box
+from .blocks import Conv2dBlock, SemanticMaps, SPMBlock, UpSPMBlock, bounding_box, coarse_box
 
 # Channel plans in units of ngf (spec §4.1-4.3). Encoders enc1..encN; decoders from the deepest
 # (dec{N-1}) down to dec2. enc1 and the bottleneck encN have stride 1, the others stride 2.
@@ -104,11 +104,10 @@ class ProgressiveGenerator(nn.Module):
     def _needed_box(mask, scale_down):
         """Bounding box of mask > 0 (union over the batch), mapped to the resolution 1/scale_down
         and grown by the bilinear ×2 footprint; None when nothing is edited."""
-        m = mask.detach().amax((0, 1)) > 0
-        rows, cols = m.any(1).nonzero(), m.any(0).nonzero()
-        if len(rows) == 0:
+        box = bounding_box(mask.detach().amax((0, 1)) > 0)
+        if box is None:
             return None
-        y0, y1, x0, x1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+        y0, y1, x0, x1 = box
         h, w = mask.shape[-2:]
         if scale_down != 1:
             h, w = h // 2, w // 2
