@@ -140,7 +140,7 @@ class SPMPGANModel(BaseModel):
     def _discriminate(self, k, segmap, img, distributed=True):
         name = f'netD_{k + 1}'
         net = self.wrap(name) if distributed else getattr(self, name)
-        return net(torch.cat([segmap, img], dim=1))
+        return net(img, segmap)  # upstream input cat([segmap, img]); D windows the segmap part
 
     def compute_D_loss(self):
         o = self.opt

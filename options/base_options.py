@@ -69,8 +69,9 @@ class BaseOptions:
         g.add_argument('--channels_last', action='store_true',
                        help='NHWC memory format for nets and inputs (GPU convs with --amp; no help on CPUs)')
         g.add_argument('--semantic_window', choices=['auto', 'on', 'off'], default='auto',
-                       help='fast forward: compute the semantic branch only around the edited region '
-                            '(exact). auto = on for CPUs, off for GPUs (measured, README "Performance")')
+                       help='fast forward: compute the convs that read the label map (SPM semantic branches, '
+                            "the D's first layer) only around the edited region (exact). auto = on for CPUs, "
+                            'off for GPUs (measured, README "Performance")')
         return parser
 
     def gather_options(self, args=None):

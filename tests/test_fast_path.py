@@ -217,3 +217,44 @@ def test_benchmark_script_smoke(tmp_path, capsys):
     assert res['profile']['inference b1']['ops'][0]['ms'] > 0
     printed = capsys.readouterr().out
     assert 'inference b1, box mask' in printed and 'profile, fast path' in printed
+
+
+@pytest.mark.parametrize('box', [(10, 20, 12, 30), (0, 3, 0, 2), (29, 33, 37, 41), (0, 33, 0, 41), (16, 17, 5, 6), None])
+@pytest.mark.parametrize('stride', [1, 2])
+def test_windowed_prefix_conv_equals_concatenated_conv(box, stride):
+    """The D's first layer: the label channels convolved only around the edit, edges included."""
+    from models.networks.blocks import windowed_prefix_conv
+    torch.manual_seed(9)
+    prefix = torch.zeros(2, 4, 33, 41)
+    if box is not None:
+        y0, y1, x0, x1 = box
+        prefix[0, :, y0:y1, x0:x1] = torch.rand(4, y1 - y0, x1 - x0)
+        prefix[1, :, y0, x0] = 1  # the second sample edits one pixel of the box
+    x, weight = torch.randn(2, 3, 33, 41), torch.randn(6, 7, 5, 5)
+    want = F.conv2d(F.pad(torch.cat([prefix, x], 1), (2,) * 4, mode='replicate'), weight, None, stride)
+    got = windowed_prefix_conv(prefix, x, weight, stride, 2)
+    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_discriminator_fast_equals_reference_in_training():
+    """Same scores, same weight and image gradients, same spectral-norm state after a step."""
+    from models.networks.discriminators import SNPatchDiscriminator
+    torch.manual_seed(10)
+    nets = [init_weights(SNPatchDiscriminator(L + 3, 4, ndf=8)).train() for _ in range(2)]
+    nets[1].load_state_dict(nets[0].state_dict())
+    set_fast(nets[0], False)
+    gt, _, seg_edge, m = inputs('corner', n=2)
+    labels = seg_edge[:, :L]
+    results = []
+    for net in nets:
+        img = gt.clone().requires_grad_()
+        scores = net(img, labels)
+        (scores * torch.linspace(-1, 1, scores.numel()).view_as(scores)).sum().backward()
+        results.append((scores, img.grad, [p.grad for p in net.parameters()], list(net.buffers())))
+    (s0, g0, p0, b0), (s1, g1, p1, b1) = results
+    torch.testing.assert_close(s1, s0, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(g1, g0, rtol=1e-5, atol=1e-6)
+    for a, b in zip(p0 + b0, p1 + b1):
+        torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-5)
+    # the whole-input call is upstream's layout
+    torch.testing.assert_close(nets[1](torch.cat([labels, gt], 1)), nets[0](gt, labels), rtol=1e-5, atol=1e-5)

@@ -159,6 +159,39 @@ def windowed_semantic_branch(sem_map, box, w1, b1, w2, b2, cache=None):
     return PasteOnBorderField.apply(k, win, (h, w), (y0, y1, x0, x1))
 
 
+def _window_span(lo, hi, size, out_size, kernel, stride, pad):
+    """Output indices [a, b) of a strided conv (edge-replicate padding ``pad``) that read any
+    input index in [lo, hi), and the input span [c0, c1) (may run past the edges: padding)
+    that those outputs read."""
+    def reads(i):  # input indices [first, last] of output i, edge-clamped
+        first, last = stride * i - pad, stride * i - pad + kernel - 1
+        return min(max(first, 0), size - 1), min(max(last, 0), size - 1)
+    hits = [i for i in range(out_size) if reads(i)[0] <= hi - 1 and reads(i)[1] >= lo]
+    a, b = hits[0], hits[-1] + 1
+    return a, b, stride * a - pad, stride * (b - 1) - pad + kernel
+
+
+def windowed_prefix_conv(prefix, x, weight, stride, pad):
+    """conv(replicate_pad(cat([prefix, x])), weight) with stride ``stride`` and no bias, where
+    ``prefix`` (e.g. one-hot·M) is zero outside its bounding box: its part of the conv is computed
+    only on the outputs that read the box and is zero elsewhere (replicate padding copies edge
+    values, which are zero too unless the box touches the edge, and that case is taken care of).
+    Same numbers as the concatenated conv up to float summation order."""
+    c = prefix.shape[1]
+    out = F.conv2d(F.pad(x, (pad,) * 4, mode='replicate'), weight[:, c:], None, stride)
+    box = bounding_box(prefix.detach().amax((0, 1)) > 0)
+    if box is None:
+        return out
+    (h, w), (ho, wo) = prefix.shape[-2:], out.shape[-2:]
+    k = weight.shape[-1]
+    i0, i1, r0, r1 = _window_span(box[0], box[1], h, ho, k, stride, pad)
+    j0, j1, c0, c1 = _window_span(box[2], box[3], w, wo, k, stride, pad)
+    crop = prefix[:, :, max(r0, 0):min(r1, h), max(c0, 0):min(c1, w)]
+    crop = F.pad(crop, (max(-c0, 0), max(c1 - w, 0), max(-r0, 0), max(r1 - h, 0)), mode='replicate')
+    win = F.conv2d(crop, weight[:, :c], None, stride)
+    return out + F.pad(win, (j0, wo - j1, i0, ho - i1))
+
+
 def _bands(lo, hi, cut_lo, cut_hi):
     """The parts of [lo, hi) outside [cut_lo, cut_hi), as (start, end) pairs."""
     parts = [(lo, min(hi, cut_lo)), (max(lo, cut_hi), hi)]
@@ -391,11 +424,11 @@ def _merge_groups_hook(module, state_dict, prefix, local_metadata, strict, missi
 
 
 def set_fast(net, fast=True, window=True):
-    """Switch ``net`` between the fast forward and the reference one: every SPM block, and the
-    one-pass spectral-norm backward of every spectral-normed layer (generators and D's).
-    ``window=False`` keeps the fast path but computes the semantic branch everywhere."""
+    """Switch ``net`` between the fast forward and the reference one: every SPM block and patch
+    discriminator, and the one-pass spectral-norm backward of every spectral-normed layer.
+    ``window=False`` keeps the fast path but computes the label inputs' convs everywhere."""
     for m in net.modules():
-        if isinstance(m, SPMBlock):
+        if isinstance(m, SPMBlock) or hasattr(m, 'window'):  # SPM blocks, the patch D's
             m.fast = fast
             m.window = window
     for hook in spectral_norm_hooks(net):

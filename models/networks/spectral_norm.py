@@ -76,6 +76,15 @@ def spectral_norm_hooks(net):
                 yield hook
 
 
+def current_weight(conv):
+    """The weight a forward of ``conv`` would use now, for code that runs the convolution itself:
+    its forward pre-hooks run as in a forward (the spectral norm's power iteration in training
+    mode, W / σ), the convolution does not."""
+    for hook in conv._forward_pre_hooks.values():
+        hook(conv, ())
+    return conv.weight
+
+
 def eval_weight(conv):
     """The eval-mode weight W_orig / (uᵀ W_orig v) of a spectral-normed conv, in float32."""
     w = conv.weight_orig
