@@ -258,3 +258,86 @@ def test_discriminator_fast_equals_reference_in_training():
         torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-5)
     # the whole-input call is upstream's layout
     torch.testing.assert_close(nets[1](torch.cat([labels, gt], 1)), nets[0](gt, labels), rtol=1e-5, atol=1e-5)
+
+
+def test_instance_norm_keeps_nhwc_and_equals_torch():
+    from models.networks.blocks import instance_norm
+    torch.manual_seed(11)
+    x = torch.randn(2, 8, 13, 17) * 3 + torch.randn(2, 8, 1, 1) * 20
+    g = torch.randn_like(x)
+    ref_in = x.clone().requires_grad_()
+    ref = F.instance_norm(ref_in, eps=1e-5)
+    ref.backward(g)
+    nhwc = x.to(memory_format=torch.channels_last).requires_grad_()
+    y = instance_norm(nhwc)
+    y.backward(g)
+    assert y.is_contiguous(memory_format=torch.channels_last) and not y.is_contiguous()
+    torch.testing.assert_close(y, ref, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(nhwc.grad, ref_in.grad, rtol=1e-5, atol=1e-5)
+    xd = x[:1, :3, :5, :6].double().to(memory_format=torch.channels_last).requires_grad_()
+    assert torch.autograd.gradcheck(instance_norm, (xd,))
+
+
+def nhwc(t):
+    return t.to(memory_format=torch.channels_last)
+
+
+def test_channels_last_training_equals_reference():
+    """--channels_last: the fast generator and D's (NHWC weights and activations) give the
+    reference's outputs and gradients, spectral norms included."""
+    from models.networks.discriminators import SNPatchDiscriminator
+    torch.manual_seed(12)
+    ref_g = init_weights(ProgressiveGenerator(L, ngf=4)).train()
+    ref_d = init_weights(SNPatchDiscriminator(L + 3, 4, ndf=8)).train()
+    fast_g, fast_d = ProgressiveGenerator(L, ngf=4).train(), SNPatchDiscriminator(L + 3, 4, ndf=8).train()
+    fast_g.load_state_dict(ref_g.state_dict())
+    fast_d.load_state_dict(ref_d.state_dict())
+    set_fast(ref_g, False)
+    set_fast(ref_d, False)
+    fast_g.to(memory_format=torch.channels_last)
+    fast_d.to(memory_format=torch.channels_last)
+    args = inputs('box', n=2)
+    losses = []
+    for g, d, layout in ((ref_g, ref_d, lambda t: t), (fast_g, fast_d, nhwc)):
+        out = g(*[layout(a) for a in args])
+        score = d(out['composite'][2], layout(args[2][:, :L]))
+        loss = sum((f - t).abs().mean() for f, t in zip(out['fake'], out['gt'])) + score.mean()
+        loss.backward()
+        losses.append(loss)
+    assert fast_g.G3.dec2.gated_conv2d.conv2d.weight_orig.grad.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(losses[1], losses[0], rtol=1e-5, atol=1e-6)
+    for (name, p), q in zip(list(ref_g.named_parameters()) + list(ref_d.named_parameters()),
+                            list(fast_g.parameters()) + list(fast_d.parameters())):
+        scale = float(p.grad.abs().max())  # as in the NCHW test above
+        assert float((q.grad - p.grad).abs().max()) <= 2e-2 * scale + 1e-7, name
+
+
+def test_channels_last_edit_never_mixes_layouts():
+    """With --channels_last every full-size activation of the fast edit stays NHWC: no op reads
+    or writes NCHW next to NHWC (each such mix is a layout copy, or a slow strided kernel)."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    def layout(t):
+        if not isinstance(t, torch.Tensor) or t.dim() != 4 or t.shape[1] == 1 or t.shape[-2] * t.shape[-1] <= 9:
+            return None
+        return 'nchw' if t.is_contiguous() else 'nhwc' if t.is_contiguous(memory_format=torch.channels_last) else None
+
+    mixed = []
+
+    class Watch(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            out = func(*args, **(kwargs or {}))
+            seen = {layout(t) for t in list(args) + [out]} - {None}
+            if len(seen) > 1:
+                mixed.append(str(func))
+            return out
+
+    torch.manual_seed(13)
+    g = init_weights(ProgressiveGenerator(L, ngf=4)).eval().to(memory_format=torch.channels_last)
+    for window in (True, False):
+        set_fast(g, True, window)
+        args = [nhwc(a) for a in inputs('box')]
+        with torch.inference_mode(), Watch():
+            out = g(*args, final_only=window)
+        assert out['composite'][-1].is_contiguous(memory_format=torch.channels_last)
+        assert not mixed, sorted(set(mixed))

@@ -1,4 +1,5 @@
 """Our spectral-norm hook against torch's: same state, same outputs, same gradients."""
+import pytest
 import torch
 import torch.nn as nn
 
@@ -20,10 +21,13 @@ def test_same_state_dict_keys_and_hook_class():
     assert any(isinstance(h, SpectralNormHook) for h in ours._forward_pre_hooks.values())
 
 
-def test_fast_backward_equals_torch_over_several_steps():
+@pytest.mark.parametrize('layout', [torch.contiguous_format, torch.channels_last])
+def test_fast_backward_equals_torch_over_several_steps(layout):
+    """Also with NHWC weights (--channels_last), where a reshape of the gradient is a copy."""
     ours, theirs = pair(1)
     set_fast(ours, True)
-    x = torch.randn(2, 6, 9, 9)
+    ours.to(memory_format=layout)
+    x = torch.randn(2, 6, 9, 9).to(memory_format=layout)
     for _ in range(3):  # the power iteration runs once per forward: the buffers must follow
         for m in (ours, theirs):
             m.zero_grad()

@@ -111,6 +111,43 @@ class SemanticMaps:
         return self._boxes[size]
 
 
+def memory_format_of(t):
+    """torch.channels_last for a 4-D tensor stored NHWC (and not also NCHW, as maps with one
+    channel or one pixel are), else torch.contiguous_format."""
+    if t.dim() == 4 and not t.is_contiguous() and t.is_contiguous(memory_format=torch.channels_last):
+        return torch.channels_last
+    return torch.contiguous_format
+
+
+def instance_norm(x, eps=1e-5):
+    """F.instance_norm (no affine, no running stats), keeping an NHWC input NHWC. PyTorch's own
+    makes the input contiguous and returns NCHW: with --channels_last that is a copy here, another
+    at the next conv, and elementwise ops between them that mix the two layouts."""
+    if memory_format_of(x) == torch.channels_last:
+        return _InstanceNormNHWC.apply(x, eps)
+    return F.instance_norm(x, eps=eps)
+
+
+class _InstanceNormNHWC(torch.autograd.Function):
+    """y = (x − mean) / sqrt(var + eps) per sample and channel over H×W (the batch-norm formula
+    per instance), in any layout; backward dx = (g − mean(g) − y·mean(g·y)) / sqrt(var + eps)."""
+
+    @staticmethod
+    def forward(ctx, x, eps):
+        var, mean = torch.var_mean(x, dim=(2, 3), keepdim=True, correction=0)
+        rstd = torch.rsqrt(var + eps)
+        y = torch.addcmul(-mean * rstd, x, rstd)  # one full-size pass
+        ctx.save_for_backward(y, rstd)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        y, rstd = ctx.saved_tensors
+        mean_g = grad.mean((2, 3), keepdim=True)
+        mean_gy = (grad * y).mean((2, 3), keepdim=True)
+        return torch.addcmul(grad - mean_g, y, mean_gy, value=-1) * rstd, None
+
+
 def bounding_box(m):
     """(y0, y1, x0, x1) of the True pixels of a 2-D bool map (end exclusive), or None."""
     rows, cols = m.any(1).nonzero(), m.any(0).nonzero()
@@ -155,8 +192,9 @@ def windowed_semantic_branch(sem_map, box, w1, b1, w2, b2, cache=None):
     # box anyway) and wrong for the second only on the crop's own edge, which lies outside y0..x1
     # unless that edge is the image border, where zero padding is right.
     win = F.conv2d(F.relu(F.conv2d(crop, w1, b1, padding=1)), w2, b2, padding=1)
+    layout = memory_format_of(win)
     win = win[:, :, y0 - cy0:y1 - cy0, x0 - cx0:x1 - cx0]
-    return PasteOnBorderField.apply(k, win, (h, w), (y0, y1, x0, x1))
+    return PasteOnBorderField.apply(k, win, (h, w), (y0, y1, x0, x1), layout)
 
 
 def _window_span(lo, hi, size, out_size, kernel, stride, pad):
@@ -201,18 +239,18 @@ def _bands(lo, hi, cut_lo, cut_hi):
 class PasteOnBorderField(torch.autograd.Function):
     """out (N×C×H×W) = the constant field of ``k`` (1×C×3×3: its corner values on the image
     corners, edge values on the one-pixel border, the centre value inside) with ``win`` pasted at
-    ``box``. Written as slice assignments, autograd would clone the full-size gradient once per
+    ``box``, stored in ``layout`` (the convs' NCHW or NHWC). Written as slice assignments, autograd would clone the full-size gradient once per
     assignment (half a second per training iteration at 256²); here the backward reads the
     gradient once: the window's slice for ``win`` and exact region sums (outside the window) for
     ``k``."""
 
     @staticmethod
-    def forward(ctx, k, win, size, box):
+    def forward(ctx, k, win, size, box, layout=torch.contiguous_format):
         (h, w), (y0, y1, x0, x1) = size, box
         n, c = win.shape[:2]
         ctx.k_dtype = k.dtype
         k = k.to(win.dtype)
-        out = win.new_empty(n, c, h, w)
+        out = torch.empty((n, c, h, w), dtype=win.dtype, device=win.device, memory_format=layout)
         out.copy_(k[:, :, 1:2, 1:2].expand(n, c, h, w))
         out[:, :, 0, :] = k[:, :, 0, 1:2]
         out[:, :, -1, :] = k[:, :, 2, 1:2]
@@ -249,7 +287,7 @@ class PasteOnBorderField(torch.autograd.Function):
                     if torch.is_tensor(total):
                         grad_k[:, i, j] = total
             grad_k = grad_k.unsqueeze(0).to(ctx.k_dtype)
-        return grad_k, grad_win, None, None
+        return grad_k, grad_win, None, None, None
 
 
 class SPMBlock(nn.Module):
@@ -347,7 +385,7 @@ class SPMBlock(nn.Module):
         """Grouped convs, the semantic branch only around the edited region, and with ``window``
         the style branch and the modulation only there (zeros elsewhere)."""
         cache = self._inference_cache_valid()
-        n = F.instance_norm(self._main_conv(x, cache), eps=1e-5)
+        n = instance_norm(self._main_conv(x, cache))
         h, w = n.shape[-2:]
         first = self.mlp_shared_2[0]
         box = sem.nonzero_box((h, w)) if self.window else None
@@ -362,7 +400,7 @@ class SPMBlock(nn.Module):
         cy0, cy1, cx0, cx1 = max(y0 - 2, 0), min(y1 + 2, h), max(x0 - 2, 0), min(x1 + 2, w)
         a = self.mlp_shared(x[:, :, cy0:cy1, cx0:cx1])
         style = F.conv2d(a, self.style.weight, self.style.bias, padding=1)[:, :, y0 - cy0:y1 - cy0, x0 - cx0:x1 - cx0]
-        out = n.new_zeros(n.shape)
+        out = torch.zeros_like(n)  # n's layout (NCHW or NHWC)
         out[:, :, y0:y1, x0:x1] = self._modulate(n[:, :, y0:y1, x0:x1], ctx[:, :, y0:y1, x0:x1], style)
         return out
 

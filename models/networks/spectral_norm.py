@@ -26,10 +26,11 @@ class _NormalisedWeight(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad):
         weight, u, v, sigma = ctx.saved_tensors
-        inner = torch.dot(grad.reshape(-1), weight.reshape(-1))
-        out = grad.div(sigma)
-        out.reshape(out.shape[0], -1).addr_(u * (-inner / sigma ** 2), v)
-        return out, None, None
+        inner = (grad * weight).sum()
+        # elementwise, so that it holds in any memory layout (an in-place update through a reshape
+        # would be lost on an NHWC weight, where reshape copies)
+        uv = torch.outer(u, v).view(weight.shape)
+        return (grad - uv * (inner / sigma)) / sigma, None, None
 
 
 class SpectralNormHook(TorchSpectralNorm):
