@@ -116,6 +116,7 @@ def test_generator_fast_equals_reference_training_gradients():
     fast_net = ProgressiveGenerator(L, ngf=4).train()
     fast_net.load_state_dict(ref_net.state_dict())
     set_fast(ref_net, False)
+    set_fast(fast_net, True)  # the spectral norms' one-pass backward too (off by default)
     args = inputs('box', n=2)
     losses = []
     for net in (ref_net, fast_net):
@@ -294,6 +295,8 @@ def test_channels_last_training_equals_reference():
     fast_d.load_state_dict(ref_d.state_dict())
     set_fast(ref_g, False)
     set_fast(ref_d, False)
+    set_fast(fast_g, True)  # the spectral norms' one-pass backward too (off by default)
+    set_fast(fast_d, True)
     fast_g.to(memory_format=torch.channels_last)
     fast_d.to(memory_format=torch.channels_last)
     args = inputs('box', n=2)
