@@ -71,6 +71,8 @@ class SPMPGANModel(BaseModel):
         if opt.lambda_vgg > 0:
             features = vgg_features if vgg_features is not None else build_vgg19_features(opt.vgg_path)
             self.vgg = VGGLoss(features).to(device)
+            if getattr(opt, 'channels_last', False):  # its input is NHWC then: no per-call weight transposes
+                self.vgg.to(memory_format=torch.channels_last)
         self.setup_speed_options()
         self.setup_distributed()
 
