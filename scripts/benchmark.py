@@ -146,6 +146,19 @@ def training_step(args, device, fast):
     return step
 
 
+def training_gflops(args, device, fast):
+    """GFLOP of one training iteration (forward and backward of every conv and matmul: G, D's,
+    VGG19) as executed: the fast path's windows count with their real size. Counted on an eager
+    model (a replayed CUDA graph or a compiled net is invisible to the counter; the work is the same)."""
+    from torch.utils.flop_counter import FlopCounterMode
+    eager = argparse.Namespace(**{**vars(args), 'compile': False, 'cuda_graph': False})
+    step = training_step(eager, device, fast)
+    counter = FlopCounterMode(display=False)
+    with counter:
+        step()
+    return counter.get_total_flops() / 1e9
+
+
 def training_time(args, device, fast):
     step = training_step(args, device, fast)
     return median_time(step, device, 1 + 2 * (args.compile and fast), max(2, args.repeats // 2))
@@ -276,7 +289,12 @@ def main(argv=None):
     del models
     if not args.skip_training:
         ref, fast = training_time(args, device, False), training_time(args, device, True)
-        res['training'] = {'reference_s': ref, 'fast_s': fast, 'speedup': ref / fast}
+        work = training_gflops(args, device, False), training_gflops(args, device, True)
+        res['training'] = {'reference_s': ref, 'fast_s': fast, 'speedup': ref / fast,
+                           'reference_gflop': work[0], 'fast_gflop': work[1],
+                           # the reference is float32: its ceiling is the fp32 one
+                           'reference_fraction_of_ceiling': work[0] / ref / res['matmul_gflops_fp32'],
+                           'fast_fraction_of_ceiling': work[1] / fast / ceiling}
     if not args.skip_memory:
         res['memory_mib'] = {k: child_peak_memory(args, k) for k in
                              ('infer:reference', 'infer:fast', 'train:reference', 'train:fast')}
@@ -360,6 +378,13 @@ def print_table(r):
         fmt = lambda v: f'{v:>12.0f}' if v is not None else f"{'n/a':>12}"  # noqa: E731
         print(f"{'peak memory, inference (MiB)':<34}{fmt(m['infer:reference'])}{fmt(m['infer:fast'])}")
         print(f"{'peak memory, training (MiB)':<34}{fmt(m['train:reference'])}{fmt(m['train:fast'])}")
+    if 'training' in r:
+        t = r['training']
+        print(f"\ntraining iteration work (convs and matmuls, forward + backward): reference "
+              f"{t['reference_gflop']:.0f} GFLOP, {100 * t['reference_fraction_of_ceiling']:.0f} % of the fp32 "
+              f"ceiling; fast {t['fast_gflop']:.0f} GFLOP ({t['reference_gflop'] / t['fast_gflop']:.2f}× less), "
+              f"{100 * t['fast_fraction_of_ceiling']:.0f} % of the {r['amp'] if r['amp'] != 'none' else 'fp32'} "
+              f"ceiling")
     t = r['throughput']
     print(f"\nfast path at batch {t['batch']}: {t['fast_gflops_achieved']:.0f} GFLOP/s (nominal work) = "
           f"{100 * t['fraction_of_matmul_ceiling']:.0f} % of the {r['amp'] if r['amp'] != 'none' else 'fp32'} matmul "

@@ -344,3 +344,16 @@ def test_channels_last_edit_never_mixes_layouts():
             out = g(*args, final_only=window)
         assert out['composite'][-1].is_contiguous(memory_format=torch.channels_last)
         assert not mixed, sorted(set(mixed))
+
+
+def test_benchmark_counts_training_work():
+    """The benchmark's training-iteration FLOP count: the windows (semantic branches, D's first
+    layer) make the fast iteration do less work than the reference, VGG19 being common to both."""
+    import argparse
+    import scripts.benchmark as bench
+    args = argparse.Namespace(label_nc=L, ngf=4, ndf=8, size=256, amp='none', compile=False, semantic_window='auto',
+                              channels_last=False, cuda_graph=True)  # counted on an eager model anyway
+    ref, fast = (bench.training_gflops(args, torch.device('cpu'), f) for f in (False, True))
+    # VGG19 up to relu5_1 on the three scales (256², 128², 64²): ~61.6 GFLOP per forward; the fake's
+    # and the real's forwards and the fake's backward to its input are about three of them
+    assert 3 * 61.6 * 0.97 < fast < ref
