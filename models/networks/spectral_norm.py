@@ -26,11 +26,27 @@ class _NormalisedWeight(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad):
         weight, u, v, sigma = ctx.saved_tensors
-        inner = (grad * weight).sum()
-        # elementwise, so that it holds in any memory layout (an in-place update through a reshape
-        # would be lost on an NHWC weight, where reshape copies)
-        uv = torch.outer(u, v).view(weight.shape)
-        return (grad - uv * (inner / sigma)) / sigma, None, None
+        g, w = _rows(grad), _rows(weight)
+        if g is not None and w is not None and g[1] == w[1]:
+            # in the tensors' own memory order: no weight-sized temporaries but the result
+            inner = torch.dot(g[0].reshape(-1), w[0].reshape(-1))
+            out = grad / sigma  # keeps grad's layout, so _rows(out) is a view of it
+            cols = v.view(weight.shape[1:]).permute(1, 2, 0).reshape(-1) if g[1] else v
+            _rows(out)[0].addr_(u * (-inner / sigma ** 2), cols)
+            return out, None, None
+        inner = (grad * weight).sum()  # mixed layouts: elementwise
+        return (grad - torch.outer(u, v).view(weight.shape) * (inner / sigma)) / sigma, None, None
+
+
+def _rows(t):
+    """(O × rest matrix view of a weight-shaped tensor in its memory order, whether its columns are
+    (kh, kw, in) ordered as in NHWC), or None. A reshape of an NHWC tensor would be a copy, and an
+    in-place update of it would be lost."""
+    if t.is_contiguous():
+        return t.view(t.shape[0], -1), False
+    if t.dim() == 4 and t.is_contiguous(memory_format=torch.channels_last):
+        return t.permute(0, 2, 3, 1).view(t.shape[0], -1), True
+    return None
 
 
 class SpectralNormHook(TorchSpectralNorm):
