@@ -214,6 +214,8 @@ def test_benchmark_script_smoke(tmp_path, capsys):
     res = json.loads(out.read_text())
     assert set(res['inference']) == {'box', 'brush', 'right_half', 'outpainting'}
     assert all(v['max_abs_diff'] <= 1e-4 and v['fast_s'] > 0 for v in res['inference'].values())
+    # the executed work follows the mask: a 15 % box leaves far less than a 75 % frame
+    assert res['inference']['box']['work_ratio'] > 1.5 > res['inference']['outpainting']['work_ratio'] >= 0.99
     assert res['gflops_per_image'] > 0 and res['params_netG'] > 0
     assert res['profile']['inference b1']['ops'][0]['ms'] > 0
     printed = capsys.readouterr().out
