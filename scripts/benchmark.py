@@ -399,10 +399,10 @@ def print_table(r):
         fmt = lambda v: f'{v:>12.0f}' if v is not None else f"{'n/a':>12}"  # noqa: E731
         print(f"{'peak memory, inference (MiB)':<34}{fmt(m['infer:reference'])}{fmt(m['infer:fast'])}")
         print(f"{'peak memory, training (MiB)':<34}{fmt(m['train:reference'])}{fmt(m['train:fast'])}")
+    print("\nwork cut: the reference's GFLOP over the fast path's, as executed (convs and matmuls, FlopCounterMode)")
     if 'training' in r:
         t = r['training']
-        print("\nwork cut: the reference's GFLOP over the fast path's, as executed (convs and matmuls, FlopCounterMode)")
-    print(f"training iteration work (forward + backward): reference "
+        print(f"training iteration work (forward + backward): reference "
               f"{t['reference_gflop']:.0f} GFLOP, {100 * t['reference_fraction_of_ceiling']:.0f} % of the fp32 "
               f"ceiling; fast {t['fast_gflop']:.0f} GFLOP ({t['reference_gflop'] / t['fast_gflop']:.2f}× less), "
               f"{100 * t['fast_fraction_of_ceiling']:.0f} % of the {r['amp'] if r['amp'] != 'none' else 'fp32'} "
