@@ -200,11 +200,13 @@ def windowed_semantic_branch(sem_map, box, w1, b1, w2, b2, cache=None):
 def _window_span(lo, hi, size, out_size, kernel, stride, pad):
     """Output indices [a, b) of a strided conv (edge-replicate padding ``pad``) that read any
     input index in [lo, hi), and the input span [c0, c1) (may run past the edges: padding)
-    that those outputs read."""
+    that those outputs read; None if no output reads it (a stride longer than the kernel)."""
     def reads(i):  # input indices [first, last] of output i, edge-clamped
         first, last = stride * i - pad, stride * i - pad + kernel - 1
         return min(max(first, 0), size - 1), min(max(last, 0), size - 1)
     hits = [i for i in range(out_size) if reads(i)[0] <= hi - 1 and reads(i)[1] >= lo]
+    if not hits:
+        return None
     a, b = hits[0], hits[-1] + 1
     return a, b, stride * a - pad, stride * (b - 1) - pad + kernel
 
@@ -222,8 +224,11 @@ def windowed_prefix_conv(prefix, x, weight, stride, pad):
         return out
     (h, w), (ho, wo) = prefix.shape[-2:], out.shape[-2:]
     k = weight.shape[-1]
-    i0, i1, r0, r1 = _window_span(box[0], box[1], h, ho, k, stride, pad)
-    j0, j1, c0, c1 = _window_span(box[2], box[3], w, wo, k, stride, pad)
+    rows = _window_span(box[0], box[1], h, ho, k, stride, pad)
+    cols = _window_span(box[2], box[3], w, wo, k, stride, pad)
+    if rows is None or cols is None:
+        return out
+    (i0, i1, r0, r1), (j0, j1, c0, c1) = rows, cols
     crop = prefix[:, :, max(r0, 0):min(r1, h), max(c0, 0):min(c1, w)]
     crop = F.pad(crop, (max(-c0, 0), max(c1 - w, 0), max(-r0, 0), max(r1 - h, 0)), mode='replicate')
     win = F.conv2d(crop, weight[:, :c], None, stride)
@@ -239,10 +244,10 @@ def _bands(lo, hi, cut_lo, cut_hi):
 class PasteOnBorderField(torch.autograd.Function):
     """out (N×C×H×W) = the constant field of ``k`` (1×C×3×3: its corner values on the image
     corners, edge values on the one-pixel border, the centre value inside) with ``win`` pasted at
-    ``box``, stored in ``layout`` (the convs' NCHW or NHWC). Written as slice assignments, autograd would clone the full-size gradient once per
-    assignment (half a second per training iteration at 256²); here the backward reads the
-    gradient once: the window's slice for ``win`` and exact region sums (outside the window) for
-    ``k``."""
+    ``box``, stored in ``layout`` (the convs' NCHW or NHWC). Written as slice assignments,
+    autograd would clone the full-size gradient once per assignment (half a second per training
+    iteration at 256²); here the backward reads the gradient once: the window's slice for ``win``
+    and exact region sums (outside the window) for ``k``."""
 
     @staticmethod
     def forward(ctx, k, win, size, box, layout=torch.contiguous_format):
