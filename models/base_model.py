@@ -119,7 +119,9 @@ class BaseModel:
     def to_memory_format(self, t):
         """--channels_last: 4-D inputs in NHWC memory (tensor-core convs need no transposes)."""
         if getattr(self.opt, 'channels_last', False) and t.dim() == 4 and t.is_floating_point():
-            return t.contiguous(memory_format=torch.channels_last)
+            # .to, not .contiguous: a one-channel map (the mask) counts as channels-last already and
+            # would keep NCHW strides, and torch.cat with it would then give NCHW
+            return t.to(memory_format=torch.channels_last)
         return t
 
     def autocast(self):
