@@ -333,8 +333,11 @@ def main(argv=None):
 
 def profile_fast_path(args, device, top=12):
     """Which operators take the fast path's time: torch.profiler over one batch-8 edit and one
-    training iteration (after warm-up), self time per operator (device time on CUDA)."""
+    training iteration (after warm-up), self time per operator (device time on CUDA). Profiled
+    without --cuda_graph / --compile: the same kernels, but each one attributed to its operator (a
+    replayed graph hides them)."""
     from torch.profiler import ProfilerActivity, profile
+    args = argparse.Namespace(**{**vars(args), 'cuda_graph': False, 'compile': False})
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == 'cuda' else [])
     key = 'self_device_time_total' if device.type == 'cuda' else 'self_cpu_time_total'
     batch = {k: v.to(device) for k, v in
@@ -415,4 +418,6 @@ def print_table(r):
 
 
 if __name__ == '__main__':
-    main()
+    from util.errors import exit_on_user_error
+    with exit_on_user_error():
+        main()

@@ -516,3 +516,17 @@ def test_help(script, capsys):
         assert '--image_path' in out and '--mask_dir' in out
     else:
         assert '--continue_train' in out and '--max_iters' in out
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason='on a GPU the script runs the whole benchmark')
+def test_gpu_benchmark_script_without_a_gpu_says_so(tmp_path):
+    """scripts/benchmark_gpu.sh on a machine without CUDA: one line, exit 2, nothing written."""
+    import subprocess
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    res = subprocess.run(['bash', os.path.join(root, 'scripts', 'benchmark_gpu.sh'), str(tmp_path / 'out')],
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 2
+    errors = [line for line in res.stderr.splitlines() if line.startswith('error:')]
+    assert errors == ['error: --device cuda asked for, but PyTorch sees no CUDA GPU; use --device cpu or auto']
+    assert 'Traceback' not in res.stderr
+    assert not any((tmp_path / 'out').iterdir())
