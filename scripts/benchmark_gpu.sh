@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The README's GPU table in one go (about 8 minutes on an H100): the fast path with bf16 +
+# The README's GPU table in one go (its first configuration alone took 154 s on an H100): bf16 +
 # channels_last + CUDA graphs (with a kernel-level profile), float32 with CUDA graphs only, and
 # bf16 + channels_last eager, each against the float32 reference. Tables and JSON go to
 # results/benchmark_gpu/ (or the folder given as the first argument); a failed run leaves nothing.
