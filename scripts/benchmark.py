@@ -107,24 +107,32 @@ def matmul_ceiling(device, dtype=torch.float32, n=None, repeats=5):
     return 2 * n ** 3 / t / 1e9
 
 
-def count_gflops(net, inputs):
-    """FLOPs of the reference forward (full work; PyTorch's FlopCounterMode counts 2 per
-    multiply-add of every convolution and matmul), per image."""
+def executed_gflop(fn):
+    """GFLOP that ``fn()`` executes: PyTorch's FlopCounterMode counts 2 per multiply-add of every
+    convolution and matmul as run (the fast path's windows at their real size). Only eager models
+    count: a replayed CUDA graph or a compiled net is invisible to the counter."""
     from torch.utils.flop_counter import FlopCounterMode
     counter = FlopCounterMode(display=False)
-    with torch.inference_mode(), counter:
-        net(*inputs)
-    return counter.get_total_flops() / 1e9 / inputs[0].shape[0]
+    with counter:
+        fn()
+    return counter.get_total_flops() / 1e9
+
+
+def eager(args):
+    """The same options without --cuda_graph / --compile: the same work, visible op by op."""
+    return argparse.Namespace(**{**vars(args), 'compile': False, 'cuda_graph': False})
+
+
+def count_gflops(net, inputs):
+    """FLOPs of the reference forward (full work), per image."""
+    with torch.inference_mode():
+        return executed_gflop(lambda: net(*inputs)) / inputs[0].shape[0]
 
 
 def edit_gflops(model, batch):
-    """GFLOP per image of ``model.edit`` as executed (the fast path's windows at their real size).
-    The model must be eager: a replayed CUDA graph or a compiled net is invisible to the counter."""
-    from torch.utils.flop_counter import FlopCounterMode
-    counter = FlopCounterMode(display=False)
-    with torch.inference_mode(), counter:
-        model.edit(batch)
-    return counter.get_total_flops() / 1e9 / batch['image'].shape[0]
+    """GFLOP per image of ``model.edit`` as executed (``model`` eager)."""
+    with torch.inference_mode():
+        return executed_gflop(lambda: model.edit(batch)) / batch['image'].shape[0]
 
 
 def generator_inputs(model, batch, device):
@@ -160,16 +168,9 @@ def training_step(args, device, fast):
 
 
 def training_gflops(args, device, fast):
-    """GFLOP of one training iteration (forward and backward of every conv and matmul: G, D's,
-    VGG19) as executed: the fast path's windows count with their real size. Counted on an eager
-    model (a replayed CUDA graph or a compiled net is invisible to the counter; the work is the same)."""
-    from torch.utils.flop_counter import FlopCounterMode
-    eager = argparse.Namespace(**{**vars(args), 'compile': False, 'cuda_graph': False})
-    step = training_step(eager, device, fast)
-    counter = FlopCounterMode(display=False)
-    with counter:
-        step()
-    return counter.get_total_flops() / 1e9
+    """GFLOP of one training iteration as executed (forward and backward of G, D's and VGG19),
+    counted on an eager model."""
+    return executed_gflop(training_step(eager(args), device, fast))
 
 
 def training_time(args, device, fast):
@@ -290,7 +291,7 @@ def main(argv=None):
     res['gflops_per_image'] = count_gflops(models[0].netG, inputs)
     counting = models[1]  # the fast path's executed work per mask family, on an eager model
     if args.cuda_graph or args.compile:
-        counting = build_model(argparse.Namespace(**{**vars(args), 'compile': False, 'cuda_graph': False}), device)
+        counting = build_model(eager(args), device)
         counting.netG.load_state_dict(models[0].netG.state_dict())
     res['inference'] = {}
     for family in FAMILIES:
@@ -337,7 +338,7 @@ def profile_fast_path(args, device, top=12):
     without --cuda_graph / --compile: the same kernels, but each one attributed to its operator (a
     replayed graph hides them)."""
     from torch.profiler import ProfilerActivity, profile
-    args = argparse.Namespace(**{**vars(args), 'cuda_graph': False, 'compile': False})
+    args = eager(args)
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == 'cuda' else [])
     key = 'self_device_time_total' if device.type == 'cuda' else 'self_cpu_time_total'
     batch = {k: v.to(device) for k, v in
@@ -386,6 +387,7 @@ def print_table(r):
           f"{r['semantic_window']}; tf32 {r['tf32']}")
     print(f"netG {r['params_netG'] / 1e6:.3f} M parameters, {r['gflops_per_image']:.1f} GFLOP per image; "
           f"fp32 matmul ceiling {r['matmul_gflops_fp32']:.0f} GFLOP/s")
+    dtype = r['amp'] if r['amp'] != 'none' else 'fp32'  # the fast path's, and its ceiling's
     print(f"\n{'measurement':<34}{'reference':>12}{'fast':>12}{'speed-up':>10}{'max |diff|':>12}{'work cut':>10}")
     for fam, v in r['inference'].items():
         print(f"{'inference b1, ' + fam + ' mask (s)':<34}{v['reference_s']:>12.3f}{v['fast_s']:>12.3f}"
@@ -408,11 +410,10 @@ def print_table(r):
         print(f"training iteration work (forward + backward): reference "
               f"{t['reference_gflop']:.0f} GFLOP, {100 * t['reference_fraction_of_ceiling']:.0f} % of the fp32 "
               f"ceiling; fast {t['fast_gflop']:.0f} GFLOP ({t['reference_gflop'] / t['fast_gflop']:.2f}× less), "
-              f"{100 * t['fast_fraction_of_ceiling']:.0f} % of the {r['amp'] if r['amp'] != 'none' else 'fp32'} "
-              f"ceiling")
+              f"{100 * t['fast_fraction_of_ceiling']:.0f} % of the {dtype} ceiling")
     t = r['throughput']
     print(f"\nfast path at batch {t['batch']}: {t['fast_gflops_achieved']:.0f} GFLOP/s (nominal work) = "
-          f"{100 * t['fraction_of_matmul_ceiling']:.0f} % of the {r['amp'] if r['amp'] != 'none' else 'fp32'} matmul "
+          f"{100 * t['fraction_of_matmul_ceiling']:.0f} % of the {dtype} matmul "
           f"ceiling ({t['ceiling_gflops']:.0f} GFLOP/s); benchmark took "
           f"{r['benchmark_seconds']:.0f} s")
 

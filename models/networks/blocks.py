@@ -471,7 +471,7 @@ def set_fast(net, fast=True, window=True):
     discriminator, and the one-pass spectral-norm backward of every spectral-normed layer.
     ``window=False`` keeps the fast path but computes the label inputs' convs everywhere."""
     for m in net.modules():
-        if isinstance(m, SPMBlock) or hasattr(m, 'window'):  # SPM blocks, the patch D's
+        if hasattr(m, 'window'):  # SPM blocks and patch D's: the modules with a windowed fast path
             m.fast = fast
             m.window = window
     for hook in spectral_norm_hooks(net):
