@@ -86,24 +86,28 @@ def sync(device):
         torch.cuda.synchronize(device)
 
 
-def median_time(fn, device, warmup, repeats):
+def paired_median_times(fns, device, warmup, repeats):
+    """Median time of each of ``fns``, run in turn within every repeat: the ratios then compare
+    runs made under the same load (this shared VM drifts by ±15 % between runs)."""
     for _ in range(warmup):
-        fn()
-    times = []
+        for fn in fns:
+            fn()
+    times = [[] for _ in fns]
     for _ in range(repeats):
-        sync(device)
-        t = time.perf_counter()
-        fn()
-        sync(device)
-        times.append(time.perf_counter() - t)
-    return float(np.median(times))
+        for fn, ts in zip(fns, times):
+            sync(device)
+            t = time.perf_counter()
+            fn()
+            sync(device)
+            ts.append(time.perf_counter() - t)
+    return [float(np.median(ts)) for ts in times]
 
 
 def matmul_ceiling(device, dtype=torch.float32, n=None, repeats=5):
     n = n or (2048 if device.type == 'cpu' else 8192)
     a = torch.randn(n, n, device=device, dtype=dtype)
     b = torch.randn(n, n, device=device, dtype=dtype)
-    t = median_time(lambda: a @ b, device, 2, repeats)
+    t, = paired_median_times([lambda: a @ b], device, 2, repeats)
     return 2 * n ** 3 / t / 1e9
 
 
@@ -145,14 +149,12 @@ def inference_times(args, device, models, family, n):
     with the same weights."""
     batch = make_batch(n, (args.size, args.size), args.label_nc, family)
     batch = {k: v.to(device) for k, v in batch.items()}
-    out = {}
     with torch.inference_mode():
-        for mode, model in zip(('reference', 'fast'), models):
-            result = model.edit(batch)
-            out[mode] = median_time(lambda: model.edit(batch), device, args.warmup, args.repeats)
-            out[mode + '_output'] = result
-    diff = float((out.pop('reference_output') - out.pop('fast_output')).abs().max())
-    return out['reference'], out['fast'], diff
+        outputs = [model.edit(batch) for model in models]
+        diff = float((outputs[0] - outputs[1]).abs().max())
+        ref, fast = paired_median_times([lambda m=m: m.edit(batch) for m in models], device, args.warmup,
+                                        args.repeats)
+    return ref, fast, diff
 
 
 def training_step(args, device, fast):
@@ -173,9 +175,10 @@ def training_gflops(args, device, fast):
     return executed_gflop(training_step(eager(args), device, fast))
 
 
-def training_time(args, device, fast):
-    step = training_step(args, device, fast)
-    return median_time(step, device, 1 + 2 * (args.compile and fast), max(2, args.repeats // 2))
+def training_times(args, device):
+    """(reference s, fast s) of one training iteration, the two runs alternating."""
+    steps = training_step(args, device, False), training_step(args, device, True)
+    return paired_median_times(steps, device, 1 + 2 * args.compile, max(2, args.repeats // 2))
 
 
 def child_peak_memory(args, what):
@@ -309,7 +312,7 @@ def main(argv=None):
                          'fraction_of_matmul_ceiling': res['gflops_per_image'] * n / fast / ceiling}
     del models
     if not args.skip_training:
-        ref, fast = training_time(args, device, False), training_time(args, device, True)
+        ref, fast = training_times(args, device)
         work = training_gflops(args, device, False), training_gflops(args, device, True)
         res['training'] = {'reference_s': ref, 'fast_s': fast, 'speedup': ref / fast,
                            'reference_gflop': work[0], 'fast_gflop': work[1],

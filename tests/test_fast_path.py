@@ -133,12 +133,23 @@ def test_generator_fast_equals_reference_training_gradients():
         assert float((q.grad - p.grad).abs().max()) <= 2e-2 * scale + 1e-7, name
 
 
+@pytest.fixture
+def two_threads():
+    """The small-conv routing (blocks.conv2d) is only taken with more than one thread."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize('n', [1, 2])
 @pytest.mark.parametrize('mask_kind', ['box', 'corner', 'half', 'empty'])
-def test_final_only_inference_gives_the_same_edit(mask_kind):
-    """final_only computes the last decoder block only where the result is read: same composite."""
+def test_final_only_inference_gives_the_same_edit(mask_kind, n, two_threads):
+    """final_only computes the last decoder block and the output layer only where the result is
+    read: same composite (batch 1 also takes blocks.conv2d's oneDNN route for small maps)."""
     torch.manual_seed(6)
     g = init_weights(ProgressiveGenerator(L, ngf=4)).eval()
-    args = inputs(mask_kind, n=2)
+    args = inputs(mask_kind, n=n)
     with torch.no_grad():
         set_fast(g, False)
         ref = g(*args)['composite'][-1]
@@ -369,3 +380,45 @@ def test_benchmark_counts_training_work():
     # VGG19 up to relu5_1 on the three scales (256², 128², 64²): ~61.6 GFLOP per forward; the fake's
     # and the real's forwards and the fake's backward to its input are about three of them
     assert 3 * 61.6 * 0.97 < fast < ref
+
+
+def _dispatched_ops(fn):
+    from torch.utils._python_dispatch import TorchDispatchMode
+    seen = []
+
+    class Watch(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            seen.append(func.overloadpacket.__name__)
+            return func(*args, **(kwargs or {}))
+    with Watch():
+        out = fn()
+    return out, seen
+
+
+@pytest.mark.parametrize('case', ['pad1', 'stride2', 'crop', 'nhwc', 'no_bias'])
+def test_small_conv_routing_equals_conv2d(case, two_threads):
+    """blocks.conv2d sends small batch-1 inference convs to oneDNN: same numbers as F.conv2d for
+    strides, paddings, strided views and NHWC inputs; autograd, batches and large inputs stay on
+    F.conv2d."""
+    from models.networks.blocks import conv2d
+    torch.manual_seed(11)
+    x = torch.randn(1, 24, 14, 18)
+    w, b = torch.randn(40, 24, 3, 3), torch.randn(40)
+    stride, padding = (2, 0) if case == 'stride2' else (1, 1)
+    if case == 'crop':
+        x = torch.randn(1, 24, 30, 30)[:, :, 3:17, 5:23]
+    if case == 'nhwc':
+        x, w = x.contiguous(memory_format=torch.channels_last), w.contiguous(memory_format=torch.channels_last)
+    if case == 'no_bias':
+        b = None
+    with torch.inference_mode():
+        got, ops = _dispatched_ops(lambda: conv2d(x, w, b, stride, padding))
+        want = F.conv2d(x, w, b, stride, padding)
+    assert 'mkldnn_convolution' in ops
+    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-4)  # |values| ~ 15
+    if case == 'nhwc':
+        assert got.is_contiguous(memory_format=torch.channels_last)
+    for grad, xx in ((True, x), (False, torch.cat([x, x])), (False, torch.randn(1, 24, 40, 40))):
+        with torch.set_grad_enabled(grad):
+            _, ops = _dispatched_ops(lambda: conv2d(xx, w, b, stride, padding))
+        assert 'mkldnn_convolution' not in ops, (grad, tuple(xx.shape))

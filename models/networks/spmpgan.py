@@ -7,7 +7,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .blocks import Conv2dBlock, SemanticMaps, SPMBlock, UpSPMBlock, bounding_box, coarse_box
+from .blocks import (Conv2dBlock, SemanticMaps, SPMBlock, UpSPMBlock, bounding_box, coarse_box, conv2d,
+                     memory_format_of)
 
 # Channel plans in units of ngf (spec §4.1-4.3). Encoders enc1..encN; decoders from the deepest
 # (dec{N-1}) down to dec2. enc1 and the bottleneck encN have stride 1, the others stride 2.
@@ -72,7 +73,22 @@ class StageGenerator(nn.Module):
                 y0, y1, x0, x1 = out_box
                 window = (max(y0 - 1, 0), min(y1 + 1, h), max(x0 - 1, 0), min(x1 + 1, w))
             x = getattr(self, f'dec{k}')(x, sem, skip, window)
-        return self.dec1(x)
+        if out_box is None:
+            return self.dec1(x)
+        return self._output_layer_window(x, out_box, window)
+
+    def _output_layer_window(self, x, box, window):
+        """dec1 (replicate pad, conv, tanh) on ``box`` only, zeros elsewhere. ``window`` (``box``
+        grown by one pixel inside the image) is what dec2 computed: the crop's own replicate
+        padding is then wrong only outside ``box``, or is the image's."""
+        (y0, y1, x0, x1), (wy0, wy1, wx0, wx1) = box, window
+        layer = self.dec1
+        crop = layer.pad(x[:, :, wy0:wy1, wx0:wx1])
+        y = layer.activation(conv2d(crop, layer.conv.weight, layer.conv.bias))
+        out = torch.empty((x.shape[0], y.shape[1]) + tuple(x.shape[-2:]), dtype=y.dtype, device=y.device,
+                          memory_format=memory_format_of(x)).zero_()
+        out[:, :, y0:y1, x0:x1] = y[:, :, y0 - wy0:y1 - wy0, x0 - wx0:x1 - wx0]
+        return out
 
 
 def composite(mask, generated, known):
