@@ -111,11 +111,25 @@ def matmul_ceiling(device, dtype=torch.float32, n=None, repeats=5):
     return 2 * n ** 3 / t / 1e9
 
 
+def _count_onednn_convs():
+    """FlopCounterMode knows aten.convolution; blocks.conv2d calls aten.mkldnn_convolution directly
+    for small CPU inference convs, which it would otherwise leave out."""
+    from torch.utils import flop_counter
+    op = torch.ops.aten.mkldnn_convolution
+    if op in flop_counter.flop_registry or op.default in flop_counter.flop_registry:
+        return
+
+    @flop_counter.register_flop_formula(op)
+    def onednn_conv_flop(x_shape, w_shape, *args, out_shape=None, **kwargs):
+        return flop_counter.conv_flop_count(x_shape, w_shape, out_shape, transposed=False)
+
+
 def executed_gflop(fn):
     """GFLOP that ``fn()`` executes: PyTorch's FlopCounterMode counts 2 per multiply-add of every
     convolution and matmul as run (the fast path's windows at their real size). Only eager models
     count: a replayed CUDA graph or a compiled net is invisible to the counter."""
     from torch.utils.flop_counter import FlopCounterMode
+    _count_onednn_convs()
     counter = FlopCounterMode(display=False)
     with counter:
         fn()

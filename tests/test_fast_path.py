@@ -422,3 +422,14 @@ def test_small_conv_routing_equals_conv2d(case, two_threads):
         with torch.set_grad_enabled(grad):
             _, ops = _dispatched_ops(lambda: conv2d(xx, w, b, stride, padding))
         assert 'mkldnn_convolution' not in ops, (grad, tuple(xx.shape))
+
+
+def test_benchmark_counts_the_onednn_route(two_threads):
+    """The work cut would be overstated if FlopCounterMode missed blocks.conv2d's oneDNN convs."""
+    import scripts.benchmark as bench
+    from models.networks.blocks import conv2d
+    x, w = torch.randn(1, 8, 10, 12), torch.randn(16, 8, 3, 3)
+    with torch.inference_mode():
+        routed = bench.executed_gflop(lambda: conv2d(x, w, None, 1, 1))
+        plain = bench.executed_gflop(lambda: F.conv2d(x, w, None, 1, 1))
+    assert routed == plain == 2 * 16 * 8 * 9 * 10 * 12 / 1e9
