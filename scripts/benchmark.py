@@ -13,7 +13,8 @@ CUDA); parameters and GFLOPs per image (the reference's multiply-adds ×2); the 
 executes (GFLOP per edit per mask family and per training iteration, windows at their real size),
 whose ratio bounds the speed-up at equal efficiency, and the fraction of the matmul ceiling that
 the training iteration reaches. Median of --repeats after
---warmup runs. The reference is always float32 (TF32 off unless --tf32); --amp, --compile and
+--warmup runs (training: of max(3, repeats / 2)); the reference and the fast path run in turn, so
+each ratio compares runs made under the same load. The reference is always float32 (TF32 off unless --tf32); --amp, --compile and
 --semantic_window apply to the fast path only, so the speed-ups include them and the max abs
 difference shows what they cost. Speed claims of this project come from this script, never from
 timed tests.
@@ -192,7 +193,7 @@ def training_gflops(args, device, fast):
 def training_times(args, device):
     """(reference s, fast s) of one training iteration, the two runs alternating."""
     steps = training_step(args, device, False), training_step(args, device, True)
-    return paired_median_times(steps, device, 1 + 2 * args.compile, max(2, args.repeats // 2))
+    return paired_median_times(steps, device, 1 + 2 * args.compile, max(3, args.repeats // 2))
 
 
 def child_peak_memory(args, what):
