@@ -12,11 +12,11 @@ stand-in) reference vs fast; peak memory (RSS on CPU in a child process, max_mem
 CUDA); parameters and GFLOPs per image (the reference's multiply-adds ×2); the work each path
 executes (GFLOP per edit per mask family and per training iteration, windows at their real size),
 whose ratio bounds the speed-up at equal efficiency, and the fraction of the matmul ceiling that
-the training iteration reaches. Median of --repeats after
---warmup runs (training: of max(3, repeats / 2)); the reference and the fast path run in turn, so
-each ratio compares runs made under the same load. The reference is always float32 (TF32 off unless --tf32); --amp, --compile and
---semantic_window apply to the fast path only, so the speed-ups include them and the max abs
-difference shows what they cost. Speed claims of this project come from this script, never from
+the training iteration reaches. Median of --repeats after --warmup runs (training: of
+max(3, repeats / 2)); the reference and the fast path run in turn, so each ratio compares runs
+made under the same load. The reference is always float32 (TF32 off unless --tf32); --amp,
+--compile and --semantic_window apply to the fast path only, so the speed-ups include them and
+the max abs difference shows what they cost. Speed claims of this project come from this script, never from
 timed tests.
 """
 import argparse
