@@ -16,8 +16,8 @@ the training iteration reaches. Median of --repeats after --warmup runs (trainin
 max(3, repeats / 2)); the reference and the fast path run in turn, so each ratio compares runs
 made under the same load. The reference is always float32 (TF32 off unless --tf32); --amp,
 --compile and --semantic_window apply to the fast path only, so the speed-ups include them and
-the max abs difference shows what they cost. Speed claims of this project come from this script, never from
-timed tests.
+the max abs difference shows what they cost. Speed claims of this project come from this script,
+never from timed tests.
 """
 import argparse
 import json
