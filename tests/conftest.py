@@ -9,7 +9,16 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+# two threads by default (CI's machine has two cores); test_backends.py reruns the numerical tests
+# with one thread through SEMEDIT_TEST_THREADS
+torch.set_num_threads(int(os.environ.get('SEMEDIT_TEST_THREADS', 0)) or max(1, min(2, os.cpu_count() or 1)))
+
+
+def pytest_configure(config):
+    config.addinivalue_line('markers', 'numerics: compares numbers against a reference or a formula; '
+                                       'test_backends.py reruns these under other CPU math back-ends')
+    config.addinivalue_line('markers', 'backends: reruns the numerical tests in fresh processes under other '
+                                       'CPU math back-ends (several minutes)')
 
 
 @pytest.fixture(autouse=True)

@@ -7,8 +7,13 @@ import torch.nn.functional as F
 from models.networks.blocks import SemanticMaps, SPMBlock, set_fast, windowed_semantic_branch
 from models.networks.init import init_weights
 from models.networks.spmpgan import ProgressiveGenerator
+from tolerances import (assert_float64_close, assert_grads_float64_close, assert_sums_close, conv_magnitude,
+                        float32_tolerance)
+
+pytestmark = pytest.mark.numerics
 
 L = 34
+F64 = torch.float64
 
 
 def full_branch(s, w1, b1, w2, b2):
@@ -19,14 +24,14 @@ def full_branch(s, w1, b1, w2, b2):
 def test_windowed_semantic_branch_equals_full(box):
     torch.manual_seed(0)
     n, c, h, w = 2, 6, 32, 40
-    s = torch.zeros(n, c, h, w)
+    s = torch.zeros(n, c, h, w, dtype=F64)
     y0, y1, x0, x1 = box
     s[:, :, y0:y1, x0:x1] = torch.rand(n, c, y1 - y0, x1 - x0)
     s[1, :, y0:y1, x0:x1] *= (torch.rand(1, y1 - y0, x1 - x0) > 0.5)  # the second sample edits less
-    w1, b1, w2, b2 = torch.randn(8, c, 3, 3), torch.randn(8), torch.randn(12, 8, 3, 3), torch.randn(12)
+    w1, b1, w2, b2 = (torch.randn(*shape, dtype=F64) for shape in ((8, c, 3, 3), (8,), (12, 8, 3, 3), (12,)))
     sem = SemanticMaps(s)
     got = windowed_semantic_branch(s, sem.nonzero_box((h, w)), w1, b1, w2, b2)
-    torch.testing.assert_close(got, full_branch(s, w1, b1, w2, b2), rtol=1e-5, atol=1e-5)
+    assert_float64_close(got, full_branch(s, w1, b1, w2, b2))  # the same function: float64 rounding only
 
 
 @pytest.mark.parametrize('box', [(3, 6, 4, 8), (0, 2, 0, 3), (5, 8, 6, 9), (0, 8, 4, 6)])
@@ -37,31 +42,32 @@ def test_paste_on_border_field_gradients(box):
     y0, y1, x0, x1 = box
     k = torch.randn(1, 2, 3, 3, dtype=torch.double, requires_grad=True)
     win = torch.randn(2, 2, y1 - y0, x1 - x0, dtype=torch.double, requires_grad=True)
+    # gradcheck's float64 finite differences (its own tolerances: eps 1e-6, atol 1e-5, rtol 1e-3)
     assert torch.autograd.gradcheck(lambda a, b: PasteOnBorderField.apply(a, b, (8, 9), box), (k, win))
 
 
 def test_windowed_semantic_branch_weight_gradients_equal_full():
     torch.manual_seed(8)
-    s = torch.zeros(2, 5, 20, 24)
+    s = torch.zeros(2, 5, 20, 24, dtype=F64)
     s[:, :, 6:11, 15:24] = torch.rand(2, 5, 5, 9)
-    params = [torch.randn(7, 5, 3, 3), torch.randn(7), torch.randn(9, 7, 3, 3), torch.randn(9)]
+    params = [torch.randn(*shape, dtype=F64) for shape in ((7, 5, 3, 3), (7,), (9, 7, 3, 3), (9,))]
     grads = []
     for fn in (full_branch, lambda *a: windowed_semantic_branch(a[0], SemanticMaps(s).nonzero_box((20, 24)), *a[1:])):
         ps = [p.clone().requires_grad_() for p in params]
         out = fn(s, *ps)
-        (out * torch.linspace(-1, 2, out.numel()).view_as(out)).sum().backward()
+        (out * torch.linspace(-1, 2, out.numel(), dtype=F64).view_as(out)).sum().backward()
         grads.append([p.grad for p in ps])
     for a, b in zip(*grads):
-        torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-4)
+        assert_float64_close(b, a)  # the same function: float64 rounding only
 
 
 def test_windowed_semantic_branch_empty_mask_and_tiny_maps():
     torch.manual_seed(1)
-    w1, b1, w2, b2 = torch.randn(8, 4, 3, 3), torch.randn(8), torch.randn(12, 8, 3, 3), torch.randn(12)
+    w1, b1, w2, b2 = (torch.randn(*shape, dtype=F64) for shape in ((8, 4, 3, 3), (8,), (12, 8, 3, 3), (12,)))
     for shape in ((1, 4, 16, 16), (1, 4, 3, 5), (1, 4, 2, 2)):
-        s = torch.zeros(shape)
+        s = torch.zeros(shape, dtype=F64)
         got = windowed_semantic_branch(s, None, w1, b1, w2, b2)
-        torch.testing.assert_close(got, full_branch(s, w1, b1, w2, b2), rtol=1e-5, atol=1e-5)
+        assert_float64_close(got, full_branch(s, w1, b1, w2, b2))  # the same function: float64 rounding only
 
 
 def test_nonzero_box_is_the_union_over_the_batch():
@@ -72,7 +78,7 @@ def test_nonzero_box_is_the_union_over_the_batch():
     assert SemanticMaps(torch.zeros(1, 3, 8, 8)).nonzero_box((8, 8)) is None
 
 
-def inputs(mask_kind, n=1):
+def inputs(mask_kind, n=1, dtype=torch.float32):
     torch.manual_seed(2)
     gt = torch.rand(n, 3, 256, 256) * 2 - 1
     m = torch.zeros(n, 1, 256, 256)
@@ -88,7 +94,16 @@ def inputs(mask_kind, n=1):
     seg = torch.zeros(n, L, 256, 256).scatter_(1, label, 1.0)
     edge = torch.zeros(n, 1, 256, 256)
     edge[..., 119:121, :] = 1
-    return gt, gt * (1 - m), torch.cat([seg, edge], 1) * m, m
+    return tuple(t.to(dtype) for t in (gt, gt * (1 - m), torch.cat([seg, edge], 1) * m, m))
+
+
+def reference_in_float64(net, args, key='composite', **kwargs):
+    """The reference forward of a float64 copy of ``net`` on float64 ``args``: the truth that the
+    float32 runs' rounding errors are measured against."""
+    import copy
+    net64 = set_fast(copy.deepcopy(net).double(), False)
+    with torch.no_grad():
+        return net64(*[a.double() for a in args], **kwargs)[key]
 
 
 @pytest.mark.parametrize('mask_kind', ['box', 'half', 'corner', 'empty'])
@@ -103,8 +118,9 @@ def test_generator_fast_equals_reference_eval(mask_kind):
         fast = g(*args)
         fast_again = g(*args)  # second call uses the cached fused / folded weights
     for k in ('composite', 'fake'):
-        for a, b in zip(ref[k], fast[k]):
-            torch.testing.assert_close(b, a, rtol=0, atol=1e-4)
+        for a, b, truth in zip(ref[k], fast[k], reference_in_float64(g, args, k)):
+            # as accurate as the float32 reference (tolerances.py)
+            torch.testing.assert_close(b, a, rtol=0, atol=float32_tolerance(a, truth))
     for a, b in zip(fast['composite'], fast_again['composite']):
         assert torch.equal(a, b)
 
@@ -112,25 +128,22 @@ def test_generator_fast_equals_reference_eval(mask_kind):
 def test_generator_fast_equals_reference_training_gradients():
     """Train mode: same outputs and same parameter gradients (autograd through the window)."""
     torch.manual_seed(4)
-    ref_net = init_weights(ProgressiveGenerator(L, ngf=4)).train()
-    fast_net = ProgressiveGenerator(L, ngf=4).train()
+    # float64: the 2×2 instance norms amplify float32 reordering to ~1 % of some gradients, and a
+    # bias before an instance norm has a true gradient of zero (its float32 value is pure noise)
+    ref_net = init_weights(ProgressiveGenerator(L, ngf=4)).train().double()
+    fast_net = ProgressiveGenerator(L, ngf=4).train().double()
     fast_net.load_state_dict(ref_net.state_dict())
     set_fast(ref_net, False)
     set_fast(fast_net, True)  # the spectral norms' one-pass backward too (off by default)
-    args = inputs('box', n=2)
+    args = inputs('box', n=2, dtype=F64)
     losses = []
     for net in (ref_net, fast_net):
         out = net(*args)
         loss = sum((f - g).abs().mean() for f, g in zip(out['fake'], out['gt'])) + out['composite'][2].square().mean()
         loss.backward()
         losses.append(loss)
-    torch.testing.assert_close(losses[1], losses[0], rtol=1e-5, atol=1e-6)
-    for (name, p), q in zip(ref_net.named_parameters(), fast_net.parameters()):
-        # relative to each tensor's gradient scale (float reordering is amplified by the 2×2
-        # instance norms on the way back, ~1 % here); biases before an instance norm have a true
-        # gradient of zero, so only their (tiny) absolute error is checked
-        scale = float(p.grad.abs().max())
-        assert float((q.grad - p.grad).abs().max()) <= 2e-2 * scale + 1e-7, name
+    assert_float64_close(losses[1], losses[0])
+    assert_grads_float64_close(ref_net.named_parameters(), fast_net.parameters())
 
 
 @pytest.fixture
@@ -155,7 +168,8 @@ def test_final_only_inference_gives_the_same_edit(mask_kind, n, two_threads):
         ref = g(*args)['composite'][-1]
         set_fast(g, True)
         fast = g(*args, final_only=True)['composite'][-1]
-    torch.testing.assert_close(fast, ref, rtol=0, atol=1e-4)
+    truth = reference_in_float64(g, args)[-1]
+    torch.testing.assert_close(fast, ref, rtol=0, atol=float32_tolerance(ref, truth))  # tolerances.py
 
 
 def test_nearest_downsample_matches_interpolate():
@@ -167,9 +181,9 @@ def test_nearest_downsample_matches_interpolate():
 
 def test_inference_cache_follows_weight_changes():
     torch.manual_seed(5)
-    blk = SPMBlock(3, 4, 6, sn=True, hidden=5).eval()
-    x = torch.randn(1, 3, 16, 16)
-    s = torch.zeros(1, 6, 16, 16)
+    blk = SPMBlock(3, 4, 6, sn=True, hidden=5).eval().double()
+    x = torch.randn(1, 3, 16, 16, dtype=F64)
+    s = torch.zeros(1, 6, 16, 16, dtype=F64)
     s[..., 4:9, 4:9] = 1
     with torch.no_grad():
         a = blk(x, s)
@@ -178,8 +192,8 @@ def test_inference_cache_follows_weight_changes():
         b = blk(x, s)
         blk.fast = False
         c = blk(x, s)
-    assert not torch.allclose(a, b)
-    torch.testing.assert_close(b, c, rtol=1e-5, atol=1e-5)
+    assert float((a - b).abs().max()) > 1e-3 * float(c.abs().max())  # the change shows
+    assert_float64_close(b, c)  # the same function: float64 rounding only
 
 
 def test_coarse_box_contains_the_box_and_gives_the_same_numbers():
@@ -193,11 +207,11 @@ def test_coarse_box_contains_the_box_and_gives_the_same_numbers():
         assert (c[1] - c[0]) % 4 == 0 and (c[3] - c[2]) % 5 == 0  # multiples of a side / 8
         sizes.add((c[1] - c[0], c[3] - c[2]))
         torch.manual_seed(0)
-        s = torch.zeros(1, 4, h, w)
+        s = torch.zeros(1, 4, h, w, dtype=F64)
         s[:, :, box[0]:box[1], box[2]:box[3]] = torch.rand(1, 4, box[1] - box[0], box[3] - box[2])
-        w1, b1, w2, b2 = torch.randn(6, 4, 3, 3), torch.randn(6), torch.randn(5, 6, 3, 3), torch.randn(5)
-        torch.testing.assert_close(windowed_semantic_branch(s, c, w1, b1, w2, b2), full_branch(s, w1, b1, w2, b2),
-                                   rtol=1e-5, atol=1e-5)
+        w1, b1, w2, b2 = (torch.randn(*shape, dtype=F64) for shape in ((6, 4, 3, 3), (6,), (5, 6, 3, 3), (5,)))
+        # the same function: float64 rounding only
+        assert_float64_close(windowed_semantic_branch(s, c, w1, b1, w2, b2), full_branch(s, w1, b1, w2, b2))
     assert len(sizes) <= 5
 
 
@@ -211,7 +225,8 @@ def test_fast_path_without_window_equals_reference():
         set_fast(g, True, window=False)
         assert not g.G2.enc3.window
         fast = g(*args, final_only=True)['composite'][-1]
-    torch.testing.assert_close(fast, ref, rtol=0, atol=1e-4)
+    truth = reference_in_float64(g, args)[-1]
+    torch.testing.assert_close(fast, ref, rtol=0, atol=float32_tolerance(ref, truth))  # tolerances.py
 
 
 def test_benchmark_script_smoke(tmp_path, capsys):
@@ -224,7 +239,9 @@ def test_benchmark_script_smoke(tmp_path, capsys):
                 '--skip_memory', '--skip_training', '--profile', '--json', str(out)])
     res = json.loads(out.read_text())
     assert set(res['inference']) == {'box', 'brush', 'right_half', 'outpainting'}
-    assert all(v['max_abs_diff'] <= 1e-4 and v['fast_s'] > 0 for v in res['inference'].values())
+    # agreement as the script reports it: far below one grey level (2/255 = 7.8e-3 in [-1, 1]); the
+    # fast path's float32 accuracy itself is tested above against float64
+    assert all(v['max_abs_diff'] <= 1e-3 and v['fast_s'] > 0 for v in res['inference'].values())
     # the executed work follows the mask: a 15 % box leaves far less than a 75 % frame
     assert res['inference']['box']['work_ratio'] > 1.5 > res['inference']['outpainting']['work_ratio'] >= 0.99
     assert res['gflops_per_image'] > 0 and res['params_netG'] > 0
@@ -239,45 +256,47 @@ def test_windowed_prefix_conv_equals_concatenated_conv(box, stride):
     """The D's first layer: the label channels convolved only around the edit, edges included."""
     from models.networks.blocks import windowed_prefix_conv
     torch.manual_seed(9)
-    prefix = torch.zeros(2, 4, 33, 41)
+    prefix = torch.zeros(2, 4, 33, 41, dtype=F64)
     if box is not None:
         y0, y1, x0, x1 = box
         prefix[0, :, y0:y1, x0:x1] = torch.rand(4, y1 - y0, x1 - x0)
         prefix[1, :, y0, x0] = 1  # the second sample edits one pixel of the box
-    x, weight = torch.randn(2, 3, 33, 41), torch.randn(6, 7, 5, 5)
+    x, weight = torch.randn(2, 3, 33, 41, dtype=F64), torch.randn(6, 7, 5, 5, dtype=F64)
     want = F.conv2d(F.pad(torch.cat([prefix, x], 1), (2,) * 4, mode='replicate'), weight, None, stride)
     got = windowed_prefix_conv(prefix, x, weight, stride, 2)
-    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+    assert_float64_close(got, want)  # the same function: float64 rounding only
 
 
 def test_discriminator_fast_equals_reference_in_training():
     """Same scores, same weight and image gradients, same spectral-norm state after a step."""
     from models.networks.discriminators import SNPatchDiscriminator
     torch.manual_seed(10)
-    nets = [init_weights(SNPatchDiscriminator(L + 3, 4, ndf=8)).train() for _ in range(2)]
+    # float64: a power-iteration vector's small elements carry float32 noise of ~1e-5 of their own
+    nets = [init_weights(SNPatchDiscriminator(L + 3, 4, ndf=8)).train().double() for _ in range(2)]
     nets[1].load_state_dict(nets[0].state_dict())
     set_fast(nets[0], False)
-    gt, _, seg_edge, m = inputs('corner', n=2)
+    gt, _, seg_edge, m = inputs('corner', n=2, dtype=F64)
     labels = seg_edge[:, :L]
     results = []
     for net in nets:
         img = gt.clone().requires_grad_()
         scores = net(img, labels)
-        (scores * torch.linspace(-1, 1, scores.numel()).view_as(scores)).sum().backward()
+        (scores * torch.linspace(-1, 1, scores.numel(), dtype=F64).view_as(scores)).sum().backward()
         results.append((scores, img.grad, [p.grad for p in net.parameters()], list(net.buffers())))
     (s0, g0, p0, b0), (s1, g1, p1, b1) = results
-    torch.testing.assert_close(s1, s0, rtol=1e-5, atol=1e-5)
-    torch.testing.assert_close(g1, g0, rtol=1e-5, atol=1e-6)
+    # the same function: float64 rounding only (tolerances.py)
+    assert_float64_close(s1, s0)
+    assert_float64_close(g1, g0)
     for a, b in zip(p0 + b0, p1 + b1):
-        torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-5)
+        assert_float64_close(b, a)
     # the whole-input call is upstream's layout
-    torch.testing.assert_close(nets[1](torch.cat([labels, gt], 1)), nets[0](gt, labels), rtol=1e-5, atol=1e-5)
+    assert_float64_close(nets[1](torch.cat([labels, gt], 1)), nets[0](gt, labels))
 
 
 def test_instance_norm_keeps_nhwc_and_equals_torch():
     from models.networks.blocks import instance_norm
     torch.manual_seed(11)
-    x = torch.randn(2, 8, 13, 17) * 3 + torch.randn(2, 8, 1, 1) * 20
+    x = (torch.randn(2, 8, 13, 17) * 3 + torch.randn(2, 8, 1, 1) * 20).double()
     g = torch.randn_like(x)
     ref_in = x.clone().requires_grad_()
     ref = F.instance_norm(ref_in, eps=1e-5)
@@ -286,8 +305,9 @@ def test_instance_norm_keeps_nhwc_and_equals_torch():
     y = instance_norm(nhwc)
     y.backward(g)
     assert y.is_contiguous(memory_format=torch.channels_last) and not y.is_contiguous()
-    torch.testing.assert_close(y, ref, rtol=1e-5, atol=1e-5)
-    torch.testing.assert_close(nhwc.grad, ref_in.grad, rtol=1e-5, atol=1e-5)
+    # the same function: float64 rounding only (tolerances.py)
+    assert_float64_close(y, ref)
+    assert_float64_close(nhwc.grad, ref_in.grad)
     xd = x[:1, :3, :5, :6].double().to(memory_format=torch.channels_last).requires_grad_()
     assert torch.autograd.gradcheck(instance_norm, (xd,))
 
@@ -301,9 +321,11 @@ def test_channels_last_training_equals_reference():
     reference's outputs and gradients, spectral norms included."""
     from models.networks.discriminators import SNPatchDiscriminator
     torch.manual_seed(12)
-    ref_g = init_weights(ProgressiveGenerator(L, ngf=4)).train()
-    ref_d = init_weights(SNPatchDiscriminator(L + 3, 4, ndf=8)).train()
-    fast_g, fast_d = ProgressiveGenerator(L, ngf=4).train(), SNPatchDiscriminator(L + 3, 4, ndf=8).train()
+    # float64, for the reasons given in test_generator_fast_equals_reference_training_gradients
+    ref_g = init_weights(ProgressiveGenerator(L, ngf=4)).train().double()
+    ref_d = init_weights(SNPatchDiscriminator(L + 3, 4, ndf=8)).train().double()
+    fast_g = ProgressiveGenerator(L, ngf=4).train().double()
+    fast_d = SNPatchDiscriminator(L + 3, 4, ndf=8).train().double()
     fast_g.load_state_dict(ref_g.state_dict())
     fast_d.load_state_dict(ref_d.state_dict())
     set_fast(ref_g, False)
@@ -312,7 +334,7 @@ def test_channels_last_training_equals_reference():
     set_fast(fast_d, True)
     fast_g.to(memory_format=torch.channels_last)
     fast_d.to(memory_format=torch.channels_last)
-    args = inputs('box', n=2)
+    args = inputs('box', n=2, dtype=F64)
     losses = []
     for g, d, layout in ((ref_g, ref_d, lambda t: t), (fast_g, fast_d, nhwc)):
         out = g(*[layout(a) for a in args])
@@ -321,11 +343,9 @@ def test_channels_last_training_equals_reference():
         loss.backward()
         losses.append(loss)
     assert fast_g.G3.dec2.gated_conv2d.conv2d.weight_orig.grad.is_contiguous(memory_format=torch.channels_last)
-    torch.testing.assert_close(losses[1], losses[0], rtol=1e-5, atol=1e-6)
-    for (name, p), q in zip(list(ref_g.named_parameters()) + list(ref_d.named_parameters()),
-                            list(fast_g.parameters()) + list(fast_d.parameters())):
-        scale = float(p.grad.abs().max())  # as in the NCHW test above
-        assert float((q.grad - p.grad).abs().max()) <= 2e-2 * scale + 1e-7, name
+    assert_float64_close(losses[1], losses[0])
+    assert_grads_float64_close(list(ref_g.named_parameters()) + list(ref_d.named_parameters()),
+                               list(fast_g.parameters()) + list(fast_d.parameters()))
 
 
 def test_channels_last_edit_never_mixes_layouts():
@@ -415,7 +435,8 @@ def test_small_conv_routing_equals_conv2d(case, two_threads):
         got, ops = _dispatched_ops(lambda: conv2d(x, w, b, stride, padding))
         want = F.conv2d(x, w, b, stride, padding)
     assert 'mkldnn_convolution' in ops
-    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-4)  # |values| ~ 15
+    # float32 (the route is float32 only): two summation orders of the same terms (tolerances.py)
+    assert_sums_close(got, want, *conv_magnitude(x, w, b, stride, padding))
     if case == 'nhwc':
         assert got.is_contiguous(memory_format=torch.channels_last)
     for grad, xx in ((True, x), (False, torch.cat([x, x])), (False, torch.randn(1, 24, 40, 40))):

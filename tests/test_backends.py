@@ -1,0 +1,51 @@
+"""The numerical tests (marker ``numerics``) again under other CPU math back-ends, so that their
+tolerances are shown to hold on CPUs other than the one a change was made on: PyTorch's kernels
+without SIMD (ATEN_CPU_CAPABILITY=default) and with AVX2 only, one thread and two. oneDNN and MKL
+are held to the same instruction sets. Each configuration runs in a fresh process (the back-end is
+chosen when torch is imported). Skip them with ``-m 'not backends'``."""
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# name: (ATen capability, oneDNN ISA cap, MKL instruction cap, threads)
+BACKENDS = {
+    'no-simd-1-thread': ('default', 'SSE41', 'SSE4_2', 1),
+    'avx2-2-threads': ('avx2', 'AVX2', 'AVX2', 2),
+}
+
+
+def backend_env(name):
+    aten, onednn, mkl, threads = BACKENDS[name]
+    env = dict(os.environ, ATEN_CPU_CAPABILITY=aten, ONEDNN_MAX_CPU_ISA=onednn, MKL_ENABLE_INSTRUCTIONS=mkl,
+               SEMEDIT_TEST_THREADS=str(threads), OMP_NUM_THREADS=str(threads))
+    return env
+
+
+def supported(name):
+    """A capability above the CPU's would crash (illegal instruction), not fall back."""
+    aten = BACKENDS[name][0]
+    native = torch.backends.cpu.get_cpu_capability()
+    return aten == 'default' or (aten == 'avx2' and native in ('AVX2', 'AVX512'))
+
+
+@pytest.mark.backends
+@pytest.mark.parametrize('name', sorted(BACKENDS))
+def test_numerical_tests_pass_under_backend(name):
+    if not supported(name):
+        pytest.skip(f'this CPU ({torch.backends.cpu.get_cpu_capability()}) cannot run {name}')
+    env = backend_env(name)
+    probe = subprocess.run([sys.executable, '-c', 'import torch; print(torch.backends.cpu.get_cpu_capability(), '
+                            'torch.get_num_threads())'], env=env, capture_output=True, text=True, timeout=120)
+    capability, threads = probe.stdout.split()
+    assert capability == BACKENDS[name][0].upper() and int(threads) == BACKENDS[name][3], probe.stdout
+    res = subprocess.run([sys.executable, '-m', 'pytest', '-q', '-x', '-m', 'numerics', '-p', 'no:cacheprovider',
+                          os.path.join(ROOT, 'tests')], cwd=ROOT, env=env, capture_output=True, text=True,
+                         timeout=1500)
+    tail = '\n'.join((res.stdout + res.stderr).strip().splitlines()[-40:])
+    assert res.returncode == 0, f'numerical tests under {name}:\n{tail}'
+    assert ' passed' in tail and ' failed' not in tail, tail
