@@ -204,9 +204,11 @@ class BaseModel:
 
 
 def raise_missing_net(path, name, ckpt):
+    from util.checkpoint import GIVE_GENERATOR
     from util.errors import UserError
-    have = ', '.join(sorted(ckpt.get('nets', {}))) or 'none'
-    raise UserError(f'{path} holds no {name} (it has: {have}); give a checkpoint saved from the full model')
+    have = ', '.join(sorted(ckpt.get('nets', {}))) or 'no networks'
+    instead = GIVE_GENERATOR if name == 'netG' else 'give a checkpoint saved from the full model by train.py'
+    raise UserError(f'{path} holds {have} but no {name}; {instead}')
 
 
 def move_optimizer_state(optimizer, device):

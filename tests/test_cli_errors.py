@@ -268,14 +268,38 @@ def test_colour_label_map_is_refused(env, tmp_path, out_path, capsys):
 def test_discriminator_state_dict(env, ckpt_dict, tmp_path, out_path, capsys):
     bad = tmp_path / 'netD_1.pth'
     torch.save(ckpt_dict['nets']['netD_1'], bad)
-    expect_user_error(test_script, single_argv(env, out_path, ckpt=bad), capsys, bad, 'discriminator', 'netG')
+    expect_user_error(test_script, single_argv(env, out_path, ckpt=bad), capsys, bad, 'discriminator', 'netG',
+                      'latest.pth')
     assert_nothing_written(out_path)
 
 
 def test_optimizer_state_dict(env, ckpt_dict, tmp_path, out_path, capsys):
     bad = tmp_path / 'optimizer_G.pth'
     torch.save(ckpt_dict['optimizers']['optimizer_G'], bad)
-    expect_user_error(test_script, single_argv(env, out_path, ckpt=bad), capsys, bad, 'optimiser state')
+    expect_user_error(test_script, single_argv(env, out_path, ckpt=bad), capsys, bad, 'optimiser state',
+                      'no generator', 'latest.pth')
+    assert_nothing_written(out_path)
+
+
+@pytest.mark.parametrize('case', ['d_only', 'd_and_optimisers', 'optimisers_only', 'native_without_g'])
+def test_partial_checkpoint_says_what_it_holds(env, ckpt_dict, tmp_path, out_path, capsys, case):
+    """Files without a generator (the authors' trainer can leave {'netD_1': ..., 'epoch': 0}): one line
+    naming the file, what it holds, that netG is missing, and what to give instead."""
+    nets, optimisers = ckpt_dict['nets'], ckpt_dict['optimizers']
+    content, holds = {
+        'd_only': ({'netD_1': nets['netD_1'], 'epoch': 0}, ['discriminator weights (netD_1)']),
+        'd_and_optimisers': ({'netD_1': nets['netD_1'], 'netD_2': nets['netD_2'], 'netD_3': nets['netD_3'],
+                              'optimizer_G': optimisers['optimizer_G'], 'epoch': 3},
+                             ['discriminator weights (netD_1, netD_2, netD_3)', 'optimiser states (optimizer_G)']),
+        'optimisers_only': ({'optimizer_G': optimisers['optimizer_G'], 'optimizer_D_1': optimisers['optimizer_D_1']},
+                            ['optimiser states (optimizer_D_1, optimizer_G)']),
+        'native_without_g': (dict(ckpt_dict, nets={k: v for k, v in nets.items() if k != 'netG'}),
+                             ['netD_1, netD_2, netD_3']),
+    }[case]
+    bad = tmp_path / f'{case}.pth'
+    torch.save(content, bad)
+    expect_user_error(test_script, single_argv(env, out_path, ckpt=bad), capsys, bad, *holds, 'no generator' if
+                      case != 'native_without_g' else 'no netG', 'latest.pth', 'cityscapes.pth')
     assert_nothing_written(out_path)
 
 

@@ -103,17 +103,48 @@ def describe_keys(state):
     return ', '.join(keys) + (', ...' if len(state) > 3 else '')
 
 
+# what test.py needs instead of a partial file
+GIVE_GENERATOR = ('give the file that holds the generator instead: latest.pth (or epoch_N.pth) written by '
+                  'train.py, or the authors\' cityscapes.pth / ade20k.pth')
+SIEDOB_PARTS = {'background': 'background generator (netG_BG, the authors\' bg.pth)',
+                'fusion': 'fusion network (netG_F, the authors\' Fnet.pth)',
+                'object-inpainting': 'object-inpainting generator (the authors\' object_inpainting.pth)',
+                'object-style': 'object-style generator (the authors\' object_style.pth)'}
+
+
+def describe_partial(ckpt):
+    """What a dict without a usable generator holds, in words, or None: discriminators only
+    (the authors' trainer can leave ``{'netD_1': ..., 'epoch': 0}``), optimiser states only."""
+    keys = [str(k) for k in ckpt]
+    d_nets = sorted(k for k in keys if k.startswith('netD') and isinstance(ckpt[k], dict))
+    optimisers = sorted(k for k in keys if k.startswith('optimizer') and isinstance(ckpt[k], dict))
+    parts = []
+    if d_nets:
+        parts.append(f'discriminator weights ({", ".join(d_nets)})')
+    if optimisers:
+        parts.append(f'optimiser states ({", ".join(optimisers)})')
+    return ' and '.join(parts) or None
+
+
+def read_tensors(path):
+    """torch.load, memory-mapped where the file's format allows (torch's zip format since 1.6): the
+    tensors are read from the page cache when used, not copied up front. Older files are read whole."""
+    for mmap in (True, False):
+        try:
+            return torch.load(path, map_location='cpu', weights_only=True, mmap=mmap)
+        except Exception:
+            continue
+    raise UserError(f'cannot read checkpoint {path}: not a PyTorch checkpoint, truncated, or holding '
+                    f'objects other than tensors and plain containers; re-download or re-save it')
+
+
 def load_checkpoint(path):
     """Read any supported checkpoint and return it in the native layout (tensors on the CPU)."""
     if not path:
         raise UserError('no checkpoint given (--checkpoint FILE, or --name NAME with a trained experiment)')
     if not os.path.isfile(path):
         raise UserError(f'checkpoint not found: {path}')
-    try:
-        ckpt = torch.load(path, map_location='cpu', weights_only=True)
-    except Exception:
-        raise UserError(f'cannot read checkpoint {path}: not a PyTorch checkpoint, truncated, or holding '
-                        f'objects other than tensors and plain containers; re-download or re-save it') from None
+    ckpt = read_tensors(path)
     if not isinstance(ckpt, dict):
         raise UserError(f'{path} is not a checkpoint dict (got {type(ckpt).__name__})')
     if ckpt.get('format') == FORMAT:
@@ -125,12 +156,17 @@ def load_checkpoint(path):
     keys = [str(k) for k in ckpt]
     siedob = _siedob_part(ckpt)
     if siedob:
-        raise UserError(f'{path} is a SIEDOB {siedob} checkpoint, not SPM-PGAN; SIEDOB is not supported yet')
+        raise UserError(f'{path} is a SIEDOB {siedob} checkpoint: it holds SIEDOB\'s {SIEDOB_PARTS[siedob]}, not an '
+                        f'SPM-PGAN generator, and SIEDOB is not supported yet; give an SPM-PGAN checkpoint')
+    partial = describe_partial(ckpt)
+    if partial and 'netG' not in ckpt:
+        raise UserError(f'{path} holds {partial} but no generator (netG); {GIVE_GENERATOR}')
     if any(k.startswith('dis_model.') for k in keys):
-        raise UserError(f'{path} is a discriminator state dict, not a generator checkpoint; give the file that '
-                        f'holds netG (e.g. latest.pth or the authors\' cityscapes.pth)')
+        raise UserError(f'{path} is a discriminator state dict (dis_model.*), not a generator (netG); '
+                        f'{GIVE_GENERATOR}')
     if 'state' in ckpt and 'param_groups' in ckpt:
-        raise UserError(f'{path} is an optimiser state, not a model checkpoint')
+        raise UserError(f'{path} is an optimiser state, not a model checkpoint: it holds no generator (netG); '
+                        f'{GIVE_GENERATOR}')
     if any(k.startswith('G1.enc1.') for k in keys):
         # A bare netG state dict.
         return _from_upstream_spmpgan({'netG': ckpt}, path)
