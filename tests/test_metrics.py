@@ -95,7 +95,66 @@ def test_masked_metrics_values():
     assert masked_metrics(out2, target, mask)['l1'] == pytest.approx(m['l1'])
     assert np.isnan(masked_metrics(out, target, np.zeros((32, 32)))['l1'])
     s = ssim_map(target / 255.0, target / 255.0)
-    assert s.shape == (32, 32) and np.allclose(s, 1)
+    assert s.shape == (32, 32) and np.array_equal(s, np.ones((32, 32)))
+
+
+def sample_pairs(n=20, size=(40, 48), seed=1):
+    """(output, target, mask) uint8 pairs: correlated images, a random box mask each."""
+    rng = np.random.RandomState(seed)
+    for _ in range(n):
+        target = rng.randint(0, 256, size + (3,)).astype(np.uint8)
+        noise = rng.randint(-60, 61, size + (3,))
+        output = np.clip(target.astype(int) + noise, 0, 255).astype(np.uint8)
+        mask = np.zeros(size, np.float32)
+        y, x = rng.randint(0, size[0] - 12), rng.randint(0, size[1] - 12)
+        mask[y:y + rng.randint(6, 13), x:x + rng.randint(6, 13)] = 1
+        yield output, target, mask
+
+
+def gaussian_ssim_reference(a, b):
+    """SSIM map written out here (Wang et al. 2004, 11×11 Gaussian σ 1.5, population covariances,
+    edges repeated as scipy's 'reflect'), independent of scikit-image, to pin its border handling."""
+    x = np.arange(11) - 5
+    g = np.exp(-x ** 2 / (2 * 1.5 ** 2))
+    g /= g.sum()
+
+    def filt(t):  # separable, symmetric padding (the edge pixel repeated)
+        p = np.pad(t, ((5, 5), (5, 5)), mode='symmetric')
+        p = sum(g[i] * p[i:i + t.shape[0]] for i in range(11))
+        return sum(g[j] * p[:, j:j + t.shape[1]] for j in range(11))
+    maps = []
+    for c in range(3):
+        u, v = a[..., c], b[..., c]
+        mu_u, mu_v = filt(u), filt(v)
+        var_u, var_v, cov = filt(u * u) - mu_u ** 2, filt(v * v) - mu_v ** 2, filt(u * v) - mu_u * mu_v
+        c1, c2 = 0.01 ** 2, 0.03 ** 2
+        maps.append((2 * mu_u * mu_v + c1) * (2 * cov + c2) / ((mu_u ** 2 + mu_v ** 2 + c1) * (var_u + var_v + c2)))
+    return np.mean(maps, 0)
+
+
+@pytest.mark.numerics
+def test_masked_ssim_and_psnr_are_the_librarys():
+    """On 20 sample pairs: the numbers are scikit-image's own, to 1e-6 (float64 throughout; the
+    differences left are summation order, ~1e-15)."""
+    from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+    for output, target, mask in sample_pairs():
+        a, b = output / 255.0, target / 255.0
+        m = masked_metrics(output, target, mask)
+        # PSNR of the whole image (uint8, range 255) with a full mask; the masked one on the region
+        full = masked_metrics(output, target, np.ones_like(mask))
+        assert abs(full['psnr'] - peak_signal_noise_ratio(target, output, data_range=255)) <= 1e-6
+        region = mask > 0.5
+        assert abs(m['psnr'] - peak_signal_noise_ratio(b[region], a[region], data_range=1.0)) <= 1e-6
+        # SSIM: the library's mean SSIM is over the image less a 5-pixel border (its window's half)
+        interior = np.zeros_like(mask)
+        interior[5:-5, 5:-5] = 1
+        mssim = structural_similarity(a, b, channel_axis=2, data_range=1.0, gaussian_weights=True, sigma=1.5,
+                                      use_sample_covariance=False)
+        assert abs(masked_metrics(output, target, interior)['ssim'] - mssim) <= 1e-6
+        # and the border follows scipy's edge-repeating filter (a reflect pad that skips the edge
+        # pixel gave 0.448273 against 0.448091 on such pairs)
+        assert abs(m['ssim'] - gaussian_ssim_reference(a, b)[region].mean()) <= 1e-6
+        assert abs(full['ssim'] - gaussian_ssim_reference(a, b).mean()) <= 1e-6
 
 
 @pytest.fixture(scope='module')

@@ -8,7 +8,6 @@ import os
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from util.errors import UserError
 
@@ -186,39 +185,33 @@ class LPIPS:
 
 
 # ---- masked pixel metrics -------------------------------------------------------------------
+# SSIM and PSNR come from scikit-image (skimage.metrics), with the conventions of Wang et al. 2004:
+# an 11×11 Gaussian window (σ 1.5), K1 0.01, K2 0.03, data range 1, population (not sample)
+# covariances; borders filtered as scipy.ndimage's 'reflect' (the edge pixel repeated).
 
-def _gaussian_window(size=11, sigma=1.5):
-    x = torch.arange(size, dtype=torch.float64) - size // 2
-    g = torch.exp(-x ** 2 / (2 * sigma ** 2))
-    g = g / g.sum()
-    return (g[:, None] * g[None, :])[None, None]
+SSIM_OPTIONS = dict(channel_axis=2, data_range=1.0, gaussian_weights=True, sigma=1.5, use_sample_covariance=False,
+                    K1=0.01, K2=0.03)
 
 
 def ssim_map(a, b):
-    """Per-pixel SSIM (Wang et al. 2004: 11×11 Gaussian σ 1.5, K1 0.01, K2 0.03, range 1) averaged
-    over channels; a, b: H×W×3 float64 in [0, 1]. Borders use reflection padding."""
-    ta = torch.from_numpy(a).permute(2, 0, 1)[:, None]
-    tb = torch.from_numpy(b).permute(2, 0, 1)[:, None]
-    w = _gaussian_window()
-    filt = lambda t: F.conv2d(F.pad(t, (5, 5, 5, 5), mode='reflect'), w)  # noqa: E731
-    mu_a, mu_b = filt(ta), filt(tb)
-    var_a = filt(ta * ta) - mu_a ** 2
-    var_b = filt(tb * tb) - mu_b ** 2
-    cov = filt(ta * tb) - mu_a * mu_b
-    c1, c2 = 0.01 ** 2, 0.03 ** 2
-    s = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a ** 2 + mu_b ** 2 + c1) * (var_a + var_b + c2))
-    return s.mean(0)[0].numpy()
+    """Per-pixel SSIM averaged over channels (scikit-image's ``structural_similarity(full=True)``
+    map); a, b: H×W×3 float64 in [0, 1], at least 11 pixels on each side."""
+    from skimage.metrics import structural_similarity
+    _, full = structural_similarity(a, b, full=True, **SSIM_OPTIONS)
+    return full.mean(2)
 
 
 def masked_metrics(output, target, mask):
-    """L1, PSNR (dB) and SSIM inside the edited region (mask > 0.5); images H×W×3 uint8.
-    An empty mask gives NaN (nothing was edited)."""
+    """L1, PSNR (dB) and SSIM inside the edited region (mask > 0.5); images H×W×3 uint8, scaled to
+    [0, 1]. L1 and PSNR are over the region's pixels and channels (PSNR: scikit-image's
+    ``peak_signal_noise_ratio`` on them, data range 1); SSIM is the mean of the per-pixel SSIM map of
+    the whole image over the region. An empty mask gives NaN (nothing was edited)."""
+    from skimage.metrics import peak_signal_noise_ratio
     m = mask > 0.5
     if not m.any():
         return {'l1': float('nan'), 'psnr': float('nan'), 'ssim': float('nan')}
     a = output.astype(np.float64) / 255
     b = target.astype(np.float64) / 255
-    diff = (a - b)[m]
-    mse = float((diff ** 2).mean())
-    psnr = float('inf') if mse == 0 else 10 * np.log10(1.0 / mse)
-    return {'l1': float(np.abs(diff).mean()), 'psnr': float(psnr), 'ssim': float(ssim_map(a, b)[m].mean())}
+    with np.errstate(divide='ignore'):  # identical regions: infinite PSNR
+        psnr = peak_signal_noise_ratio(b[m], a[m], data_range=1.0)
+    return {'l1': float(np.abs(a[m] - b[m]).mean()), 'psnr': float(psnr), 'ssim': float(ssim_map(a, b)[m].mean())}
