@@ -59,10 +59,7 @@ def build_model(opt):
           f'colour order {opt.color_order}')
     device = resolve_device(opt.device)
     configure_backends(device)
-    model = models.find_model_using_name(ckpt['model'])(opt, device=device, arch=ckpt['arch'])
-    model.load_checkpoint_state(ckpt, path, nets=['netG'])
-    model.eval()
-    model.set_forward(opt.forward == 'fast')
+    model = models.find_model_using_name(ckpt['model']).from_checkpoint(opt, device, ckpt, path, nets=['netG'])
     return model, path
 
 

@@ -51,9 +51,7 @@ class SPMPGANModel(BaseModel):
         self.net_names = ('netG',)
         fast = getattr(opt, 'forward', 'fast') == 'fast'
         if not self.is_train:
-            self.set_forward(fast)
-            self.setup_speed_options()
-            self.netG.eval()
+            self.setup_inference()
             return
         d_in = a['label_nc'] + 3  # one-hot·M then the image (spec §6)
         for k, layers in enumerate(D_LAYERS, start=1):

@@ -253,6 +253,129 @@ def memory_child(args, device):
     print(json.dumps({'peak_mib': peak}))
 
 
+# ---- a whole edit as a user waits for it: start, import, build, load, edit, write ----------------
+
+def write_authors_example(folder, args):
+    """The authors' README example as files in ``folder``: a generator in their layout ({'epoch',
+    'netG'}, seeded N(0, 0.02) weights and biases with unit u/v, as large as theirs at ngf 32; larger
+    random weights make the net chaotic, its float32 output then off by up to 2.0 from float64), a
+    256² JPEG, its label map and a 15 % box mask; and a VGG19 ImageNet-layout file for their trainer."""
+    from PIL import Image
+    import torchvision
+    from models.networks.spmpgan import ProgressiveGenerator
+    torch.manual_seed(0)
+    state = ProgressiveGenerator(args.label_nc, args.ngf, 2 * args.ngf).state_dict()
+    for k, v in state.items():
+        t = torch.randn(v.shape) * 0.02
+        state[k] = t / t.norm() if k.endswith(('weight_u', 'weight_v')) else t
+    paths = {k: os.path.join(folder, name) for k, name in (
+        ('ckpt', 'cityscapes.pth'), ('image', 'input.jpg'), ('label', 'segmap_1.png'), ('mask', 'mask_1.png'),
+        ('vgg', 'vgg19.pth'))}
+    torch.save({'epoch': 0, 'netG': state}, paths['ckpt'])
+    torch.save(torchvision.models.vgg19(weights=None).state_dict(), paths['vgg'])
+    size = (args.size, args.size)
+    batch = make_batch(1, size, args.label_nc, 'box')
+    yy, xx = np.mgrid[0:size[0], 0:size[1]]
+    image = np.stack([xx * 255 // size[1], yy * 255 // size[0], (xx + yy) * 127 // size[0]], -1).astype(np.uint8)
+    Image.fromarray(image).save(paths['image'], quality=95)
+    Image.fromarray(batch['label'][0, 0].numpy().astype(np.uint8)).save(paths['label'])
+    Image.fromarray((batch['mask'][0, 0].numpy() * 255).astype(np.uint8)).save(paths['mask'])
+    return paths
+
+
+def authors_steps_edit(folder, label_nc):
+    """The steps of the authors' test.py, on this project's reference modules (their own code needs
+    CUDA): it imports torchvision, builds its trainer as its config says (is_train: True: the
+    generator, three discriminators, Adam, a VGG19 loss whose ImageNet weights torchvision reads
+    from a file), initialises them N(0, 0.02), reads the whole checkpoint with torch.load, runs the
+    full reference forward and writes two JPEGs."""
+    import torchvision  # noqa: F401  (their test.py imports torchvision.transforms)
+    from models.spmpgan_model import SPMPGANModel
+    from util.editing import edit_arrays
+    from util.image_io import read_image, read_label, read_mask, save_image_atomic
+    join = lambda name: os.path.join(folder, name)  # noqa: E731
+    vgg = torchvision.models.vgg19(weights=None)
+    vgg.load_state_dict(torch.load(join('vgg19.pth'), weights_only=True))
+    opt = argparse.Namespace(label_nc=label_nc, ngf=32, ndf=64, color_order='bgr', init_type='gaussian',
+                             is_train=True, lr=1e-4, D_lr_mult=4.0, beta1=0.5, beta2=0.999, lambda_l1=1.0,
+                             lambda_gan=1.0, lambda_vgg=10.0, vgg_path=None, forward='reference', amp='none',
+                             compile=False, semantic_window='auto', channels_last=False, cuda_graph=False)
+    state = torch.load(join('cityscapes.pth'), map_location='cpu', weights_only=True)['netG']
+    opt.ngf = int(state['G1.enc1.conv2d.weight'].shape[0])
+    model = SPMPGANModel(opt, torch.device('cpu'), vgg_features=vgg.features)
+    model.netG.load_state_dict(state)
+    model.eval()
+    image, mask = read_image(join('input.jpg')), read_mask(join('mask_1.png'))
+    label = read_label(join('segmap_1.png'), label_nc)
+    with torch.no_grad():
+        out, masked = edit_arrays(model, image, label, mask)
+    os.makedirs(join('results'), exist_ok=True)
+    save_image_atomic(out, join('results/test_single_result.jpg'))
+    save_image_atomic(masked, join('results/masked_img.jpg'))
+
+
+def process_commands(paths, args):
+    """(name, argv) of the three whole processes: the authors' test.py steps, ours with the
+    reference forward, ours as it runs by default."""
+    ours = [sys.executable, os.path.join(ROOT, 'test.py'), '--dataset_name', 'cityscapes', '--ckt_path',
+            paths['ckpt'], '--image_path', paths['image'], '--segmap_path', paths['label'], '--mask_path',
+            paths['mask'], '--device', 'cpu']
+    folder = os.path.dirname(paths['ckpt'])
+    return [('authors\' test.py steps', [sys.executable, os.path.abspath(__file__), '--_authors_edit', folder,
+                                          '--label_nc', str(args.label_nc)]),
+            ('test.py --forward reference', ours + ['--forward', 'reference', '--output_path',
+                                                    os.path.join(folder, 'reference.png')]),
+            ('test.py (default)', ours + ['--output_path', os.path.join(folder, 'default.png')])]
+
+
+def run_timed(argv):
+    """(wall seconds, peak RSS MiB) of one child process; its output is discarded unless it fails."""
+    t = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=ROOT)
+    out = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    seconds = time.perf_counter() - t
+    if proc.returncode != 0:
+        raise RuntimeError(f'{" ".join(argv)} failed:\n{out.decode(errors="replace")[-2000:]}')
+    return seconds, usage.ru_maxrss / 1024
+
+
+def fidelity(folder, mask_path):
+    """The default output against the reference's PNG: in the edited region the share of pixels more
+    than one grey level off and the mean difference (levels); outside it the largest difference."""
+    from PIL import Image
+    a, b = (np.asarray(Image.open(os.path.join(folder, f))).astype(int) for f in ('default.png', 'reference.png'))
+    hole = np.asarray(Image.open(mask_path)) >= 128
+    diff = np.abs(a - b).max(-1)
+    return {'edited_share_over_1_level': float((diff[hole] > 1).mean()),
+            'edited_mean_levels': float(np.abs(a - b)[hole].mean()),
+            'known_max_levels': int(diff[~hole].max()) if (~hole).any() else 0}
+
+
+def whole_process_edit(args):
+    """Each process run in turn within every repeat (medians over --process_repeats)."""
+    import shutil
+    import tempfile
+    folder = tempfile.mkdtemp(prefix='semedit_bench_')
+    try:
+        paths = write_authors_example(folder, args)
+        commands = process_commands(paths, args)
+        for _, argv in commands:  # warm the page cache and the interpreter's files once
+            run_timed(argv)
+        runs = {name: [] for name, _ in commands}
+        for _ in range(args.process_repeats):
+            for name, argv in commands:
+                runs[name].append(run_timed(argv))
+        rows = {name: {'median_s': float(np.median([r[0] for r in rs])), 'min_s': min(r[0] for r in rs),
+                       'max_s': max(r[0] for r in rs), 'peak_rss_mib': max(r[1] for r in rs)}
+                for name, rs in runs.items()}
+        return {'checkpoint_mb': os.path.getsize(paths['ckpt']) / 1e6, 'repeats': args.process_repeats,
+                'processes': rows, 'fidelity': fidelity(folder, paths['mask'])}
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def set_precision(args, device):
     configure_backends(device)  # what train.py / test.py do: cudnn autotuning, CPU allocator
     if device.type == 'cuda':  # PyTorch runs cuDNN convs in TF32 by default: not a float32 reference
@@ -281,10 +404,15 @@ def main(argv=None):
                    help='also profile the fast path (batch-8 edit, training iteration): top operators by self time')
     p.add_argument('--skip_training', action='store_true')
     p.add_argument('--skip_memory', action='store_true')
+    p.add_argument('--skip_process', action='store_true', help='skip the whole-process edit (CPU only)')
+    p.add_argument('--process_repeats', type=int, default=5, help='repeats of each whole-process edit')
     p.add_argument('--quick', action='store_true', help='ngf 8 / ndf 16, 2 repeats: a smoke run')
     p.add_argument('--json', default=None, help='also write the results here')
     p.add_argument('--_memory', default=None, help=argparse.SUPPRESS)
+    p.add_argument('--_authors_edit', default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    if args._authors_edit:
+        return authors_steps_edit(args._authors_edit, args.label_nc)
     if args.quick:
         args.ngf, args.ndf, args.repeats, args.throughput_batch = 8, 16, 2, 2
     device = resolve_device(args.device)
@@ -337,6 +465,8 @@ def main(argv=None):
     if not args.skip_memory:
         res['memory_mib'] = {k: child_peak_memory(args, k) for k in
                              ('infer:reference', 'infer:fast', 'train:reference', 'train:fast')}
+    if not args.skip_process and device.type == 'cpu':
+        res['whole_process_edit'] = whole_process_edit(args)
     if args.profile:
         res['profile'] = profile_fast_path(args, device)
     res['benchmark_seconds'] = time.time() - t_start
@@ -422,6 +552,20 @@ def print_table(r):
         fmt = lambda v: f'{v:>12.0f}' if v is not None else f"{'n/a':>12}"  # noqa: E731
         print(f"{'peak memory, inference (MiB)':<34}{fmt(m['infer:reference'])}{fmt(m['infer:fast'])}")
         print(f"{'peak memory, training (MiB)':<34}{fmt(m['train:reference'])}{fmt(m['train:fast'])}")
+    if 'whole_process_edit' in r:
+        w = r['whole_process_edit']
+        rows = w['processes']
+        base = rows["authors' test.py steps"]['median_s']
+        print(f"\nwhole-process edit (start, import, build, load, edit, write; the authors' README example, "
+              f"{r['size']}², a {w['checkpoint_mb']:.0f} MB generator file; median of {w['repeats']}, in turn)")
+        print(f"{'process':<34}{'median s':>10}{'min':>8}{'max':>8}{'vs authors':>12}{'peak MiB':>10}")
+        for name, v in rows.items():
+            print(f"{name:<34}{v['median_s']:>10.2f}{v['min_s']:>8.2f}{v['max_s']:>8.2f}"
+                  f"{base / v['median_s']:>11.2f}×{v['peak_rss_mib']:>10.0f}")
+        f = w['fidelity']
+        print(f"default vs --forward reference PNG: edited region {100 * f['edited_share_over_1_level']:.3f} % of "
+              f"pixels > 1 grey level off, mean {f['edited_mean_levels']:.4f} levels; known region max "
+              f"{f['known_max_levels']} level(s)")
     print("\nwork cut: the reference's GFLOP over the fast path's, as executed (convs and matmuls, FlopCounterMode)")
     if 'training' in r:
         t = r['training']

@@ -146,15 +146,6 @@ def test_generator_fast_equals_reference_training_gradients():
     assert_grads_float64_close(ref_net.named_parameters(), fast_net.parameters())
 
 
-@pytest.fixture
-def two_threads():
-    """The small-conv routing (blocks.conv2d) is only taken with more than one thread."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(2)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.mark.parametrize('n', [1, 2])
 @pytest.mark.parametrize('mask_kind', ['box', 'corner', 'half', 'empty'])
 def test_final_only_inference_gives_the_same_edit(mask_kind, n, two_threads):
@@ -227,27 +218,6 @@ def test_fast_path_without_window_equals_reference():
         fast = g(*args, final_only=True)['composite'][-1]
     truth = reference_in_float64(g, args)[-1]
     torch.testing.assert_close(fast, ref, rtol=0, atol=float32_tolerance(ref, truth))  # tolerances.py
-
-
-def test_benchmark_script_smoke(tmp_path, capsys):
-    """scripts/benchmark.py end to end at tiny settings: the table, the JSON, the profile and the
-    fast path's agreement with the reference through the script's own path (no timing asserted)."""
-    import json
-    import scripts.benchmark as bench
-    out = tmp_path / 'bench.json'
-    bench.main(['--ngf', '4', '--ndf', '8', '--repeats', '1', '--warmup', '0', '--throughput_batch', '1',
-                '--skip_memory', '--skip_training', '--profile', '--json', str(out)])
-    res = json.loads(out.read_text())
-    assert set(res['inference']) == {'box', 'brush', 'right_half', 'outpainting'}
-    # agreement as the script reports it: far below one grey level (2/255 = 7.8e-3 in [-1, 1]); the
-    # fast path's float32 accuracy itself is tested above against float64
-    assert all(v['max_abs_diff'] <= 1e-3 and v['fast_s'] > 0 for v in res['inference'].values())
-    # the executed work follows the mask: a 15 % box leaves far less than a 75 % frame
-    assert res['inference']['box']['work_ratio'] > 1.5 > res['inference']['outpainting']['work_ratio'] >= 0.99
-    assert res['gflops_per_image'] > 0 and res['params_netG'] > 0
-    assert res['profile']['inference b1']['ops'][0]['ms'] > 0
-    printed = capsys.readouterr().out
-    assert 'inference b1, box mask' in printed and 'profile, fast path' in printed
 
 
 @pytest.mark.parametrize('box', [(10, 20, 12, 30), (0, 3, 0, 2), (29, 33, 37, 41), (0, 33, 0, 41), (16, 17, 5, 6), None])
@@ -389,19 +359,6 @@ def test_channels_last_edit_never_mixes_layouts():
         assert not mixed, (window, sorted(set(mixed)))
 
 
-def test_benchmark_counts_training_work():
-    """The benchmark's training-iteration FLOP count: the windows (semantic branches, D's first
-    layer) make the fast iteration do less work than the reference, VGG19 being common to both."""
-    import argparse
-    import scripts.benchmark as bench
-    args = argparse.Namespace(label_nc=L, ngf=4, ndf=8, size=256, amp='none', compile=False, semantic_window='auto',
-                              channels_last=False, cuda_graph=True)  # counted on an eager model anyway
-    ref, fast = (bench.training_gflops(args, torch.device('cpu'), f) for f in (False, True))
-    # VGG19 up to relu5_1 on the three scales (256², 128², 64²): ~61.6 GFLOP per forward; the fake's
-    # and the real's forwards and the fake's backward to its input are about three of them
-    assert 3 * 61.6 * 0.97 < fast < ref
-
-
 def _dispatched_ops(fn):
     from torch.utils._python_dispatch import TorchDispatchMode
     seen = []
@@ -443,14 +400,3 @@ def test_small_conv_routing_equals_conv2d(case, two_threads):
         with torch.set_grad_enabled(grad):
             _, ops = _dispatched_ops(lambda: conv2d(xx, w, b, stride, padding))
         assert 'mkldnn_convolution' not in ops, (grad, tuple(xx.shape))
-
-
-def test_benchmark_counts_the_onednn_route(two_threads):
-    """The work cut would be overstated if FlopCounterMode missed blocks.conv2d's oneDNN convs."""
-    import scripts.benchmark as bench
-    from models.networks.blocks import conv2d
-    x, w = torch.randn(1, 8, 10, 12), torch.randn(16, 8, 3, 3)
-    with torch.inference_mode():
-        routed = bench.executed_gflop(lambda: conv2d(x, w, None, 1, 1))
-        plain = bench.executed_gflop(lambda: F.conv2d(x, w, None, 1, 1))
-    assert routed == plain == 2 * 16 * 8 * 9 * 10 * 12 / 1e9

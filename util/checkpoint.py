@@ -174,7 +174,7 @@ def load_checkpoint(path):
                     f'file written by train.py or the authors\' SPM-PGAN release')
 
 
-def load_state_strict(net, state, path, net_name, hint=''):
+def load_state_strict(net, state, path, net_name, hint='', assign=False):
     """Strict load with one readable error: missing / unexpected / mis-shaped keys and the likely cause."""
     own = net.state_dict()
     missing = [k for k in own if k not in state]
@@ -192,7 +192,7 @@ def load_state_strict(net, state, path, net_name, hint=''):
                          f'model {tuple(own[k].shape)})')
         raise UserError(f'{path}: {net_name} does not fit the model: ' + '; '.join(parts)
                         + (f'. {hint}' if hint else ''))
-    net.load_state_dict(state, strict=True)
+    net.load_state_dict(state, strict=True, assign=assign)
 
 
 def capture_rng_state():

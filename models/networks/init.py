@@ -1,5 +1,9 @@
-"""Weight initialisation (spec SPMPGAN.md §8, SIEDOB_scene.md §1.6)."""
+"""Weight initialisation (spec SPMPGAN.md §8, SIEDOB_scene.md §1.6), and building without it."""
+import contextlib
+
+import torch
 import torch.nn as nn
+from torch.overrides import TorchFunctionMode
 
 
 def init_weights(net, init_type='gaussian', gain=0.02):
@@ -30,3 +34,25 @@ def init_weights(net, init_type='gaussian', gain=0.02):
 
     net.apply(visit)
     return net
+
+
+class _SkipFills(TorchFunctionMode):
+    """Makes the in-place fills that initialisation uses (random draws, constants) no-ops."""
+
+    FILLS = frozenset(('normal_', 'uniform_', 'zero_', 'zeros_', 'ones_', 'fill_', 'constant_', 'kaiming_uniform_',
+                       'kaiming_normal_', 'xavier_normal_', 'xavier_uniform_', 'trunc_normal_', 'bernoulli_'))
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        if getattr(func, '__name__', None) in self.FILLS:  # the filled tensor, as the fill would return it
+            return args[0] if args else (kwargs or {}).get('tensor', (kwargs or {}).get('self'))
+        return func(*args, **(kwargs or {}))
+
+
+@contextlib.contextmanager
+def build_without_init():
+    """Build modules without initialising them, for weights that a checkpoint will replace: the
+    parameters are allocated but never written, so no random draws and no page of their memory is
+    touched (a 300 MB generator builds in ~0.1 s instead of ~0.8 s). Not on the meta device: most
+    ops there run PyTorch's Python reference kernels, and the first one imports torch._dynamo (1.8 s)."""
+    with _SkipFills():
+        yield
