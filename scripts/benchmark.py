@@ -328,17 +328,31 @@ def process_commands(paths, args):
             ('test.py (default)', ours + ['--output_path', os.path.join(folder, 'default.png')])]
 
 
+# Times one process and reads its peak RSS. Run from a small launcher process: a child forked from
+# this (by then large) benchmark would report this process's peak as its own (Linux carries the
+# parent's RSS high-water mark through fork and exec into the child's ru_maxrss).
+_LAUNCHER = """
+import json, os, subprocess, sys, time
+t = time.perf_counter()
+proc = subprocess.Popen(sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+out = proc.stdout.read()
+_, status, usage = os.wait4(proc.pid, 0)
+seconds = time.perf_counter() - t
+code = os.waitstatus_to_exitcode(status)
+print(json.dumps({'seconds': seconds, 'peak_mib': usage.ru_maxrss / 1024, 'code': code,
+                  'tail': out.decode(errors='replace')[-2000:] if code else ''}))
+"""
+
+
 def run_timed(argv):
-    """(wall seconds, peak RSS MiB) of one child process; its output is discarded unless it fails."""
-    t = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=ROOT)
-    out = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    seconds = time.perf_counter() - t
-    if proc.returncode != 0:
-        raise RuntimeError(f'{" ".join(argv)} failed:\n{out.decode(errors="replace")[-2000:]}')
-    return seconds, usage.ru_maxrss / 1024
+    """(wall seconds, peak RSS MiB) of one process; its output is discarded unless it fails."""
+    res = subprocess.run([sys.executable, '-c', _LAUNCHER, *argv], capture_output=True, text=True, cwd=ROOT)
+    if res.returncode != 0:
+        raise RuntimeError(f'the process launcher failed:\n{res.stderr[-2000:]}')
+    r = json.loads(res.stdout.strip().splitlines()[-1])
+    if r['code'] != 0:
+        raise RuntimeError(f'{" ".join(argv)} failed:\n{r["tail"]}')
+    return r['seconds'], r['peak_mib']
 
 
 def fidelity(folder, mask_path):
