@@ -47,9 +47,18 @@ def reconcile_labels(opt, ckpt, path):
         opt.dataset_name = ckpt.get('opt', {}).get('dataset_name') or DATASET_BY_LABEL_NC.get(label_nc, 'custom')
 
 
-def build_model(opt):
+def parse_with_checkpoint(options, argv=None):
+    """(opt, checkpoint dict, its path). The options are parsed twice: first to find the checkpoint,
+    then with the options it was trained with as defaults for the data (dataset, data root, the
+    dataset's own flags such as --instance_format), so the test split reads the data the model was
+    trained on unless the command line says otherwise."""
+    opt = options.parse(argv)
     path = checkpoint_file(opt)
     ckpt = load_checkpoint(path)
+    return options.parse(argv, saved=ckpt.get('opt')), ckpt, path
+
+
+def build_model(opt, ckpt, path):
     reconcile_labels(opt, ckpt, path)
     arch = ckpt['arch']
     opt.color_order = arch.get('color_order', opt.color_order)
@@ -121,8 +130,8 @@ def run_test_split(opt, model):
 
 def main(argv=None):
     with exit_on_user_error():
-        opt = TestOptions().parse(argv)
-        model, path = build_model(opt)
+        opt, ckpt, path = parse_with_checkpoint(TestOptions(), argv)
+        model, path = build_model(opt, ckpt, path)
         singles = [opt.image_path, opt.segmap_path, opt.mask_path]
         with torch.inference_mode():
             if any(singles):

@@ -61,6 +61,7 @@ def train(opt, options=None):
     dist.barrier()
     if dataset is None:
         dataset = data.create_dataset(opt, 'train')
+    dataset.check_sizes()
     sampler = dist.ResumableSampler(len(dataset), opt.seed)
     model = models.create_model(opt, device=device)
     # a captured training step (--cuda_graph) has one batch shape: a last, smaller batch is skipped
@@ -79,6 +80,11 @@ def train(opt, options=None):
         ckpt = load_checkpoint(path)
         model.load_checkpoint_state(ckpt, path, load_optimizers=True, restore_rng=True)
         counter.resume(ckpt)
+        if counter.done() or counter.first_epoch >= opt.niter:
+            if main:
+                print(f'{path}: this run is already complete ({counter.progress()}); to train longer, run the '
+                      f'same command with a larger --max_iters (or --niter) and --continue_train')
+            return None
         if main:
             print(f'Resuming from {path}: epoch {counter.epoch}, iteration {counter.total_iters}')
     if main:

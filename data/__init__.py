@@ -16,6 +16,15 @@ DATASETS = {
 }
 
 
+# The folder under --dataroot for each name: an alias reads the canonical folder (upstream's names).
+FOLDERS = {'ade20k': 'ADE20k-room', 'ade20k-room': 'ADE20k-room', 'ade20k-landscape': 'ADE20k-landscape'}
+
+
+def dataset_folder(name):
+    """``<dataroot>/<this>/{train,test}``: ``ade20k`` and ``ade20k-room`` read ``ADE20k-room/``."""
+    return FOLDERS.get(name.lower(), name)
+
+
 def find_dataset_using_name(name):
     key = name.lower()
     if key not in DATASETS:

@@ -28,6 +28,7 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
+from data import dataset_folder
 from util.errors import UserError
 from util.image_io import check_same_size, read_image, read_instance, read_label, read_mask
 
@@ -340,10 +341,10 @@ def check_dataset(dataroot, dataset_name, label_nc=None, instance_format=None, s
     label_nc, kind, num_types = resolve_dataset(dataset_name, label_nc, instance_format)
     from data.scene_dataset import parse_crop_size
     crop = parse_crop_size(crop_size)
-    root = os.path.join(dataroot, dataset_name)
+    root = os.path.join(dataroot, dataset_folder(dataset_name))
     if not os.path.isdir(root):
-        raise UserError(f'dataset folder not found: {root} (expected {dataroot}/{dataset_name}/{{train,test}}/'
-                        f'{{images,labels,inst_map}})')
+        raise UserError(f'dataset folder not found: {root} (expected {dataroot}/{dataset_folder(dataset_name)}/'
+                        f'{{train,test}}/{{images,labels,inst_map}}; see docs/datasets.md)')
     if mask_dir is not None and not os.path.isdir(mask_dir):
         raise UserError(f'mask folder not found: {mask_dir}')
 

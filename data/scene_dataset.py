@@ -11,7 +11,7 @@ import random
 import numpy as np
 import torch
 
-from data import masks as mask_gen
+from data import dataset_folder, masks as mask_gen
 from data.preprocess import parse_wxh, resize_image, resize_nearest, size_problem
 from data.transforms import image_to_tensor
 from util.errors import UserError
@@ -65,13 +65,14 @@ class SceneDataset(torch.utils.data.Dataset):
         self.label_nc = opt.label_nc
         self.color_order = opt.color_order
         self.crop_h, self.crop_w = parse_crop_size(getattr(opt, 'crop_size', '256'))
-        self.root = os.path.join(opt.dataroot, opt.dataset_name, phase)
+        self.root = os.path.join(opt.dataroot, dataset_folder(opt.dataset_name), phase)
         self.prepare(opt)
         self.epoch = 0
         image_dir = os.path.join(self.root, 'images')
         if not os.path.isdir(image_dir):
-            raise UserError(f'dataset folder not found: {image_dir} (expected {opt.dataroot}/{opt.dataset_name}/'
-                            f'{phase}/{{images,labels,inst_map}}; see README "Datasets")')
+            raise UserError(f'dataset folder not found: {image_dir} (expected {opt.dataroot}/'
+                            f'{dataset_folder(opt.dataset_name)}/{phase}/{{images,labels,inst_map}}; see '
+                            f'docs/datasets.md)')
         names = sorted(f for f in os.listdir(image_dir) if f.lower().endswith(IMAGE_EXTENSIONS))
         if not names:
             raise UserError(f'no images in {image_dir}')
@@ -91,6 +92,36 @@ class SceneDataset(torch.utils.data.Dataset):
 
     def prepare(self, opt):
         """Hook for datasets that create themselves on first use (demo)."""
+
+    def check_mask_sizes(self):
+        """Before editing a test split: each predefined mask the size of its image (file headers only)."""
+        from PIL import Image
+        for image_path, mask_path in zip(self.image_paths, self.mask_paths or []):
+            with Image.open(image_path) as img, Image.open(mask_path) as mask:
+                if img.size != mask.size:
+                    raise UserError(f'size mismatch: mask {mask_path} is {mask.size[0]}×{mask.size[1]} but its image '
+                                    f'{image_path} is {img.size[0]}×{img.size[1]} (W×H); masks are paired with the '
+                                    f'test images by sorted name and must match them')
+
+    def check_sizes(self):
+        """Before training: every image (after --load_size) at least the crop, read from the files'
+        headers (no decoding), so a small image stops the run with one line before the first step."""
+        from PIL import Image
+        load = getattr(self.opt, 'load_size', 0)
+        small = []
+        for path in self.image_paths:
+            with Image.open(path) as img:
+                w, h = img.size
+            if load:
+                h, w = working_short_side((h, w), load)
+            if h < self.crop_h or w < self.crop_w:
+                small.append((path, w, h))
+        if small:
+            path, w, h = small[0]
+            raise UserError(f'{path}: training images must be at least {self.crop_w}×{self.crop_h} (--crop_size, '
+                            f'W×H){" after --load_size" if load else ""}; got {w}×{h} ({len(small)} of '
+                            f'{len(self.image_paths)} images are smaller). Resize the dataset first, or use '
+                            f'--load_size {max(self.crop_h, self.crop_w)}')
 
     def _predefined_masks(self, mask_dir):
         if not os.path.isdir(mask_dir):

@@ -14,6 +14,29 @@ import models
 from util.errors import UserError
 
 
+# What test.py takes from a checkpoint's saved options unless the command line sets it: the data the
+# model was trained on (each dataset's own flags, e.g. --instance_format, are added to these).
+FROM_CHECKPOINT = ('dataset_name', 'dataroot')
+
+
+def add_every_dataset_flag(parser, is_train):
+    """For --help: the flags of every dataset, not only of the chosen one, each dataset's own flags
+    in a group of its own."""
+    seen = set()
+    for name in data.DATASETS:
+        cls = data.find_dataset_using_name(name)
+        if cls in seen:
+            continue
+        seen.add(cls)
+        scratch = argparse.ArgumentParser(add_help=False)
+        cls.modify_commandline_options(scratch, is_train)
+        new = [a for a in scratch._actions if not any(o in parser._option_string_actions for o in a.option_strings)]
+        if new:
+            group = parser.add_argument_group(f'dataset_name {name} only')
+            for action in new:
+                group._add_action(action)
+
+
 class BaseOptions:
     is_train = False
 
@@ -75,27 +98,40 @@ class BaseOptions:
                             'off for GPUs (measured, README "Performance")')
         return parser
 
-    def gather_options(self, args=None):
-        parser = argparse.ArgumentParser(
-            formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-            description=self.description)
+    def gather_options(self, args=None, saved=None):
+        """Parse ``args``; ``saved``: the options a checkpoint was trained with, which give test.py
+        the data it was trained on (``FROM_CHECKPOINT`` and the dataset's own flags) unless the
+        command line sets them."""
+        args = sys.argv[1:] if args is None else [str(a) for a in args]
+        saved = saved or {}
+        # the first pass only finds the model and the dataset; the full parser answers --help
+        parser = argparse.ArgumentParser(formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+                                         description=self.description, add_help=False)
         self.initialize(parser)
         opt, _ = parser.parse_known_args(args)
-        # Let the chosen model and dataset add their flags, then parse for real.
+        dataset_name = opt.dataset_name or saved.get('dataset_name') or 'cityscapes'
         try:
             model_cls = models.find_model_using_name(opt.model)
-            dataset_cls = data.find_dataset_using_name(opt.dataset_name or 'cityscapes')
+            dataset_cls = data.find_dataset_using_name(dataset_name)
         except ValueError as exc:
             raise UserError(str(exc)) from None
+        # Let the chosen model and dataset add their flags, then parse for real.
         model_cls.modify_commandline_options(parser, self.is_train)
+        before = {a.dest for a in parser._actions}
         dataset_cls.modify_commandline_options(parser, self.is_train)
+        dataset_flags = {a.dest for a in parser._actions} - before
+        if '-h' in args or '--help' in args:
+            add_every_dataset_flag(parser, self.is_train)
+        parser.set_defaults(**{k: saved[k] for k in set(FROM_CHECKPOINT) | dataset_flags if k in saved})
+        parser.add_argument('-h', '--help', action='help', default=argparse.SUPPRESS,
+                            help='show this help message and exit')
         self.parser = parser
         return parser.parse_args(args)
 
     description = 'Semantic image editing.'
 
-    def parse(self, args=None, save=True):
-        opt = self.gather_options(args)
+    def parse(self, args=None, save=True, saved=None):
+        opt = self.gather_options(args, saved)
         opt.is_train = self.is_train
         if opt.label_nc is None and opt.dataset_name is not None:
             if self.is_train or data.find_dataset_using_name(opt.dataset_name).default_label_nc is not None:

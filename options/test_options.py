@@ -20,7 +20,8 @@ class TestOptions(BaseOptions):
         g.add_argument('--instance_path', default=None,
                        help='optional instance map; without it the edge map comes from the label map')
         g.add_argument('--output_path', default=None,
-                       help='where to write the edited image (default: results/test_single_result.png)')
+                       help="where to write the edited image; .png or .jpg (default: the authors' "
+                            "results/test_single_result.jpg, with results/masked_img.jpg beside it)")
         g.add_argument('--preprocess', choices=['resize', 'none'], default='resize',
                        help='resize: any image size (resized to a working size, result pasted back inside the '
                             'mask); none: run at the native size (sides multiples of 128, at least 256)')

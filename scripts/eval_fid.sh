@@ -5,6 +5,6 @@
 #   bash scripts/eval_fid.sh --checkpoint pretrained_models/cityscapes.pth --name authors \
 #        --dataset_name cityscapes --mask_dir masks/cityscapes
 # Results: results/<name>/test_<which_epoch>/metrics.{json,md}, and a row in results/runs.md.
+# Runs from the current folder, so relative paths mean what they mean to you.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-exec python scripts/evaluate.py "$@"
+exec python "$(dirname "$0")/evaluate.py" "$@"

@@ -63,11 +63,17 @@ def mean_iou(confusion):
     return float((inter[valid] / union[valid]).mean()) if valid.any() else float('nan')
 
 
-def compute_metrics(pairs, device, opt, label_nc, seg_fn=None):
-    """pairs: list of (edited path, real path, mask path, label path)."""
+def metric_networks(device, opt):
+    """(FID, LPIPS or None), built before any editing: a missing weights file stops the run at once."""
     stand_in = opt.metric_stand_ins
     fid = FID(device, opt.inception_path, random_init=stand_in, color_order=opt.fid_color_order)
     lpips = None if opt.no_lpips else LPIPS(device, opt.lpips_backbone_path, random_init=stand_in)
+    return fid, lpips
+
+
+def compute_metrics(pairs, networks, label_nc, seg_fn=None):
+    """pairs: list of (edited path, real path, mask path, label path); networks: metric_networks()."""
+    fid, lpips = networks
     fakes = [read_image(p) for p, _, _, _ in pairs]
     reals = [read_image(p) for _, p, _, _ in pairs]
     result = {'fid': fid.distance(reals, fakes)}
@@ -99,7 +105,8 @@ def fmt(v):
 def write_reports(record, out_dir, runs_table):
     atomic_write_text(os.path.join(out_dir, 'metrics.json'), json.dumps(record, indent=2) + '\n')
     header = ['name', 'epoch', 'dataset', 'masks', 'n'] + [c.upper() if c != 'lpips' else 'LPIPS' for c in METRIC_COLUMNS]
-    row = [record['name'], record['which_epoch'], record['dataset'], os.path.basename(record['mask_dir'].rstrip('/')),
+    name = record['name'] + (' (stand-in nets: not a score)' if record.get('stand_in_networks') else '')
+    row = [name, record['which_epoch'], record['dataset'], os.path.basename(record['mask_dir'].rstrip('/')),
            record['n_images']] + [fmt(record['metrics'].get(c)) for c in METRIC_COLUMNS]
     sep = markdown_row(['---'] * len(header))
     atomic_write_text(os.path.join(out_dir, 'metrics.md'), '\n'.join([markdown_row(header), sep, markdown_row(row)]) + '\n')
@@ -113,15 +120,19 @@ def write_reports(record, out_dir, runs_table):
 
 def main(argv=None):
     with exit_on_user_error():
-        opt = EvalOptions().parse(argv)
+        opt, ckpt, ckpt_path = test_script.parse_with_checkpoint(EvalOptions(), argv)
         if not opt.mask_dir:
             raise UserError('--mask_dir is required: predefined masks make results comparable (scripts/make_masks.py)')
-        model, ckpt_path = test_script.build_model(opt)
+        import data
+        # everything that can fail is checked before the test split is edited (hours on Cityscapes)
+        dataset = data.create_dataset(opt, 'test')
+        dataset.check_mask_sizes()
+        seg_fn = load_seg_model(opt.seg_model) if opt.seg_model else None
+        model, ckpt_path = test_script.build_model(opt, ckpt, ckpt_path)
+        networks = metric_networks(model.device, opt)
         out_dir = os.path.join(opt.results_dir, opt.name, f'test_{opt.which_epoch}')
         if not opt.skip_test:
             test_script.run_test_split(opt, model)
-        import data
-        dataset = data.create_dataset(opt, 'test')
         n = len(dataset) if opt.how_many is None else min(opt.how_many, len(dataset))
         pairs = []
         for i in range(n):
@@ -130,8 +141,7 @@ def main(argv=None):
             if not os.path.isfile(edited):
                 raise UserError(f'{edited} is missing: run without --skip_test')
             pairs.append((edited, dataset.image_paths[i], dataset.mask_paths[i], dataset._label_path(i)))
-        seg_fn = load_seg_model(opt.seg_model) if opt.seg_model else None
-        metrics = compute_metrics(pairs, model.device, opt, model.label_nc, seg_fn)
+        metrics = compute_metrics(pairs, networks, model.label_nc, seg_fn)
         record = {'name': opt.name, 'checkpoint': ckpt_path, 'which_epoch': opt.which_epoch,
                   'dataset': opt.dataset_name, 'mask_dir': opt.mask_dir, 'n_images': n,
                   'fid_color_order': opt.fid_color_order, 'stand_in_networks': bool(opt.metric_stand_ins),

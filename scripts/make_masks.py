@@ -55,7 +55,7 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
-from data import masks as mask_gen  # noqa: E402
+from data import dataset_folder, masks as mask_gen  # noqa: E402
 from data.preprocess import parse_wxh  # noqa: E402
 from util.checkpoint import atomic_write_bytes  # noqa: E402
 from util.errors import UserError  # noqa: E402
@@ -267,7 +267,7 @@ class TestSplit:
         else:
             self.kind = cls.instance_kind
         self.label_nc = label_nc if label_nc is not None else cls.default_label_nc
-        self.root = os.path.join(dataroot, dataset_name, 'test')
+        self.root = os.path.join(dataroot, dataset_folder(dataset_name), 'test')
         image_dir = os.path.join(self.root, 'images')
         if not os.path.isdir(image_dir):
             raise UserError(f'test images not found: {image_dir}')

@@ -23,6 +23,17 @@ def _open(path, what):
     return img
 
 
+LOSSY_FORMATS = ('JPEG', 'MPO', 'WEBP')  # WebP can be lossless, but nothing here can tell which
+
+
+def refuse_lossy(img, path, what):
+    """Label and instance maps must be lossless: JPEG's compression blurs the borders between
+    regions into ids that belong to neither (about 9 % of a Cityscapes map's pixels)."""
+    if img.format in LOSSY_FORMATS:
+        raise UserError(f'{what} {path} is a {img.format} file: lossy compression changes the ids along region '
+                        f'borders; save {what}s losslessly, as PNG')
+
+
 def read_image(path, what='image'):
     """Any image file -> H×W×3 uint8 RGB."""
     img = _open(path, what)
@@ -33,6 +44,7 @@ def read_label(path, label_nc=None, what='label map'):
     """Single-channel PNG of label ids -> H×W int64. Palette PNGs give their indices (what tools
     such as Cityscapes' scripts and most editors write). Colour (RGB) maps are refused."""
     img = _open(path, what)
+    refuse_lossy(img, path, what)
     if img.mode in ('L', 'P', 'I', 'I;16', 'I;16B', 'I;16L', '1'):
         a = np.asarray(img).astype(np.int64)
     elif img.mode in ('LA', 'PA'):
@@ -70,6 +82,7 @@ def read_instance(path, kind, what='instance map'):
     """Instance map -> H×W int64. ``cityscapes``: 16-bit instanceIds (class id below 1000, class·1000+k
     for instances); ``ade``: RGB PNG whose G channel holds the instance ids (spec §10.1)."""
     img = _open(path, what)
+    refuse_lossy(img, path, what)
     if kind == 'ade':
         if img.mode not in ('RGB', 'RGBA'):
             raise UserError(f'{what} {path} should be an RGB PNG with instance ids in the G channel (ADE20K format)')

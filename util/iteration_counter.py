@@ -30,6 +30,12 @@ class IterationCounter:
     def done(self):
         return bool(self.opt.max_iters) and self.total_iters >= self.opt.max_iters
 
+    def progress(self):
+        """'iteration N of N' (with --max_iters) or 'epoch N of N', for messages."""
+        if self.opt.max_iters:
+            return f'iteration {self.total_iters} of --max_iters {self.opt.max_iters}'
+        return f'epoch {self.epoch} of --niter {self.opt.niter}'
+
     def _every(self, freq):
         return freq > 0 and self.total_iters % freq == 0
 

@@ -159,7 +159,9 @@ class LPIPS:
         with warnings.catch_warnings():  # lpips passes torchvision's deprecated `pretrained=`
             warnings.simplefilter('ignore', UserWarning)
             self.net = lpips.LPIPS(net='alex', pretrained=True, pnet_rand=True, verbose=False)
-        if not random_init:
+        if random_init:  # seeded, as the FID stand-in: two runs give the same numbers
+            kaiming_init(self.net.net)
+        else:
             path = backbone_path or hub_file(ALEXNET_FILE)
             state = _load_weights(path, ALEXNET_URL, 'LPIPS AlexNet', '--lpips_backbone_path')
             for slice_id, layers in LPIPS_SLICES.items():
