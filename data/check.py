@@ -29,10 +29,10 @@ from PIL import Image
 from tqdm import tqdm
 
 from data import dataset_folder
+from util.atomic import atomic_write
 from util.errors import UserError
-from util.image_io import check_same_size, read_image, read_instance, read_label, read_mask
+from util.image_io import IMAGE_EXTENSIONS, check_same_size, read_image, read_instance, read_label, read_mask
 
-IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp')  # as data.scene_dataset
 LEVELS = ('ERROR', 'WARN', 'INFO')
 MAX_LINES_PER_CHECK = 20   # per split and check in the printed report (the JSON has every finding)
 TOP_SIZES = 5
@@ -462,12 +462,7 @@ def main(argv=None):
         raise SystemExit(2)
     print(format_report(result))
     if a.json:
-        folder = os.path.dirname(os.path.abspath(a.json))
-        os.makedirs(folder, exist_ok=True)
-        tmp = os.path.join(folder, f'.{os.path.basename(a.json)}.tmp')
-        with open(tmp, 'w') as fh:
-            json.dump(result, fh, indent=2)
-        os.replace(tmp, a.json)
+        atomic_write(a.json, json.dumps(result, indent=2))
     return 0 if result['ok'] else 1
 
 

@@ -15,9 +15,7 @@ from data import dataset_folder, masks as mask_gen
 from data.preprocess import parse_wxh, resize_image, resize_nearest, size_problem
 from data.transforms import image_to_tensor
 from util.errors import UserError
-from util.image_io import check_same_size, read_image, read_instance, read_label, read_mask
-
-IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp')
+from util.image_io import IMAGE_EXTENSIONS, check_same_size, read_image, read_instance, read_label, read_mask
 
 
 def parse_crop_size(value):

@@ -151,13 +151,13 @@ class BaseOptions:
 
     def save(self, opt, directory):
         """Write opt.txt and opt.json into ``directory`` (atomically: rank 0 only)."""
-        from util.checkpoint import atomic_write_text
+        from util.atomic import atomic_write
         os.makedirs(directory, exist_ok=True)
         phase = 'train' if self.is_train else 'test'
-        atomic_write_text(os.path.join(directory, f'opt_{phase}.txt' if phase == 'test' else 'opt.txt'),
+        atomic_write(os.path.join(directory, f'opt_{phase}.txt' if phase == 'test' else 'opt.txt'),
                           self.format(opt, self.parser) + '\n')
         if self.is_train:
-            atomic_write_text(os.path.join(directory, 'opt.json'),
+            atomic_write(os.path.join(directory, 'opt.json'),
                               json.dumps(vars(opt), indent=2, sort_keys=True, default=str) + '\n')
 
     @staticmethod

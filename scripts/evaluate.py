@@ -19,7 +19,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import test as test_script  # noqa: E402
 from options.test_options import TestOptions  # noqa: E402
 from options.train_options import add_metric_options  # noqa: E402
-from util.checkpoint import atomic_write_text  # noqa: E402
+from util.atomic import atomic_write  # noqa: E402
 from util.errors import UserError, exit_on_user_error  # noqa: E402
 from util.image_io import read_image, read_label, read_mask  # noqa: E402
 from util.metrics import FID, LPIPS, masked_metrics  # noqa: E402
@@ -103,18 +103,18 @@ def fmt(v):
 
 
 def write_reports(record, out_dir, runs_table):
-    atomic_write_text(os.path.join(out_dir, 'metrics.json'), json.dumps(record, indent=2) + '\n')
+    atomic_write(os.path.join(out_dir, 'metrics.json'), json.dumps(record, indent=2) + '\n')
     header = ['name', 'epoch', 'dataset', 'masks', 'n'] + [c.upper() if c != 'lpips' else 'LPIPS' for c in METRIC_COLUMNS]
     name = record['name'] + (' (stand-in nets: not a score)' if record.get('stand_in_networks') else '')
     row = [name, record['which_epoch'], record['dataset'], os.path.basename(record['mask_dir'].rstrip('/')),
            record['n_images']] + [fmt(record['metrics'].get(c)) for c in METRIC_COLUMNS]
     sep = markdown_row(['---'] * len(header))
-    atomic_write_text(os.path.join(out_dir, 'metrics.md'), '\n'.join([markdown_row(header), sep, markdown_row(row)]) + '\n')
+    atomic_write(os.path.join(out_dir, 'metrics.md'), '\n'.join([markdown_row(header), sep, markdown_row(row)]) + '\n')
     existing = open(runs_table).read() if os.path.isfile(runs_table) else markdown_row(header) + '\n' + sep + '\n'
-    atomic_write_text(runs_table, existing + markdown_row(row) + '\n')
+    atomic_write(runs_table, existing + markdown_row(row) + '\n')
     jsonl = os.path.splitext(runs_table)[0] + '.jsonl'
     existing = open(jsonl).read() if os.path.isfile(jsonl) else ''
-    atomic_write_text(jsonl, existing + json.dumps(record) + '\n')
+    atomic_write(jsonl, existing + json.dumps(record) + '\n')
     return markdown_row(header) + '\n' + sep + '\n' + markdown_row(row)
 
 

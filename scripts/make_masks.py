@@ -57,8 +57,9 @@ if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 from data import dataset_folder, masks as mask_gen  # noqa: E402
 from data.preprocess import parse_wxh  # noqa: E402
-from util.checkpoint import atomic_write_bytes  # noqa: E402
+from util.atomic import atomic_write  # noqa: E402
 from util.errors import UserError  # noqa: E402
+from util.image_io import IMAGE_EXTENSIONS  # noqa: E402
 
 FAMILIES = ('brush', 'right_half', 'outpainting', 'box', 'class', 'instance_box')
 LABEL_FAMILIES = ('class', 'instance_box')
@@ -67,7 +68,6 @@ DEFAULT_COUNT = 2000
 BOX_MIN, BOX_MAX = 0.10, 0.50      # box coverage range (fraction of the image)
 BOX_ASPECT = 2.0                   # rho in [1/BOX_ASPECT, BOX_ASPECT], log-uniform
 MIN_SIDE = 64                      # data/masks.py generators are meant for sides >= 64
-IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp')  # as data.scene_dataset
 
 
 # ---- randomness ------------------------------------------------------------------------------
@@ -213,7 +213,7 @@ def encode_png(mask_u8):
 
 
 def write_atomic(path, data):
-    atomic_write_bytes(data, path)
+    atomic_write(path, data)
 
 
 # ---- command line ----------------------------------------------------------------------------

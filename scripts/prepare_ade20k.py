@@ -32,8 +32,9 @@ from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from scripts.prepare_cityscapes import (add_common_args, check_quality, fmt_time, parse_list, resize_ids, resize_rgb,  # noqa: E402
-                                        run_cli, save_jpeg, save_label, save_rgb_png)
+from data.preparation import (add_common_args, check_quality, fmt_time, parse_list, resize_rgb, run_cli,  # noqa: E402
+                              save_jpeg, save_label, save_rgb_png)
+from data.preprocess import resize_nearest  # noqa: E402
 from util.errors import UserError  # noqa: E402
 from util.image_io import check_same_size, read_image, read_label  # noqa: E402
 
@@ -177,8 +178,8 @@ def process_image(item, outputs, phase, short_side, instance_path, quality):
     h, w = label.shape
     short = short_side if phase == 'train' else TEST_SIZE
     size = short_side_size(h, w, short)
-    data = {'image': resize_rgb(image, size), 'label': resize_ids(label, size),
-            'instance': resize_ids(inst, size) if inst is not None else None}
+    data = {'image': resize_rgb(image, size), 'label': resize_nearest(label, size),
+            'instance': resize_nearest(inst, size) if inst is not None else None}
     if phase == 'test':
         data = {k: (centre_crop(v, TEST_SIZE) if v is not None else None) for k, v in data.items()}
     for path, kind in outputs:

@@ -24,7 +24,7 @@ Images are downscaled with an area (box) filter when the factor is an integer (2
 Lanczos otherwise; label and instance ids with nearest neighbour only (pixel centres, like PIL NEAREST),
 so no id is ever interpolated. Labels are 8-bit 'L' PNGs, instance maps 16-bit PNGs. Every file is
 written to a temporary name and renamed, so an interrupted run leaves no half file; ``--skip_existing``
-resumes. The helpers at the top are shared with ``prepare_ade20k.py``.
+resumes. What the two prepare_* scripts share is in ``data/preparation.py``.
 """
 import argparse
 import os
@@ -32,123 +32,14 @@ import sys
 import time
 
 import numpy as np
-from PIL import Image
 from tqdm import tqdm
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from util.errors import UserError, exit_on_user_error  # noqa: E402
+from data.preparation import (add_common_args, check_fits, check_quality, fmt_time, parse_list, resize_rgb,  # noqa: E402
+                              run_cli, save_instance16, save_jpeg, save_label)
+from data.preprocess import resize_nearest  # noqa: E402
+from util.errors import UserError  # noqa: E402
 from util.image_io import check_same_size, read_image, read_instance, read_label  # noqa: E402
-
-
-# ---- shared helpers (prepare_ade20k.py imports these) -----------------------------------------------
-
-def resize_rgb(a, size):
-    """H×W×3 uint8 -> size (h, w). Integer downscale factors use the exact area (box) filter;
-    other downscales Lanczos (PIL antialiases when shrinking), upscales bicubic."""
-    h, w = size
-    src_h, src_w = a.shape[:2]
-    if (src_h, src_w) == (h, w):
-        return a
-    if src_h % h == 0 and src_w % w == 0:
-        resample = Image.BOX
-    elif src_h >= h and src_w >= w:
-        resample = Image.LANCZOS
-    else:
-        resample = Image.BICUBIC
-    return np.asarray(Image.fromarray(a).resize((w, h), resample))
-
-
-def resize_ids(a, size):
-    """Label / instance ids (H×W or H×W×C) -> size (h, w) by nearest neighbour at pixel centres
-    (source index floor((i + 0.5) · src / dst), as PIL's NEAREST): values are only ever copied."""
-    h, w = size
-    src_h, src_w = a.shape[:2]
-    if (src_h, src_w) == (h, w):
-        return a
-    rows = np.minimum(((np.arange(h) + 0.5) * src_h / h).astype(np.int64), src_h - 1)
-    cols = np.minimum(((np.arange(w) + 0.5) * src_w / w).astype(np.int64), src_w - 1)
-    return a[rows][:, cols]
-
-
-def write_atomic(path, image, **save_kwargs):
-    """Save a PIL image under a temporary name in the same folder, then rename it into place."""
-    folder = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(folder, f'.{os.path.basename(path)}.{os.getpid()}.tmp')
-    fmt = 'JPEG' if path.lower().endswith(('.jpg', '.jpeg')) else 'PNG'
-    try:
-        os.makedirs(folder, exist_ok=True)
-        image.save(tmp, format=fmt, **save_kwargs)
-        os.replace(tmp, path)
-    except OSError as exc:
-        _remove(tmp)
-        raise UserError(f'cannot write {path}: {exc}') from None
-    except BaseException:
-        _remove(tmp)
-        raise
-
-
-def _remove(path):
-    try:
-        os.remove(path)
-    except OSError:
-        pass
-
-
-def save_jpeg(path, rgb, quality):
-    write_atomic(path, Image.fromarray(np.ascontiguousarray(rgb, dtype=np.uint8)), quality=quality)
-
-
-def check_fits(ids, top, source, what, where):
-    if ids is not None and ids.size and (ids.min() < 0 or ids.max() > top):
-        bad = int(ids.max()) if ids.max() > top else int(ids.min())
-        hint = '; Cityscapes instanceIds are at most 33999: is this the right file?' if top == 65535 else ''
-        raise UserError(f'{source} has {what} {bad}, which does not fit {where} (0..{top}){hint}')
-
-
-def save_label(path, ids, source):
-    """8-bit single-channel ('L') PNG; an id outside 0..255 cannot be stored and is refused."""
-    check_fits(ids, 255, source, 'label id', 'an 8-bit label PNG')
-    write_atomic(path, Image.fromarray(np.ascontiguousarray(ids, dtype=np.uint8)))
-
-
-def save_instance16(path, ids, source):
-    """16-bit single-channel PNG; an id outside 0..65535 cannot be stored and is refused."""
-    check_fits(ids, 65535, source, 'instance id', 'a 16-bit PNG')
-    write_atomic(path, Image.fromarray(np.ascontiguousarray(ids, dtype=np.uint16)))
-
-
-def save_rgb_png(path, rgb):
-    write_atomic(path, Image.fromarray(np.ascontiguousarray(rgb, dtype=np.uint8)))
-
-
-def parse_list(value, allowed, flag):
-    items = [v.strip() for v in str(value).split(',') if v.strip()]
-    if not items:
-        raise UserError(f'{flag} is empty; choose from {", ".join(allowed)}')
-    for v in items:
-        if v not in allowed:
-            raise UserError(f'{flag}: unknown value {v!r}; choose from {", ".join(allowed)}')
-    return list(dict.fromkeys(items))
-
-
-def check_quality(q):
-    if not 1 <= q <= 100:
-        raise UserError(f'--jpeg_quality {q}: give a value in 1..100 (95 is the default)')
-
-
-def run_cli(run, args):
-    """Run ``run(args)``; a UserError becomes one line ``error: ...`` on stderr and exit code 2."""
-    try:
-        with exit_on_user_error():
-            run(args)
-    except KeyboardInterrupt:
-        print('interrupted: every file written so far is complete; run the same command with '
-              '--skip_existing to resume', file=sys.stderr)
-        raise SystemExit(130)
-
-
-def fmt_time(seconds):
-    return f'{seconds:.1f} s' if seconds < 120 else f'{seconds / 60:.1f} min'
 
 
 # ---- Cityscapes ------------------------------------------------------------------------------------
@@ -225,8 +116,8 @@ def process_frame(frame, outputs, quality):
     check_same_size([(image_path, image), (label_path, label), (instance_path, instance)])
     check_fits(label, 255, label_path, 'label id', 'an 8-bit label PNG')   # before any file of the frame is written
     check_fits(instance, 65535, instance_path, 'instance id', 'a 16-bit PNG')
-    small = {'image': resize_rgb(image, TRAIN_SIZE), 'label': resize_ids(label, TRAIN_SIZE),
-             'instance': resize_ids(instance, TRAIN_SIZE)}
+    small = {'image': resize_rgb(image, TRAIN_SIZE), 'label': resize_nearest(label, TRAIN_SIZE),
+             'instance': resize_nearest(instance, TRAIN_SIZE)}
     sources = {'image': image_path, 'label': label_path, 'instance': instance_path}
     for path, kind, half in outputs:
         if kind == 'image2048':
@@ -310,15 +201,6 @@ def parse_args(argv=None):
     p.add_argument('--splits', default='train,val', help='Cityscapes splits to convert: train -> train/, val -> test/')
     add_common_args(p, 'only the first N frames of each split (sorted by name)')
     return p.parse_args(argv)
-
-
-def add_common_args(p, limit_help):
-    """Flags every prepare_* script takes (prepare_ade20k.py uses this too)."""
-    p.add_argument('--out_root', default='datasets', help='where the prepared datasets go (train.py --dataroot)')
-    p.add_argument('--jpeg_quality', type=int, default=95, help='JPEG quality of the images (1..100)')
-    p.add_argument('--limit', type=int, default=None, help=limit_help)
-    p.add_argument('--skip_existing', action='store_true',
-                   help='keep output files that already exist (resume an interrupted run)')
 
 
 def main(argv=None):

@@ -98,15 +98,26 @@ def test_d_step_then_g_step_against_updated_d():
     torch.manual_seed(0)
     model = SPMPGANModel(make_opt(), torch.device('cpu'))
     model.train()
-    d_before = {k: v.clone() for k, v in model.netD_3.state_dict().items()}
+    d_nets = [model.netD_1, model.netD_2, model.netD_3]
+    d_before = [[p.detach().clone() for p in d.parameters()] for d in d_nets]
     g_before = {k: v.clone() for k, v in model.netG.state_dict().items()}
+    at_g_loss = {}
+    compute_g_loss = model.compute_G_loss
+
+    def watched_g_loss():  # what the D's hold when G's loss is computed
+        at_g_loss['weights'] = [[p.detach().clone() for p in d.parameters()] for d in d_nets]
+        at_g_loss['grads'] = [[p.grad.clone() for p in d.parameters()] for d in d_nets]
+        return compute_g_loss()
+    model.compute_G_loss = watched_g_loss
     model.set_input(toy_batch())
     model.optimize_parameters()
-    d_after = model.netD_3.state_dict()
-    assert not torch.equal(d_before['dis_model.0.conv.weight_orig'], d_after['dis_model.0.conv.weight_orig'])
     assert not torch.equal(g_before['G3.enc1.conv2d.weight'], model.netG.state_dict()['G3.enc1.conv2d.weight'])
-    # D's parameters end the iteration frozen (they get no gradient from the G step)
-    assert all(p.grad is None or p.requires_grad is False for p in model.netD_1.parameters())
+    for k, d in enumerate(d_nets):
+        # G's loss is computed against the D's as their step left them ...
+        assert all(not torch.equal(a, b) for a, b in zip(d_before[k], at_g_loss['weights'][k]))
+        # ... and G's step changes neither their weights nor their gradients (nothing flows into them)
+        assert all(torch.equal(a, p) for a, p in zip(at_g_loss['weights'][k], d.parameters()))
+        assert all(torch.equal(g, p.grad) for g, p in zip(at_g_loss['grads'][k], d.parameters()))
     assert model.optimizer_D_1.param_groups[0]['lr'] == pytest.approx(4e-4)
     assert model.optimizer_G.param_groups[0]['lr'] == pytest.approx(1e-4)
 

@@ -13,41 +13,14 @@ code needs to know they exist.
 """
 import io
 import os
-import tempfile
 
 import torch
 
+from util.atomic import atomic_write
 from util.errors import UserError
 
 FORMAT = 'semedit'
 FORMAT_VERSION = 1
-
-
-def _umask():
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def atomic_write_bytes(data, path):
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix='.' + os.path.basename(path) + '.', suffix='.tmp', dir=folder)
-    try:
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual permissions
-        with os.fdopen(fd, 'wb') as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
-def atomic_write_text(path, text):
-    atomic_write_bytes(text.encode('utf-8'), path)
 
 
 def save_checkpoint(state, path):
@@ -55,7 +28,7 @@ def save_checkpoint(state, path):
     leaves a truncated checkpoint behind."""
     buf = io.BytesIO()
     torch.save(state, buf)
-    atomic_write_bytes(buf.getvalue(), path)
+    atomic_write(path, buf.getvalue())
 
 
 def _is_upstream_spmpgan(ckpt):

@@ -1,10 +1,10 @@
 """Reading user files with clear errors: one line naming the file and what to do."""
 import os
-import tempfile
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from util.atomic import atomic_path
 from util.errors import UserError
 
 
@@ -101,7 +101,9 @@ def check_same_size(named_arrays):
                             f'{a0.shape[1]}×{a0.shape[0]} (W×H); they must match')
 
 
+# the image files this project reads and writes, by extension (datasets, mask folders, outputs)
 IMAGE_FORMATS = {'.png': 'PNG', '.jpg': 'JPEG', '.jpeg': 'JPEG', '.bmp': 'BMP', '.webp': 'WEBP'}
+IMAGE_EXTENSIONS = tuple(IMAGE_FORMATS)
 
 
 def check_output_path(path, what='output'):
@@ -123,17 +125,7 @@ def check_output_path(path, what='output'):
 def save_image_atomic(array_rgb, path):
     """Write an H×W×3 (or H×W) uint8 image; the folder is created, the file appears whole or not at all."""
     check_output_path(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
     fmt = IMAGE_FORMATS[os.path.splitext(path)[1].lower()]
-    fd, tmp = tempfile.mkstemp(prefix=f'.{os.path.basename(path)}.', suffix='.tmp', dir=folder)
-    os.close(fd)
     kwargs = {'quality': 95} if fmt == 'JPEG' else {}
-    try:
+    with atomic_path(path) as tmp:
         Image.fromarray(array_rgb).save(tmp, format=fmt, **kwargs)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise

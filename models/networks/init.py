@@ -1,7 +1,6 @@
 """Weight initialisation (spec SPMPGAN.md §8, SIEDOB_scene.md §1.6), and building without it."""
 import contextlib
 
-import torch
 import torch.nn as nn
 from torch.overrides import TorchFunctionMode
 
