@@ -67,13 +67,11 @@ def build_model(args, device, train=False, fast=True):
     """The model as train.py / test.py build it; --amp / --compile / --semantic_window only for
     the fast path."""
     from models.spmpgan_model import SPMPGANModel
-    opt = argparse.Namespace(label_nc=args.label_nc, ngf=args.ngf, ndf=args.ndf, color_order='bgr',
-                             init_type='gaussian', is_train=train, lr=1e-4, D_lr_mult=4.0, beta1=0.5, beta2=0.999,
-                             lambda_l1=1.0, lambda_gan=1.0, lambda_vgg=10.0, vgg_path=None,
-                             forward='fast' if fast else 'reference',
-                             amp=args.amp if fast else 'none', compile=args.compile and fast,
-                             semantic_window=args.semantic_window, channels_last=args.channels_last and fast,
-                             cuda_graph=args.cuda_graph and fast)
+    from options import default_options
+    opt = default_options(train, label_nc=args.label_nc, ngf=args.ngf, ndf=args.ndf, lambda_vgg=10.0,
+                          forward='fast' if fast else 'reference', amp=args.amp if fast else 'none',
+                          compile=args.compile and fast, semantic_window=args.semantic_window,
+                          channels_last=args.channels_last and fast, cuda_graph=args.cuda_graph and fast)
     vgg = None
     if train:
         import torchvision
@@ -296,10 +294,8 @@ def authors_steps_edit(folder, label_nc):
     join = lambda name: os.path.join(folder, name)  # noqa: E731
     vgg = torchvision.models.vgg19(weights=None)
     vgg.load_state_dict(torch.load(join('vgg19.pth'), weights_only=True))
-    opt = argparse.Namespace(label_nc=label_nc, ngf=32, ndf=64, color_order='bgr', init_type='gaussian',
-                             is_train=True, lr=1e-4, D_lr_mult=4.0, beta1=0.5, beta2=0.999, lambda_l1=1.0,
-                             lambda_gan=1.0, lambda_vgg=10.0, vgg_path=None, forward='reference', amp='none',
-                             compile=False, semantic_window='auto', channels_last=False, cuda_graph=False)
+    from options import default_options
+    opt = default_options(True, label_nc=label_nc, lambda_vgg=10.0, forward='reference')
     state = torch.load(join('cityscapes.pth'), map_location='cpu', weights_only=True)['netG']
     opt.ngf = int(state['G1.enc1.conv2d.weight'].shape[0])
     model = SPMPGANModel(opt, torch.device('cpu'), vgg_features=vgg.features)

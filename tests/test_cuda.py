@@ -1,6 +1,5 @@
 """CUDA paths (skipped without a GPU; CI has none): fast vs reference in true float32, mixed
 precision, the coarse windows that keep cudnn.benchmark's shape count small."""
-import argparse
 
 import pytest
 import torch
@@ -11,13 +10,10 @@ from models.spmpgan_model import SPMPGANModel  # noqa: E402
 
 
 def make_model(train=False, **kw):
-    opt = dict(label_nc=34, ngf=8, ndf=16, color_order='bgr', init_type='gaussian', is_train=train, lr=1e-4,
-               D_lr_mult=4.0, beta1=0.5, beta2=0.999, lambda_l1=1.0, lambda_gan=1.0, lambda_vgg=0.0,
-               vgg_path=None, forward='fast', amp='none', compile=False, semantic_window='auto',
-               channels_last=False, cuda_graph=False)
-    opt.update(kw)
+    from options import default_options
+    opt = default_options(train, **{'label_nc': 34, 'ngf': 8, 'ndf': 16, 'lambda_vgg': 0.0, **kw})
     torch.manual_seed(0)
-    return SPMPGANModel(argparse.Namespace(**opt), torch.device('cuda'))
+    return SPMPGANModel(opt, torch.device('cuda'))
 
 
 def batch(n=2, seed=0):

@@ -322,7 +322,6 @@ def test_channels_last_edit_never_mixes_layouts():
     """test.py's edit with --channels_last: every activation stays NHWC, crops and strided views
     included: no op reads or writes a channels-outer (NCHW-like) map next to a channels-inner one
     (each such mix is a layout copy, or a slow strided kernel)."""
-    import argparse
     from torch.utils._python_dispatch import TorchDispatchMode
     from models.spmpgan_model import SPMPGANModel
 
@@ -344,9 +343,8 @@ def test_channels_last_edit_never_mixes_layouts():
             return out
 
     for window in ('on', 'off'):
-        opt = argparse.Namespace(label_nc=L, ngf=4, ndf=8, color_order='bgr', init_type='gaussian', is_train=False,
-                                 forward='fast', amp='none', compile=False, semantic_window=window,
-                                 channels_last=True, cuda_graph=False)
+        from options import default_options
+        opt = default_options(False, label_nc=L, ngf=4, ndf=8, semantic_window=window, channels_last=True)
         model = SPMPGANModel(opt, torch.device('cpu'))
         gt, _, _, m = inputs('box')
         label = torch.full((1, 1, 256, 256), 7)

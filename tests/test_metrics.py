@@ -3,7 +3,6 @@ torchvision look for their downloads (never the network)."""
 import json
 import os
 import subprocess
-import sys
 
 import numpy as np
 import pytest

@@ -1,5 +1,4 @@
 """Training behaviour: tensors built by set_input, a tiny overfit, losses, VGG stand-in."""
-import argparse
 
 import numpy as np
 import pytest
@@ -10,15 +9,13 @@ from data.transforms import edge_map, image_to_tensor, one_hot, tensor_to_image
 from models.networks.losses import VGGLoss, build_vgg19_features
 from tolerances import gamma
 from models.spmpgan_model import SPMPGANModel
+from options import default_options
 from util.errors import UserError
 
 
 def make_opt(**kw):
-    opt = dict(label_nc=34, ngf=4, ndf=8, color_order='bgr', init_type='gaussian', is_train=True, lr=1e-4,
-               D_lr_mult=4.0, beta1=0.5, beta2=0.999, lambda_l1=1.0, lambda_gan=1.0, lambda_vgg=0.0,
-               vgg_path=None)
-    opt.update(kw)
-    return argparse.Namespace(**opt)
+    is_train = kw.pop('is_train', True)
+    return default_options(is_train, **{'label_nc': 34, 'ngf': 4, 'ndf': 8, 'lambda_vgg': 0.0, **kw})
 
 
 def toy_batch(seed=0):

@@ -1,5 +1,4 @@
 """The authors' checkpoint layout, conversions, colour order, and editing images of any size."""
-import argparse
 import os
 
 import numpy as np
@@ -12,6 +11,7 @@ from data.preprocess import paste_back, resize_mask, working_size
 from models.networks.discriminators import SNPatchDiscriminator
 from models.networks.spmpgan import ProgressiveGenerator, fold_spectral_norm, swap_color_order
 from models.spmpgan_model import SPMPGANModel
+from options import default_options
 from scripts import convert_checkpoint
 from tolerances import assert_float64_close
 from util.checkpoint import load_checkpoint, save_checkpoint
@@ -176,9 +176,7 @@ def test_inference_build_draws_nothing_and_loads_every_tensor(upstream_file_02, 
     """test.py builds the generator without random initialisation (the RNG is untouched) and
     assigns the checkpoint's tensors: the same edit, bit for bit, as a generator built and
     initialised normally, then loaded."""
-    opt = argparse.Namespace(label_nc=L, ngf=8, ndf=8, color_order='bgr', init_type='gaussian', is_train=False,
-                             forward='fast', amp='none', compile=False, semantic_window='auto',
-                             channels_last=False, cuda_graph=False)
+    opt = default_options(False, label_nc=L, ngf=8, ndf=8)
     ckpt = load_checkpoint(str(upstream_file_02))
     rng = torch.get_rng_state()
     model = SPMPGANModel.from_checkpoint(opt, torch.device('cpu'), ckpt, 'f', nets=['netG'])
@@ -219,7 +217,7 @@ def test_fold_spectral_norm_matches_eval_forward():
 def test_colour_order_marks_and_weight_permutation(tmp_path, inputs):
     """Same weights marked RGB vs BGR: feeding the channel-swapped file gives the channel-swapped
     result, exactly. Permuting the weights (convert --color_order) keeps the function."""
-    opt = argparse.Namespace(label_nc=L, ngf=4, ndf=8, color_order='bgr', init_type='gaussian', is_train=False)
+    opt = default_options(False, label_nc=L, ngf=4, ndf=8)
     model = SPMPGANModel(opt, torch.device('cpu'))
     state = model.checkpoint_state(0, 0, 0)
     bgr, rgb = tmp_path / 'bgr.pth', tmp_path / 'rgb.pth'
@@ -253,7 +251,7 @@ def test_colour_order_marks_and_weight_permutation(tmp_path, inputs):
 
 @pytest.fixture(scope='module')
 def tiny_ckpt(tmp_path_factory):
-    opt = argparse.Namespace(label_nc=L, ngf=4, ndf=8, color_order='bgr', init_type='gaussian', is_train=False)
+    opt = default_options(False, label_nc=L, ngf=4, ndf=8)
     torch.manual_seed(3)
     model = SPMPGANModel(opt, torch.device('cpu'))
     path = tmp_path_factory.mktemp('tiny') / 'tiny.pth'
