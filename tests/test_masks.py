@@ -250,7 +250,9 @@ def test_brush_consumes_numpy_draws_for_radii_and_discarded_flips():
 
 def test_brush_coverage_256():
     cov = [brush_stroke_mask(256, 256, *gens(s)).mean() for s in range(50)]
-    # Observed: mean 0.235 over seeds 0..49 (0.242 over 500 seeds), min 0.05, max 0.51.
+    # Observed: mean 0.235 over seeds 0..49 (0.242 over 500 seeds), min 0.05, max 0.51. Seeded draws
+    # from Python's and NumPy's generators, the same on every machine: the bounds check the shape
+    # of the distribution (upstream's brush statistics), not rounding.
     assert 0.15 < np.mean(cov) < 0.33
     assert min(cov) > 0.01
     assert max(cov) < 0.75

@@ -48,6 +48,8 @@ def test_fid_from_hub_cache(torch_home):
     from pytorch_fid.fid_score import calculate_frechet_distance
     fid = FID(torch.device('cpu'))  # reads $TORCH_HOME/hub/checkpoints/pt_inception-...pth
     a = images()
+    # a set against itself: 0 up to scipy's sqrtm of a singular 2048×2048 product (few images),
+    # whose error is ~1e-6 of the trace of the covariances, here ~10²
     assert abs(fid.distance(a, a)) < 1e-3
     # (each Fréchet distance is a 2048×2048 scipy sqrtm, ~10 s on 2 cores: keep their number small)
     stats = [fid.statistics(fid.features(s)) for s in (a, images(shift=60))]
@@ -70,7 +72,7 @@ def test_fid_and_lpips_missing_weights_are_named(tmp_path):
 def test_lpips_from_hub_cache(torch_home):
     lp = LPIPS(torch.device('cpu'))
     a, b = images(2), images(2, seed=3)
-    assert lp(a[0], a[0]) == pytest.approx(0, abs=1e-6)
+    assert lp(a[0], a[0]) == pytest.approx(0, abs=1e-6)  # identical features: differences are exactly 0
     assert lp(a[0], b[1]) > 0
 
 
@@ -80,11 +82,13 @@ def test_masked_metrics_values():
     mask = np.zeros((32, 32), np.float32)
     mask[8:24, 8:24] = 1
     same = masked_metrics(target, target, mask)
+    # identical images: SSIM's numerator and denominator are the same float64 products (1 to rounding)
     assert same['l1'] == 0 and same['psnr'] == float('inf') and same['ssim'] == pytest.approx(1.0)
     out = target.copy()
     out[mask > 0] = np.clip(out[mask > 0].astype(int) + 10, 0, 255)
     m = masked_metrics(out, target, mask)
     diff = (out.astype(float) - target)[mask > 0] / 255
+    # the same float64 mean of ≤ 768 values in another order: relative 1e-6 (pytest's default) ≫ γ_768
     assert m['l1'] == pytest.approx(np.abs(diff).mean())
     assert m['psnr'] == pytest.approx(10 * np.log10(1 / (diff ** 2).mean()))
     assert m['ssim'] < 1
@@ -232,7 +236,7 @@ def test_train_time_fid_keeps_best_and_plots(demo_run, torch_home, tmp_path):
 def test_seg_model_hook_and_miou(tmp_path):
     from scripts.evaluate import load_seg_model, mean_iou
     conf = np.array([[3, 1], [0, 4]])
-    assert mean_iou(conf) == pytest.approx((3 / 4 + 4 / 5) / 2)
+    assert mean_iou(conf) == pytest.approx((3 / 4 + 4 / 5) / 2)  # two float64 divisions: 1 ulp each
     assert mean_iou(np.diag([0, 5])) == pytest.approx(1.0)  # absent classes do not count
     f = tmp_path / 'seg.py'
     f.write_text('import numpy as np\ndef segment(img):\n    return np.full(img.shape[:2], 7)\n')
