@@ -18,7 +18,7 @@ from util import distributed as dist
 from util.checkpoint import load_checkpoint, save_checkpoint
 from util.device import configure_backends, resolve_device
 from util.errors import UserError, exit_on_user_error
-from util.evaluation import TrainFID
+from engine.evaluation import TrainFID
 from util.iteration_counter import IterationCounter
 from util.seed import seed_everything
 from util.visualizer import Visualizer

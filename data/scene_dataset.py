@@ -13,7 +13,7 @@ import torch
 
 from data import dataset_folder, masks as mask_gen
 from data.preprocess import parse_wxh, resize_image, resize_nearest, size_problem
-from data.transforms import image_to_tensor
+from util.tensors import image_to_tensor
 from util.errors import UserError
 from util.image_io import IMAGE_EXTENSIONS, check_same_size, read_image, read_instance, read_label, read_mask
 

@@ -3,7 +3,7 @@ L1 + hinge GAN + VGG losses per scale (spec SPMPGAN.md §5-§8)."""
 import torch
 import torch.nn.functional as F
 
-from data.transforms import edge_map, one_hot
+from util.tensors import edge_map, one_hot
 from models.base_model import BaseModel
 from models.networks.discriminators import SNPatchDiscriminator
 from models.networks.init import init_weights

@@ -289,7 +289,7 @@ def authors_steps_edit(folder, label_nc):
     full reference forward and writes two JPEGs."""
     import torchvision  # noqa: F401  (their test.py imports torchvision.transforms)
     from models.spmpgan_model import SPMPGANModel
-    from util.editing import edit_arrays
+    from engine.editing import edit_arrays
     from util.image_io import read_image, read_label, read_mask, save_image_atomic
     join = lambda name: os.path.join(folder, name)  # noqa: E731
     vgg = torchvision.models.vgg19(weights=None)

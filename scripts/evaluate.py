@@ -16,7 +16,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-import test as test_script  # noqa: E402
+from engine.inference import build_model, parse_with_checkpoint, run_test_split  # noqa: E402
 from options.test_options import TestOptions  # noqa: E402
 from options.train_options import add_metric_options  # noqa: E402
 from util.atomic import atomic_write  # noqa: E402
@@ -120,7 +120,7 @@ def write_reports(record, out_dir, runs_table):
 
 def main(argv=None):
     with exit_on_user_error():
-        opt, ckpt, ckpt_path = test_script.parse_with_checkpoint(EvalOptions(), argv)
+        opt, ckpt, ckpt_path = parse_with_checkpoint(EvalOptions(), argv)
         if not opt.mask_dir:
             raise UserError('--mask_dir is required: predefined masks make results comparable (scripts/make_masks.py)')
         import data
@@ -128,11 +128,11 @@ def main(argv=None):
         dataset = data.create_dataset(opt, 'test')
         dataset.check_mask_sizes()
         seg_fn = load_seg_model(opt.seg_model) if opt.seg_model else None
-        model, ckpt_path = test_script.build_model(opt, ckpt, ckpt_path)
+        model, ckpt_path = build_model(opt, ckpt, ckpt_path)
         networks = metric_networks(model.device, opt)
         out_dir = os.path.join(opt.results_dir, opt.name, f'test_{opt.which_epoch}')
         if not opt.skip_test:
-            test_script.run_test_split(opt, model)
+            run_test_split(opt, model)
         n = len(dataset) if opt.how_many is None else min(opt.how_many, len(dataset))
         pairs = []
         for i in range(n):

@@ -5,7 +5,7 @@ import pytest
 import torch
 import torchvision
 
-from data.transforms import edge_map, image_to_tensor, one_hot, tensor_to_image
+from util.tensors import edge_map, image_to_tensor, one_hot, tensor_to_image
 from models.networks.losses import VGGLoss, build_vgg19_features
 from tolerances import gamma
 from models.spmpgan_model import SPMPGANModel

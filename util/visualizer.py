@@ -4,7 +4,7 @@ import os
 import numpy as np
 import torch
 
-from data.transforms import tensor_to_image
+from util.tensors import tensor_to_image
 from util.image_io import save_image_atomic
 
 # Cityscapes labelIds 0..33 -> colour (the official palette; ids without a colour are black).

@@ -1,4 +1,5 @@
-"""Tensor helpers shared by the datasets and the models: normalisation, one-hot, edge maps."""
+"""Tensor helpers shared by the datasets, the models and the visualiser: normalisation, one-hot,
+edge maps."""
 import numpy as np
 import torch
 

@@ -3,7 +3,7 @@ import json
 import os
 import types
 
-from util.editing import edit_test_split
+from engine.editing import edit_test_split
 from util.metrics import FID
 
 

@@ -6,7 +6,7 @@ import torch
 from tqdm import tqdm
 
 from data.preprocess import paste_back, resize_image, resize_mask, resize_nearest, size_problem, working_size
-from data.transforms import image_to_tensor, tensor_to_image
+from util.tensors import image_to_tensor, tensor_to_image
 from util.errors import UserError
 
 
