@@ -91,10 +91,11 @@ class SceneDataset(torch.utils.data.Dataset):
     def prepare(self, opt):
         """Hook for datasets that create themselves on first use (demo)."""
 
-    def check_mask_sizes(self):
-        """Before editing a test split: each predefined mask the size of its image (file headers only)."""
+    def _check_mask_sizes(self, mask_paths):
+        """Each predefined mask the size of its image (file headers only), when the split is opened:
+        a wrong mask folder stops test.py, evaluation and train-time FID before any editing."""
         from PIL import Image
-        for image_path, mask_path in zip(self.image_paths, self.mask_paths or []):
+        for image_path, mask_path in zip(self.image_paths, mask_paths):
             with Image.open(image_path) as img, Image.open(mask_path) as mask:
                 if img.size != mask.size:
                     raise UserError(f'size mismatch: mask {mask_path} is {mask.size[0]}×{mask.size[1]} but its image '
@@ -128,7 +129,9 @@ class SceneDataset(torch.utils.data.Dataset):
         if len(files) < len(self.stems):
             raise UserError(f'{mask_dir} has {len(files)} masks but the test split has {len(self.stems)} images; '
                             f'masks are paired with images by sorted name, so at least as many are needed')
-        return [os.path.join(mask_dir, f) for f in files[:len(self.stems)]]
+        paths = [os.path.join(mask_dir, f) for f in files[:len(self.stems)]]
+        self._check_mask_sizes(paths)
+        return paths
 
     def set_epoch(self, epoch):
         """Training masks and crops are drawn from (seed, epoch, index): reproducible and resumable."""

@@ -18,8 +18,7 @@ class TrainFID:
         import data
         test_opt = types.SimpleNamespace(**vars(opt))
         test_opt.mask_dir = opt.eval_mask_dir
-        self.dataset = data.create_dataset(test_opt, 'test')
-        self.dataset.check_mask_sizes()  # a wrong --eval_mask_dir stops now, not after the first epoch
+        self.dataset = data.create_dataset(test_opt, 'test')  # checks --eval_mask_dir now, not after an epoch
 
     def _history(self):
         if not os.path.isfile(self.log_path):

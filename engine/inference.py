@@ -64,8 +64,8 @@ def build_model(opt, ckpt, path):
     return model, path
 
 
-def run_test_split(opt, model):
-    dataset = data.create_dataset(opt, 'test')
+def run_test_split(opt, model, dataset=None):
+    dataset = dataset if dataset is not None else data.create_dataset(opt, 'test')
     if opt.mask_dir is None:
         print('No --mask_dir: using seeded training-family masks (same for every run with this --seed).')
     out_dir = os.path.join(opt.results_dir, opt.name, f'test_{opt.which_epoch}')

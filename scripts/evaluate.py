@@ -125,14 +125,13 @@ def main(argv=None):
             raise UserError('--mask_dir is required: predefined masks make results comparable (scripts/make_masks.py)')
         import data
         # everything that can fail is checked before the test split is edited (hours on Cityscapes)
-        dataset = data.create_dataset(opt, 'test')
-        dataset.check_mask_sizes()
+        dataset = data.create_dataset(opt, 'test')  # checks the masks' count and sizes
         seg_fn = load_seg_model(opt.seg_model) if opt.seg_model else None
         model, ckpt_path = build_model(opt, ckpt, ckpt_path)
         networks = metric_networks(model.device, opt)
         out_dir = os.path.join(opt.results_dir, opt.name, f'test_{opt.which_epoch}')
         if not opt.skip_test:
-            run_test_split(opt, model)
+            run_test_split(opt, model, dataset)
         n = len(dataset) if opt.how_many is None else min(opt.how_many, len(dataset))
         pairs = []
         for i in range(n):

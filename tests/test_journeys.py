@@ -21,10 +21,10 @@ TINY = ['--ngf', '4', '--ndf', '8', '--lambda_vgg', '0', '--num_workers', '0', '
 CUSTOM = ['--dataroot', 'data', '--dataset_name', 'custom', '--label_nc', '10', '--instance_format', 'none']
 
 
-def run(cwd, *argv, expect=0, timeout=600):
-    """Run a command as a user would (stdin closed, one thread); returns stdout + stderr. Fails on a
-    traceback or an unexpected exit status."""
-    env = dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS='1')
+def run(cwd, *argv, expect=0, timeout=600, env=None):
+    """Run a command as a user would (stdin closed, one thread; ``env``: extra variables); returns
+    stdout + stderr. Fails on a traceback or an unexpected exit status."""
+    env = dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS='1', **(env or {}))
     res = subprocess.run([str(a) for a in argv], cwd=cwd, env=env, capture_output=True, text=True,
                          timeout=timeout, stdin=subprocess.DEVNULL)
     out = res.stdout + res.stderr
@@ -173,14 +173,8 @@ def write_masks(folder, n, size):
 
 def test_eval_fid_without_inception_weights_stops_before_editing(user, trained, tmp_path):
     write_masks(user / 'masks240', 2, (320, 240))
-    empty_hub = tmp_path / 'hub'
-    env_torch_home = {'TORCH_HOME': str(empty_hub)}
-    os.environ.update(env_torch_home)
-    try:
-        out = run(user, 'bash', EVAL_FID, '--name', 'c240nw', '--checkpoint', 'checkpoints/c240/latest.pth',
-                  '--dataroot', 'data', '--mask_dir', 'masks240', expect=2)
-    finally:
-        del os.environ['TORCH_HOME']
+    out = run(user, 'bash', EVAL_FID, '--name', 'c240nw', '--checkpoint', 'checkpoints/c240/latest.pth',
+              '--dataroot', 'data', '--mask_dir', 'masks240', expect=2, env={'TORCH_HOME': str(tmp_path / 'hub')})
     line = error_line(out)
     assert 'pt_inception-2015-12-05-6726825d.pth' in line and '--inception_path' in line
     assert not (user / 'results' / 'c240nw').exists()  # nothing was edited
@@ -193,6 +187,9 @@ def test_wrong_size_masks_stop_before_editing_and_before_training(user, trained)
     line = error_line(out)
     assert 'masks_small' in line and '256×256' in line and '320×240' in line
     assert not (user / 'results' / 'c240ws').exists()
+    out = run(user, sys.executable, TEST, '--name', 'c240', '--dataroot', 'data', '--mask_dir', 'masks_small',
+              '--results_dir', 'results_ws', expect=2)
+    assert 'masks_small' in error_line(out) and not (user / 'results_ws').exists()
     out = run(user, sys.executable, TRAIN, *CUSTOM, '--name', 'evalsize', '--load_size', '256', *TINY,
               '--max_iters', '2', '--eval_freq', '1', '--eval_mask_dir', 'masks_small', '--metric_stand_ins', expect=2)
     assert 'masks_small' in error_line(out)
