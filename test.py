@@ -58,8 +58,9 @@ def edit_single_image(opt, model):
 
 def main(argv=None):
     with exit_on_user_error():
-        opt, ckpt, path = parse_with_checkpoint(TestOptions(), argv)
-        model, path = build_model(opt, ckpt, path)
+        options = TestOptions()
+        opt, ckpt, path = parse_with_checkpoint(options, argv)
+        model, path = build_model(opt, ckpt, path, options.parser)
         singles = [opt.image_path, opt.segmap_path, opt.mask_path]
         with torch.inference_mode():
             if any(singles):

@@ -1,6 +1,7 @@
 """Train a model. Example (a few minutes on a CPU):
 
-    python train.py --dataset_name demo --name demo --ngf 8 --lambda_vgg 0 --max_iters 300
+    python train.py --dataset_name demo --name demo --max_iters 300     # the default --model
+    python train.py --model template --dataset_name demo --name tiny   # any other model by name
 
 Checkpoints, image grids and TensorBoard logs go to checkpoints/<name>/. Multi-GPU:
 ``torchrun --nproc_per_node N train.py ...`` (only rank 0 writes).
@@ -15,7 +16,8 @@ import data
 import models
 from options.train_options import TrainOptions
 from util import distributed as dist
-from util.checkpoint import load_checkpoint, save_checkpoint
+from models.legacy import load_checkpoint
+from util.checkpoint import save_checkpoint
 from util.device import configure_backends, resolve_device
 from util.errors import UserError, exit_on_user_error
 from engine.evaluation import TrainFID
@@ -34,17 +36,14 @@ def save(model, counter, opt, which):
     save_checkpoint(state, checkpoint_path(opt, which))
 
 
-ARCH_OPTIONS = ('model', 'dataset_name', 'label_nc', 'ngf', 'ndf', 'color_order')
-
-
-def check_resume_options(opt):
+def check_resume_options(opt, model):
     """--continue_train must rebuild the same networks: compare with the saved opt.json."""
     path = os.path.join(opt.checkpoints_dir, opt.name, 'opt.json')
     if not os.path.isfile(path):
         return
     with open(path) as f:
         saved = json.load(f)
-    for key in ARCH_OPTIONS:
+    for key in ('model', 'stage', 'dataset_name') + tuple(model.arch_options):
         if key in saved and saved[key] != getattr(opt, key, None):
             raise UserError(f'{path} records --{key} {saved[key]} but this command has --{key} '
                             f'{getattr(opt, key, None)}; resume with the same value (or use a new --name)')
@@ -61,18 +60,18 @@ def train(opt, options=None):
     dist.barrier()
     if dataset is None:
         dataset = data.create_dataset(opt, 'train')
-    dataset.check_sizes()
+    dataset.check_sizes(models.find_model_using_name(opt.model, opt.stage).size_rule)
     sampler = dist.ResumableSampler(len(dataset), opt.seed)
     model = models.create_model(opt, device=device)
     # a captured training step (--cuda_graph) has one batch shape: a last, smaller batch is skipped
-    drop_last = model.uses_cuda_graph()
+    drop_last = model.runtime.cuda_graph
     per_epoch = len(sampler) // opt.batch_size if drop_last else -(-len(sampler) // opt.batch_size)
     if per_epoch == 0:
         raise UserError(f'--batch_size {opt.batch_size} is larger than the {len(sampler)} training images '
                         f'this process sees, and --cuda_graph drops incomplete batches')
     counter = IterationCounter(opt, per_epoch)
     if opt.continue_train:
-        check_resume_options(opt)
+        check_resume_options(opt, model)
         path = checkpoint_path(opt, 'latest')
         if not os.path.isfile(path):
             raise UserError(f'nothing to resume: {path} not found; check --name / --checkpoints_dir, '
@@ -111,7 +110,8 @@ def train(opt, options=None):
                 model.optimize_parameters()
                 if main:
                     losses = model.get_current_losses()
-                    bar.set_postfix(G=f'{losses["G"]:.3f}', D=f'{losses["D"]:.3f}', refresh=False)
+                    bar.set_postfix({k: f'{losses[k]:.3f}' for k in model.summary_losses if k in losses},
+                                    refresh=False)
                     if counter.needs_printing():
                         tqdm.write(visualizer.log_losses(losses, counter.total_iters, epoch + 1))
                     if counter.needs_displaying():
@@ -146,7 +146,8 @@ def train(opt, options=None):
         grid = visualizer.display(model.get_current_visuals(), counter.total_iters)
         visualizer.close()
         exp = os.path.join(opt.checkpoints_dir, opt.name)
-        print(f'Done: {counter.total_iters} iterations. Final losses: G {losses["G"]:.4f}, D {losses["D"]:.4f}.')
+        final = ', '.join(f'{k} {losses[k]:.4f}' for k in model.summary_losses if k in losses)
+        print(f'Done: {counter.total_iters} iterations. Final losses: {final}.')
         print(f'  checkpoint:   {checkpoint_path(opt, "latest")}')
         print(f'  image grids:  {os.path.dirname(grid)}/ (latest: {grid})')
         print(f'  loss log:     {os.path.join(exp, "loss_log.txt")}')

@@ -1,7 +1,7 @@
 """Datasets by name (SPADE style): ``--dataset_name X`` selects a class from ``DATASETS``.
 
 Every dataset reads the upstream folder layout ``<dataroot>/<dataset_name>/{train,test}/
-{images,labels,inst_map}`` (spec SPMPGAN.md §10.1) and yields a dict of tensors per sample.
+{images,labels,inst_map}`` (the authors' ``data/`` folder) and yields a dict of tensors per sample.
 """
 import importlib
 
@@ -41,6 +41,14 @@ def default_label_nc(name):
     if label_nc is None:
         raise UserError(f'--dataset_name {name} needs --label_nc N (the number of label ids, max id + 1)')
     return label_nc
+
+
+def dataset_for_label_nc(label_nc):
+    """The first dataset (in ``DATASETS`` order) with this many label ids, or 'custom'."""
+    for name in DATASETS:
+        if find_dataset_using_name(name).default_label_nc == label_nc:
+            return name
+    return 'custom'
 
 
 def create_dataset(opt, phase):

@@ -1,4 +1,4 @@
-"""Check a dataset in the upstream layout before training on it (spec SPMPGAN.md §10.1, §10.5).
+"""Check a dataset in the upstream layout before training on it (as upstream's ``dataset.py`` reads it).
 
     python -m data.check --dataroot datasets --dataset_name cityscapes [--splits train,test]
         [--label_nc N] [--instance_format none|cityscapes|ade] [--mask_dir DIR] [--max_files N]
@@ -108,7 +108,7 @@ def _ids_text(ids, limit=10):
     return text + (f', ... ({len(ids)} ids)' if len(ids) > limit else '')
 
 
-def _check_split(root, split, label_nc, kind, crop, max_files, findings, sizes_out):
+def _check_split(root, split, label_nc, kind, crop, max_files, findings, sizes_out, size_rule):
     """Check one split; returns its statistics. ``sizes_out`` gets {image name: (h, w)}."""
     add = lambda level, check, message, file=None: findings.add(level, split, check, message, file)  # noqa: E731
     stats = {'images': 0, 'checked': 0, 'sizes': {}, 'label_ids': {}, 'images_with_instances': None,
@@ -167,7 +167,6 @@ def _check_split(root, split, label_nc, kind, crop, max_files, findings, sizes_o
     small = []
     not_native = collections.defaultdict(list)
     crop_h, crop_w = crop
-    from data.preprocess import size_problem
 
     for name, stem in tqdm(checked, desc=f'check {split}', dynamic_ncols=True, leave=False, disable=None):
         rel_img = f'images/{name}'
@@ -254,7 +253,7 @@ def _check_split(root, split, label_nc, kind, crop, max_files, findings, sizes_o
             if split == 'train' and (h < crop_h or w < crop_w):
                 small.append((rel_img, w, h))
             if split == 'test':
-                problem = size_problem(h, w)
+                problem = size_rule.problem(h, w)
                 if problem:
                     not_native[(w, h)].append(name)
 
@@ -264,8 +263,8 @@ def _check_split(root, split, label_nc, kind, crop, max_files, findings, sizes_o
             f'unless you resize the dataset or train with --load_size', rel_img)
     for (w, h), files in sorted(not_native.items(), key=lambda kv: -len(kv[1])):
         add('INFO', 'test_size',
-            f'{len(files)} test image(s) are {w}×{h} (W×H), which the generator cannot run natively (sides must '
-            f'be multiples of 128 and at least 256); test.py resizes them (--preprocess resize, the default), '
+            f'{len(files)} test image(s) are {w}×{h} (W×H), which the generator cannot run natively '
+            f'({size_rule.describe()}); test.py resizes them (--preprocess resize, the default), '
             f'--preprocess none refuses them. E.g. {", ".join(files[:3])}', f'images/{files[0]}')
 
     total = sum(label_hist.values())
@@ -325,7 +324,7 @@ def _check_masks(mask_dir, test_dir, test_sizes, max_files, findings):
 
 
 def check_dataset(dataroot, dataset_name, label_nc=None, instance_format=None, splits=('train', 'test'),
-                  mask_dir=None, max_files=None, crop_size='256'):
+                  mask_dir=None, max_files=None, crop_size='256', size_rule=None):
     """Check ``<dataroot>/<dataset_name>/<split>/...``; returns {'ok', 'errors', 'warnings', 'info', 'stats',
     'settings'}. Raises UserError for bad use (dataset or mask folder missing, unknown name, ...)."""
     if isinstance(splits, str):
@@ -339,8 +338,9 @@ def check_dataset(dataroot, dataset_name, label_nc=None, instance_format=None, s
     if max_files is not None and max_files < 1:
         raise UserError(f'--max_files must be at least 1, got {max_files}')
     label_nc, kind, num_types = resolve_dataset(dataset_name, label_nc, instance_format)
+    size_rule = size_rule or default_size_rule()
     from data.scene_dataset import parse_crop_size
-    crop = parse_crop_size(crop_size)
+    crop = parse_crop_size(crop_size, size_rule)
     root = os.path.join(dataroot, dataset_folder(dataset_name))
     if not os.path.isdir(root):
         raise UserError(f'dataset folder not found: {root} (expected {dataroot}/{dataset_folder(dataset_name)}/'
@@ -353,7 +353,7 @@ def check_dataset(dataroot, dataset_name, label_nc=None, instance_format=None, s
     test_sizes = {}
     for split in splits:
         sizes = {}
-        stats[split] = _check_split(root, split, label_nc, kind, crop, max_files, findings, sizes)
+        stats[split] = _check_split(root, split, label_nc, kind, crop, max_files, findings, sizes, size_rule)
         if split == 'test':
             test_sizes = sizes
     if mask_dir is not None:
@@ -438,6 +438,12 @@ def format_report(result):
     return '\n'.join(lines)
 
 
+def default_size_rule(model=None):
+    """The image sizes the model (default: the options' default --model) accepts."""
+    import models
+    return models.find_model_using_name(model or models.DEFAULT_MODEL).size_rule
+
+
 def main(argv=None):
     """Prints the report; returns 0 (no errors) or 1 (errors). Bad use: ``error: ...`` and SystemExit(2)."""
     p = argparse.ArgumentParser(prog='python -m data.check', description=__doc__,
@@ -452,11 +458,14 @@ def main(argv=None):
     p.add_argument('--mask_dir', default=None, help='predefined test masks to check against the test split')
     p.add_argument('--max_files', type=int, default=None, help='check only the first N files (sorted) per split')
     p.add_argument('--crop_size', default='256', help='training crop, N or WxH (default 256)')
+    p.add_argument('--model', default=None, help='the model whose size rule the crop and the test images are '
+                                                 'checked against (default: train.py\'s default --model)')
     p.add_argument('--json', default=None, metavar='FILE', help='also write the findings as JSON')
     a = p.parse_args(argv)
     try:
         result = check_dataset(a.dataroot, a.dataset_name, label_nc=a.label_nc, instance_format=a.instance_format,
-                               splits=a.splits, mask_dir=a.mask_dir, max_files=a.max_files, crop_size=a.crop_size)
+                               splits=a.splits, mask_dir=a.mask_dir, max_files=a.max_files, crop_size=a.crop_size,
+                               size_rule=default_size_rule(a.model))
     except UserError as exc:
         print(f'error: {exc}', file=sys.stderr)
         raise SystemExit(2)

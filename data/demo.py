@@ -3,7 +3,7 @@
 Why it exists
 -------------
 Cityscapes (and ADE20K) need a registration and a large download, and the code does no
-resizing, so they must also be prepared offline (spec SPMPGAN.md §10.1). To let a user train
+resizing, so they must also be prepared offline (upstream's ``dataset.py``). To let a user train
 and edit images straight after installing, this module *draws* a small dataset instead: no
 download, no network, a few seconds on a laptop CPU.
 

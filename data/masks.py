@@ -1,4 +1,4 @@
-"""Training-mask generators (spec §10.4).
+"""Training-mask generators (upstream ``dataset.py``).
 
 Every mask is an ``np.float32`` array of shape (H, W) holding exactly 0.0 or 1.0,
 where **1 = region to edit / generate** and 0 = known pixels.
@@ -8,13 +8,13 @@ Randomness comes only from explicit generators, never from global state:
 * ``rng``    -- a ``random.Random``; supplies every draw except the ones below.
 * ``np_rng`` -- a ``numpy.random.RandomState``; supplies the brush radii and the two
   discarded flip draws. This mirrors upstream's split between Python ``random`` and
-  numpy (§10.4, last bullet).
+  numpy.
 
-The spec's numbers are for a 256×256 canvas (upstream hard-codes it, §14.2). Each
+Upstream's numbers are for a 256×256 canvas (upstream hard-codes it). Each
 generator here takes any H×W (both >= 64 intended, not necessarily square); at
-256×256 it reproduces the spec exactly and elsewhere it scales the numbers.
+256×256 it reproduces upstream exactly and elsewhere it scales the numbers.
 
-Upstream quirks kept on purpose (§14.1 items 10-12):
+Upstream quirks kept on purpose:
 
 * the mask type is fixed by the sample index (``index % num_types``);
 * type 2 is called "center" upstream but is really *outpainting*: the known
@@ -26,9 +26,9 @@ Upstream quirks kept on purpose (§14.1 items 10-12):
 * ADE20k-room instance id 0 (the non-instance area) is a valid candidate.
 
 Known deviation: upstream also draws a class id and an instance id for every
-sample even when the mask type does not use them (§10.4). We do not make those
+sample even when the mask type does not use them. We do not make those
 unused draws, so RNG streams are not step-for-step identical to upstream; each
-mask's own parameter draws follow the spec's order.
+mask's own parameter draws follow upstream's order.
 """
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ MASK_TYPES = ('brush', 'right_half', 'outpainting', 'class', 'instance_box')
 
 INSTANCE_KINDS = ('cityscapes', 'ade', 'none')
 
-# Brush-stroke constants (§10.4). Widths are for a 256-pixel short side.
+# Brush-stroke constants (upstream ``brush_stroke_mask``). Widths are for a 256-pixel short side.
 _MIN_VERTEX, _MAX_VERTEX = 4, 8
 _MEAN_ANGLE = 2 * math.pi / 5
 _ANGLE_RANGE = 2 * math.pi / 15
@@ -67,7 +67,7 @@ def _as_2d(arr, name: str) -> np.ndarray:
 
 def brush_stroke_mask(height: int, width: int, rng: random.Random,
                       np_rng: np.random.RandomState) -> np.ndarray:
-    """Free-form brush mask, type 0 (§10.4, "Brush stroke").
+    """Free-form brush mask, type 0 (upstream ``brush_stroke_mask``).
 
     Draw order (Python ``rng`` unless noted): n_vert; angle_min and angle_max
     offsets; n_vert angles; start vertex x then y; n_vert radii (``np_rng``);
@@ -108,7 +108,7 @@ def brush_stroke_mask(height: int, width: int, rng: random.Random,
         draw.ellipse((x - half, y - half, x + half, y + half), fill=1)
 
     # Upstream tests two random flips but discards the transposed images, so no
-    # flip happens; the draws still consume numpy state (§14.1 item 11).
+    # flip happens; the draws still consume numpy state.
     np_rng.normal()
     np_rng.normal()
 
@@ -116,7 +116,7 @@ def brush_stroke_mask(height: int, width: int, rng: random.Random,
 
 
 def right_half_mask(height: int, width: int) -> np.ndarray:
-    """Type 1: columns [int(W*0.5), W) are edited ([128, 256) at 256², §10.4)."""
+    """Type 1: columns [int(W*0.5), W) are edited ([128, 256) at 256², as upstream)."""
     height, width = _check_size(height, width)
     mask = np.zeros((height, width), dtype=np.float32)
     mask[:, int(width * 0.5):] = 1.0
@@ -124,7 +124,7 @@ def right_half_mask(height: int, width: int) -> np.ndarray:
 
 
 def outpainting_mask(height: int, width: int, rng: random.Random) -> np.ndarray:
-    """Type 2, upstream's "center" mask, which is really OUTPAINTING (§10.4).
+    """Type 2, upstream's "center" mask, which is really OUTPAINTING.
 
     Ones everywhere, then an (H//2)×(W//2) known window (128×128 at 256²) is set to
     0. Its top-left is drawn as ``w1`` FIRST, then ``h1`` (upstream order), each
@@ -140,7 +140,7 @@ def outpainting_mask(height: int, width: int, rng: random.Random) -> np.ndarray:
 
 def class_mask(label, rng: random.Random) -> np.ndarray:
     """Type 3: 1 where ``label == id`` for one id drawn uniformly among the ids
-    present in the (cropped) label map (§10.4)."""
+    present in the (cropped) label map, as upstream."""
     label = _as_2d(label, 'label')
     ids = np.unique(label).tolist()
     chosen = rng.choice(ids)
@@ -148,7 +148,7 @@ def class_mask(label, rng: random.Random) -> np.ndarray:
 
 
 def instance_candidates(instance, instance_kind: str) -> np.ndarray:
-    """Sorted unique instance ids a box may be drawn around (§10.4).
+    """Sorted unique instance ids a box may be drawn around, as upstream.
 
     * ``'cityscapes'``: values >= 1000 (classId*1000 + k); smaller values are class
       ids of pixels without an instance.
@@ -169,14 +169,14 @@ def instance_candidates(instance, instance_kind: str) -> np.ndarray:
 def instance_box_mask(instance, instance_kind: str, rng: random.Random,
                       np_rng: np.random.RandomState, *, inclusive: bool = False,
                       height: int | None = None, width: int | None = None) -> np.ndarray:
-    """Type 4: bounding box of one uniformly chosen instance (§10.4).
+    """Type 4: bounding box of one uniformly chosen instance, as upstream.
 
     By default the box is rows [ymin, ymax) × cols [xmin, xmax): END-EXCLUSIVE as
     upstream, so the last row and column are left out and a one-pixel-thick instance
-    gives an all-zero mask (§14.1 item 12). ``inclusive=True`` is the fix: rows
+    gives an all-zero mask. ``inclusive=True`` is the fix: rows
     [ymin, ymax] × cols [xmin, xmax].
 
-    With no candidates it falls back to a brush mask (§10.4). The canvas size for
+    With no candidates it falls back to a brush mask, as upstream. The canvas size for
     that fallback is the instance map's shape, or ``height``/``width`` when no map
     is given.
     """
@@ -204,11 +204,11 @@ def instance_box_mask(instance, instance_kind: str, rng: random.Random,
 def training_mask(index: int, label, instance, rng: random.Random,
                   np_rng: np.random.RandomState, num_types: int = 5,
                   instance_kind: str = 'cityscapes', *, inclusive: bool = False) -> np.ndarray:
-    """Training mask for dataset sample ``index`` (§10.4).
+    """Training mask for dataset sample ``index`` (as upstream).
 
     The type is ``MASK_TYPES[index % num_types]``: fixed per index, so an image gets
-    the same kind of mask every epoch and only its parameters change (§14.1 item
-    10). Use ``num_types=5`` for Cityscapes / ADE20k-room and ``4`` for
+    the same kind of mask every epoch and only its parameters change, as upstream.
+    Use ``num_types=5`` for Cityscapes / ADE20k-room and ``4`` for
     ADE20k-landscape (never an instance box). The canvas is the label map's size.
     ``inclusive`` is passed to :func:`instance_box_mask`.
     """

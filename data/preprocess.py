@@ -1,16 +1,10 @@
-"""Any image size at test time: resize to a working size the generator accepts, run, resize the
-result back and paste it only inside the mask, so known pixels stay identical to the input.
-
-The generator needs every side to be a multiple of 128 and at least 256 (its three stages run at
-S/4, S/2, S and each bottoms out at 2×2 with stride-2 encoders, spec §5.1).
-"""
+"""Any image size at test time: resize to a working size the model accepts (its ``size_rule``,
+``util/sizes.py``), run, resize the result back and paste it only inside the mask, so known
+pixels stay identical to the input."""
 import numpy as np
 from PIL import Image
 
 from util.errors import UserError
-
-MULTIPLE = 128
-MINIMUM = 256
 
 
 def parse_wxh(value, flag):
@@ -21,29 +15,6 @@ def parse_wxh(value, flag):
     except ValueError:
         raise UserError(f'{flag} {value!r}: give N or WxH, e.g. 256 or 512x256') from None
     return h, w
-
-
-def is_valid_size(h, w):
-    return h % MULTIPLE == 0 and w % MULTIPLE == 0 and min(h, w) >= MINIMUM
-
-
-def size_problem(h, w):
-    """Why (h, w) cannot be run natively, or None."""
-    if is_valid_size(h, w):
-        return None
-    return (f'{w}×{h} (W×H) cannot run natively: both sides must be multiples of {MULTIPLE} and at least '
-            f'{MINIMUM}')
-
-
-def working_size(h, w, load_size=256):
-    """Short side -> ``load_size`` (a multiple of 128, ≥ 256), long side scaled with the aspect ratio
-    and rounded to the nearest multiple of 128. A valid size that already has that short side is
-    kept, so 256×256 and 512×256 inputs are not resized at all."""
-    if load_size % MULTIPLE or load_size < MINIMUM:
-        raise UserError(f'--load_size {load_size} must be a multiple of {MULTIPLE} and at least {MINIMUM}')
-    short, long_ = (h, w) if h <= w else (w, h)
-    new_long = max(load_size, int(round(long_ * load_size / short / MULTIPLE)) * MULTIPLE)
-    return (load_size, new_long) if h <= w else (new_long, load_size)
 
 
 def resize_image(a, size, resample=Image.BICUBIC):

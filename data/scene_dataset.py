@@ -1,9 +1,9 @@
-"""Scene datasets in the upstream layout (spec SPMPGAN.md §10).
+"""Scene datasets in the upstream layout (upstream ``dataset.py``).
 
 ``<dataroot>/<dataset_name>/{train,test}/images/<stem>.jpg`` (or .png), ``labels/<stem>.png`` (label
 ids), ``inst_map/<stem>.png`` (instance ids, format per dataset). Training: random crop, flip and a
-training mask whose type is fixed by the sample index (§10.2, §10.4). Test: no crop or flip; masks
-come from ``--mask_dir`` (paired by sorted name, §10.5) or are generated with a fixed seed.
+training mask whose type is fixed by the sample index, as upstream. Test: no crop or flip; masks
+come from ``--mask_dir`` (paired by sorted name, as upstream) or are generated with a fixed seed.
 """
 import os
 import random
@@ -12,16 +12,17 @@ import numpy as np
 import torch
 
 from data import dataset_folder, masks as mask_gen
-from data.preprocess import parse_wxh, resize_image, resize_nearest, size_problem
+from data.preprocess import parse_wxh, resize_image, resize_nearest
 from util.tensors import image_to_tensor
 from util.errors import UserError
 from util.image_io import IMAGE_EXTENSIONS, check_same_size, read_image, read_instance, read_label, read_mask
 
 
-def parse_crop_size(value):
-    """'256' -> (256, 256); '512x256' (W×H) -> (256, 512) as (h, w)."""
+def parse_crop_size(value, size_rule=None):
+    """'256' -> (256, 256); '512x256' (W×H) -> (256, 512) as (h, w); checked against the model's
+    ``size_rule`` (``util/sizes.py``) when one is given."""
     h, w = parse_wxh(value, '--crop_size')
-    problem = size_problem(h, w)
+    problem = size_rule.problem(h, w) if size_rule is not None else None
     if problem:
         raise UserError(f'--crop_size {value}: {problem}')
     return h, w
@@ -38,14 +39,14 @@ def sample_rngs(*seed_parts):
 class SceneDataset(torch.utils.data.Dataset):
     default_label_nc = 34
     instance_kind = 'cityscapes'   # format of inst_map/ files: cityscapes | ade | none
-    num_mask_types = 5             # training mask type = index % this (§10.4)
+    num_mask_types = 5             # training mask type = index % this (as upstream)
 
     @staticmethod
     def modify_commandline_options(parser, is_train):
         g = parser.add_argument_group('dataset')
         g.add_argument('--crop_size', default='256',
                        help='training crop: N (N×N, upstream 256) or WxH, e.g. 512x256 for whole Cityscapes '
-                            'frames; every side a multiple of 128 and at least 256')
+                            'frames; sides the model accepts (the default model: multiples of 128, at least 256)')
         if is_train:
             g.add_argument('--load_size', type=int, default=0,
                            help='resize training images so the short side is this before cropping '
@@ -102,10 +103,12 @@ class SceneDataset(torch.utils.data.Dataset):
                                     f'{image_path} is {img.size[0]}×{img.size[1]} (W×H); masks are paired with the '
                                     f'test images by sorted name and must match them')
 
-    def check_sizes(self):
-        """Before training: every image (after --load_size) at least the crop, read from the files'
-        headers (no decoding), so a small image stops the run with one line before the first step."""
+    def check_sizes(self, size_rule):
+        """Before training: the crop one the model accepts (its ``size_rule``), and every image (after
+        --load_size) at least the crop, read from the files' headers (no decoding), so a small image
+        stops the run with one line before the first step."""
         from PIL import Image
+        parse_crop_size(getattr(self.opt, 'crop_size', '256'), size_rule)
         load = getattr(self.opt, 'load_size', 0)
         small = []
         for path in self.image_paths:
@@ -190,7 +193,7 @@ class SceneDataset(torch.utils.data.Dataset):
 
     def _crop_flip(self, image, label, instance, rng, path):
         """Random crop (same window for all maps, offsets uniform over the valid integers) and a
-        horizontal flip when random() > 0.5 (§10.2)."""
+        horizontal flip when random() > 0.5, as upstream."""
         ch, cw = self.crop_h, self.crop_w
         load = getattr(self.opt, 'load_size', 0)
         if load:
@@ -234,13 +237,13 @@ class DemoDataset(CityscapesDataset):
 
 class ADE20KRoomDataset(SceneDataset):
     """ADE20K-150 (ids 0..150) with RGB instance maps whose G channel holds the ids; id 0 is a valid
-    instance-box choice, as upstream (§10.4)."""
+    instance-box choice, as upstream."""
     default_label_nc = 151
     instance_kind = 'ade'
 
 
 class ADE20KLandscapeDataset(SceneDataset):
-    """ADE20K landscape subset: no instance maps (upstream crashes here, §14.2; we use the label
+    """ADE20K landscape subset: no instance maps (upstream crashes here; we use the label
     edges) and four mask types (no instance box)."""
     default_label_nc = 151
     instance_kind = 'none'

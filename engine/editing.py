@@ -5,7 +5,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from data.preprocess import paste_back, resize_image, resize_mask, resize_nearest, size_problem, working_size
+from data.preprocess import paste_back, resize_image, resize_mask, resize_nearest
 from util.tensors import image_to_tensor, tensor_to_image
 from util.errors import UserError
 
@@ -19,12 +19,12 @@ def edit_arrays(model, image, label, mask, instance=None, preprocess='resize', l
     resized back and pasted only inside the mask: known pixels are the input's, exactly."""
     h, w = image.shape[:2]
     if preprocess == 'none':
-        problem = size_problem(h, w)
+        problem = model.size_rule.problem(h, w)
         if problem:
             raise UserError(f'{source}: {problem}; use --preprocess resize (the default) to edit any size')
         size = (h, w)
     else:
-        size = working_size(h, w, load_size)
+        size = model.size_rule.working_size(h, w, load_size)
     order, rounding = model.color_order, quantize == 'round'
     small = (resize_image(image, size), resize_nearest(label, size), resize_mask(mask, size))
     batch = {'image': image_to_tensor(small[0], order)[None],
@@ -34,8 +34,8 @@ def edit_arrays(model, image, label, mask, instance=None, preprocess='resize', l
     if instance is not None:
         batch['instance'] = torch.from_numpy(np.ascontiguousarray(resize_nearest(instance, size)))[None, None]
     out = tensor_to_image(model.edit(batch)[0], order, rounding)
-    if size == (h, w):
-        return out, tensor_to_image(model.masked[0], order, rounding)
+    if size == (h, w):  # the masked input as the network saw it (upstream's masked_img.jpg)
+        return out, tensor_to_image(batch['image'][0] * (1 - batch['mask'][0]), order, rounding)
     hole = mask[..., None] > 0.5
     return paste_back(image, out, mask), np.where(hole, np.uint8(127), image)
 

@@ -7,14 +7,11 @@ import numpy as np
 import data
 import models
 from engine.editing import edit_test_split
-from util.checkpoint import load_checkpoint
+from models.legacy import load_checkpoint
 from util.device import configure_backends, resolve_device
 from util.errors import UserError
 from util.image_io import save_image_atomic
 from util.visualizer import colorize_label, make_row
-
-DATASET_BY_LABEL_NC = {34: 'cityscapes', 151: 'ade20k'}
-
 
 def checkpoint_file(opt):
     if opt.checkpoint:
@@ -33,10 +30,15 @@ def reconcile_labels(opt, ckpt, path):
     if opt.label_nc is not None and opt.label_nc != label_nc:
         raise UserError(f'{path} was trained with {label_nc} label ids but --dataset_name {opt.dataset_name} / '
                         f'--label_nc means {opt.label_nc}: use the checkpoint of your dataset, or the matching '
-                        f'--dataset_name ({DATASET_BY_LABEL_NC.get(label_nc, "custom --label_nc %d" % label_nc)})')
+                        f'--dataset_name ({_dataset_hint(label_nc)})')
     opt.label_nc = label_nc
     if opt.dataset_name is None:
-        opt.dataset_name = ckpt.get('opt', {}).get('dataset_name') or DATASET_BY_LABEL_NC.get(label_nc, 'custom')
+        opt.dataset_name = ckpt.get('opt', {}).get('dataset_name') or data.dataset_for_label_nc(label_nc)
+
+
+def _dataset_hint(label_nc):
+    name = data.dataset_for_label_nc(label_nc)
+    return f'custom --label_nc {label_nc}' if name == 'custom' else name
 
 
 def parse_with_checkpoint(options, argv=None):
@@ -47,21 +49,28 @@ def parse_with_checkpoint(options, argv=None):
     opt = options.parse(argv)
     path = checkpoint_file(opt)
     ckpt = load_checkpoint(path)
-    return options.parse(argv, saved=ckpt.get('opt')), ckpt, path
+    saved = dict(ckpt.get('opt') or {}, model=ckpt['model'], stage=ckpt.get('stage'))
+    return options.parse(argv, saved=saved), ckpt, path
 
 
-def build_model(opt, ckpt, path):
+def build_model(opt, ckpt, path, parser=None):
+    """The checkpoint's model for inference. Its architecture options come from the checkpoint; one
+    that the command line (``parser``: what parsed it) sets to something else gets a note."""
     reconcile_labels(opt, ckpt, path)
     arch = ckpt['arch']
-    opt.color_order = arch.get('color_order', opt.color_order)
-    if opt.ngf != 32 and opt.ngf != arch.get('ngf'):
-        print(f'note: --ngf {opt.ngf} ignored: the weights in {path} have ngf {arch.get("ngf")}')
-    print(f'Loaded {path} ({ckpt["format"]}): label_nc {arch["label_nc"]}, ngf {arch.get("ngf")}, '
-          f'colour order {opt.color_order}')
+    cls = models.find_model_using_name(ckpt['model'], ckpt.get('stage'))
+    for key in cls.arch_options:
+        if key not in arch or key == 'label_nc':
+            continue
+        given = getattr(opt, key, None)
+        if given is not None and given != arch[key] and parser is not None and given != parser.get_default(key):
+            print(f'note: --{key} {given} ignored: the weights in {path} have {key} {arch[key]}')
+        setattr(opt, key, arch[key])
+    shown = ', '.join(f'{k} {arch[k]}' for k in cls.arch_options if k in arch)
+    print(f'Loaded {path} ({ckpt["format"]}, {ckpt["model"]}): {shown}')
     device = resolve_device(opt.device)
     configure_backends(device)
-    model = models.find_model_using_name(ckpt['model']).from_checkpoint(opt, device, ckpt, path, nets=['netG'])
-    return model, path
+    return cls.from_checkpoint(opt, device, ckpt, path), path
 
 
 def run_test_split(opt, model, dataset=None):

@@ -1,24 +1,45 @@
-"""BaseModel: the contract every model follows (pytorch-CycleGAN-and-pix2pix style).
+"""The contract every model follows (pytorch-CycleGAN-and-pix2pix style), and ``GANModel``, the
+discriminator-then-generator iteration that SPM-PGAN and SIEDOB's trainable stages share.
 
-``set_input(batch)`` -> ``forward()`` -> ``optimize_parameters()``; ``get_current_losses()`` and
-``get_current_visuals()`` feed the visualiser; ``checkpoint_state`` / ``load_checkpoint_state``
-move everything a run needs in and out of one checkpoint dict (util/checkpoint.py writes it).
+Life of a model: ``__init__`` builds the nets (on the CPU, initialised); ``setup()`` moves them to
+the device, picks the forward implementation and the runtime options (``models/runtime.py``)
+and, when training, creates the optimisers. Then ``set_input(batch)`` -> ``optimize_parameters()``
+(training) or ``edit(batch)`` (inference). ``checkpoint_state`` / ``load_checkpoint_state`` move
+everything a run needs in and out of one checkpoint dict (``util/checkpoint.py``).
+
+What the code around a model asks it, instead of assuming one network (class attributes):
+``inference_nets`` (what test.py loads), ``arch_options`` (the options that fix the nets: a
+resumed run may not change them, test.py takes them from the checkpoint), ``summary_losses``
+(the progress bar), ``size_rule`` (image sizes the nets accept), ``missing_net_hint``.
+See docs/overview.md, "Adding a model".
 """
 import torch
 
+from models.networks import fast
+from models.runtime import Runtime
 from util import distributed as dist_util
-from util.checkpoint import FORMAT, FORMAT_VERSION, capture_rng_state, load_state_strict, restore_rng_state
+from util.checkpoint import capture_rng_state, load_state_strict, make_checkpoint, restore_rng_state
+from util.errors import UserError
+from util.sizes import ANY_SIZE
 
 
 class BaseModel:
-    #: names of the nn.Module attributes saved in checkpoints (subclasses set them in __init__)
-    net_names = ()
-    optimizer_names = ()
     model_name = None
     stage = None
+    #: nets test.py loads from a checkpoint to edit
+    inference_nets = ()
+    #: options that fix the architecture (besides --model and --dataset_name)
+    arch_options = ('label_nc',)
+    #: losses shown in train.py's progress bar
+    summary_losses = ()
+    #: image sizes the nets accept (util/sizes.py)
+    size_rule = ANY_SIZE
+    #: what to give instead when a checkpoint lacks one of ``inference_nets``
+    missing_net_hint = 'give a checkpoint saved from the full model by train.py'
 
     @staticmethod
     def modify_commandline_options(parser, is_train):
+        """Add the model's own flags and set its defaults (``parser.set_defaults``)."""
         return parser
 
     def __init__(self, opt, device):
@@ -26,6 +47,51 @@ class BaseModel:
         self.device = device
         self.is_train = opt.is_train
         self.losses = {}
+        #: names of the nn.Module attributes saved in checkpoints, and of the optimisers
+        self.net_names = ()
+        self.optimizer_names = ()
+        self.runtime = None
+
+    # ---- setup ------------------------------------------------------------------------------
+    def setup(self):
+        """Device, forward implementation, runtime options, optimisers (training); returns self."""
+        for module in self.modules_to_move():
+            module.to(self.device)
+        self.runtime = Runtime(self.opt, self.device, self.is_train)
+        self.set_forward(getattr(self.opt, 'forward', fast.DEFAULT_IMPL))
+        if self.is_train:
+            self.define_optimizers()
+        self.runtime.prepare(self.modules_to_move(), self.nets().values())
+        if self.is_train:
+            self.setup_distributed()
+        else:
+            self.eval()
+        return self
+
+    def modules_to_move(self):
+        """Every module that follows the device and the memory format: the nets and any loss
+        network (subclasses add theirs)."""
+        return list(self.nets().values())
+
+    def define_optimizers(self):
+        """Create ``self.optimizer_names`` (training only; after the nets are on the device)."""
+
+    def set_forward(self, impl, semantic_window=None):
+        """The fast forward (and backward) of every net, or the reference one (the paper's
+        formulation, module by module); same results up to float rounding (models/networks/fast).
+        ``semantic_window``: the fast path's label-map convs only around the edit (default:
+        --semantic_window, whose auto is on for CPUs and off for GPUs, where the window's host syncs
+        and extra small kernels cost more than the arithmetic it saves; always off in a CUDA graph)."""
+        impl = 'reference' if impl == 'reference' else 'fast'
+        if semantic_window is None:
+            choice = getattr(self.opt, 'semantic_window', 'auto')
+            semantic_window = choice == 'on' or (choice == 'auto' and self.device.type == 'cpu')
+            semantic_window = semantic_window and not (self.runtime is not None and self.runtime.cuda_graph)
+        for net in self.nets().values():
+            fast.set_impl(net, impl, semantic_window)
+
+    def make_adam(self, params, lr):
+        return self.runtime.make_adam(params, lr, (self.opt.beta1, self.opt.beta2))
 
     # ---- the training contract -------------------------------------------------------------
     def set_input(self, batch):
@@ -59,93 +125,6 @@ class BaseModel:
         for net in self.nets().values():
             net.eval()
 
-    def make_adam(self, params, lr):
-        """Adam with the options' betas, fused into one kernel per step where PyTorch has it
-        (CPU and CUDA): the same update as the per-tensor loop, 3× faster on a CPU."""
-        params, betas = list(params), (self.opt.beta1, self.opt.beta2)
-        try:  # capturable: the step counter lives on the GPU, as a captured graph needs
-            return torch.optim.Adam(params, lr=lr, betas=betas, fused=True, capturable=self.uses_cuda_graph())
-        except (RuntimeError, TypeError, ValueError):
-            return torch.optim.Adam(params, lr=lr, betas=betas)
-
-    def set_forward(self, fast, window=None):
-        """The fast forward (and backward) of every net, or the reference one (the spec's
-        formulation, module by module); same results up to float rounding. ``window``: the fast
-        path's semantic branch only around the edit (default: from --semantic_window)."""
-        from models.networks.blocks import set_fast
-        if window is None:
-            # auto: on for CPUs; off on GPUs, where the window's host syncs and extra small kernels
-            # cost more than the arithmetic it saves (scripts/benchmark.py, README "Performance")
-            choice = getattr(self.opt, 'semantic_window', 'auto')
-            window = choice == 'on' or (choice == 'auto' and self.device.type == 'cpu')
-            window = window and not self.uses_cuda_graph()
-        for net in self.nets().values():
-            set_fast(net, fast, window)
-
-    # ---- precision and compilation (--amp, --compile) ----------------------------------------
-    AMP_DTYPES = {'none': None, 'bf16': torch.bfloat16, 'fp16': torch.float16}
-
-    def setup_speed_options(self):
-        """--amp: autocast dtype, and a gradient scaler for fp16 training; --compile: compile every
-        net in place (state-dict keys unchanged)."""
-        amp = getattr(self.opt, 'amp', 'none')
-        if getattr(self.opt, 'cuda_graph', False) and self.device.type != 'cuda':
-            print(f'note: --cuda_graph needs a CUDA device; ignored on {self.device.type}')
-        if self.is_train and self.uses_cuda_graph():
-            from util import distributed
-            from util.errors import UserError
-            if amp == 'fp16' or distributed.world_size() > 1:
-                raise UserError('--cuda_graph training runs on one GPU in float32 or --amp bf16 (fp16 loss '
-                                'scaling and DDP synchronise with the host); drop --cuda_graph or change --amp')
-        self.amp_dtype = self.AMP_DTYPES[amp]
-        self.scaler = torch.amp.GradScaler(self.device.type, enabled=amp == 'fp16') if self.is_train else None
-        if getattr(self.opt, 'channels_last', False):
-            for net in self.nets().values():
-                net.to(memory_format=torch.channels_last)
-        if getattr(self.opt, 'compile', False):
-            for net in self.nets().values():
-                net.compile()
-
-    def uses_cuda_graph(self):
-        return bool(getattr(self.opt, 'cuda_graph', False)) and self.device.type == 'cuda'
-
-    def graphed(self, step, input_names):
-        """Run ``step`` (one training iteration) through a CUDA graph captured on first use."""
-        if getattr(self, '_graphed_step', None) is None:
-            from util.cuda_graph import GraphedTrainingStep
-            self._graphed_step = GraphedTrainingStep(self, step, input_names)
-        self._graphed_step()
-
-    def to_memory_format(self, t):
-        """--channels_last: 4-D inputs in NHWC memory (tensor-core convs need no transposes)."""
-        if getattr(self.opt, 'channels_last', False) and t.dim() == 4 and t.is_floating_point():
-            # .to, not .contiguous: a one-channel map (the mask) counts as channels-last already and
-            # would keep NCHW strides, and torch.cat with it would then give NCHW
-            return t.to(memory_format=torch.channels_last)
-        return t
-
-    def autocast(self):
-        dtype = getattr(self, 'amp_dtype', None)
-        # autocast's weight-cast cache does not survive graph capture
-        return torch.autocast(self.device.type, dtype=dtype, enabled=dtype is not None,
-                              cache_enabled=not self.uses_cuda_graph())
-
-    def backward_and_step(self, loss, optimizers):
-        """loss.backward() and one step of each optimiser, through the fp16 loss scaler when on
-        (the scale is updated once per iteration, in ``end_iteration``)."""
-        if self.scaler is not None and self.scaler.is_enabled():
-            self.scaler.scale(loss).backward()
-            for opt in optimizers:
-                self.scaler.step(opt)
-        else:
-            loss.backward()
-            for opt in optimizers:
-                opt.step()
-
-    def end_iteration(self):
-        if self.scaler is not None and self.scaler.is_enabled():
-            self.scaler.update()
-
     @staticmethod
     def set_requires_grad(nets, flag):
         for net in nets:
@@ -167,78 +146,119 @@ class BaseModel:
 
     # ---- inference from a checkpoint -------------------------------------------------------------
     @classmethod
-    def from_checkpoint(cls, opt, device, ckpt, path, nets):
-        """The model for inference with the nets ``nets`` taken from ``ckpt``. The nets are built
-        without random initialisation (the checkpoint overwrites it) and the checkpoint's tensors are
-        assigned to them (a strict load: every parameter and buffer), memory-mapped where the file
-        was read so: a 300 MB generator is ready in about 0.1 s instead of a second."""
+    def from_checkpoint(cls, opt, device, ckpt, path, nets=None):
+        """The model for inference with the nets ``nets`` (default: ``inference_nets``) taken from
+        ``ckpt``. The nets are built without random initialisation (the checkpoint overwrites it)
+        and the checkpoint's tensors are assigned to them (a strict load: every parameter and
+        buffer), memory-mapped where the file was read so: a 300 MB generator is ready in about
+        0.1 s instead of a second."""
         from models.networks.init import build_without_init
         with build_without_init():
-            model = cls(opt, device=None, arch=ckpt['arch'])  # device None: setup after loading
-        model.device = device
-        model.load_checkpoint_state(ckpt, path, nets=nets, assign=True)
-        for name in nets:
-            getattr(model, name).to(device)
-        model.setup_inference()
-        return model
-
-    def setup_inference(self):
-        """Forward implementation, runtime options and eval mode, once the weights are in place
-        (``from_checkpoint`` builds with no device and calls it after loading)."""
-        if self.device is None:
-            return
-        self.set_forward(getattr(self.opt, 'forward', 'fast') == 'fast')
-        self.setup_speed_options()
-        self.eval()
+            model = cls(opt, device, arch=ckpt['arch'])
+        model.load_checkpoint_state(ckpt, path, nets=list(nets or cls.inference_nets), assign=True)
+        return model.setup()
 
     # ---- checkpoints ------------------------------------------------------------------------
     def checkpoint_state(self, epoch, epoch_iter, total_iters, opt_dict=None):
-        return {
-            'format': FORMAT, 'format_version': FORMAT_VERSION,
-            'model': self.model_name, 'stage': self.stage, 'arch': self.arch(),
-            'epoch': epoch, 'epoch_iter': epoch_iter, 'total_iters': total_iters,
-            'nets': {n: {k: v.detach().cpu() for k, v in net.state_dict().items()}
-                     for n, net in self.nets().items()},
-            'optimizers': {n: getattr(self, n).state_dict() for n in self.optimizer_names
-                           if getattr(self, n, None) is not None},
-            'scaler': self.scaler.state_dict() if getattr(self, 'scaler', None) is not None else None,
-            'rng': capture_rng_state(),
-            'opt': opt_dict or {},
-        }
+        scaler = self.runtime.scaler if self.runtime is not None else None
+        return make_checkpoint(
+            self.model_name, self.arch(),
+            {n: {k: v.detach().cpu() for k, v in net.state_dict().items()} for n, net in self.nets().items()},
+            {n: getattr(self, n).state_dict() for n in self.optimizer_names if getattr(self, n, None) is not None},
+            epoch, epoch_iter, total_iters, capture_rng_state(), opt_dict, stage=self.stage,
+            scaler=scaler.state_dict() if scaler is not None else None)
 
     def load_checkpoint_state(self, ckpt, path, nets=None, load_optimizers=False, restore_rng=False, assign=False):
         names = nets if nets is not None else list(self.nets())
         for name in names:
             if name not in ckpt['nets']:
-                raise_missing_net(path, name, ckpt)
+                have = ', '.join(sorted(ckpt.get('nets', {}))) or 'no networks'
+                hint = self.missing_net_hint if name in self.inference_nets else BaseModel.missing_net_hint
+                raise UserError(f'{path} holds {have} but no {name}; {hint}')
             load_state_strict(getattr(self, name), ckpt['nets'][name], path, name, self.load_hint(ckpt), assign)
         if load_optimizers:
             for name in self.optimizer_names:
                 if name in ckpt.get('optimizers', {}):
                     getattr(self, name).load_state_dict(ckpt['optimizers'][name])
                     move_optimizer_state(getattr(self, name), self.device)
-            if getattr(self, 'scaler', None) is not None and ckpt.get('scaler'):
-                self.scaler.load_state_dict(ckpt['scaler'])
+            scaler = self.runtime.scaler if self.runtime is not None else None
+            if scaler is not None and ckpt.get('scaler'):
+                scaler.load_state_dict(ckpt['scaler'])
         if restore_rng:
             restore_rng_state(ckpt.get('rng'))
 
     def load_hint(self, ckpt):
-        return ''
+        """The likely cause when a checkpoint's tensors do not fit the nets."""
+        arch = ckpt.get('arch', {})
+        if arch.get('label_nc') not in (None, getattr(self, 'label_nc', None)):
+            return (f'The file was trained with {arch["label_nc"]} labels, the model has {self.label_nc}: '
+                    f'wrong --dataset_name / --label_nc?')
+        if ckpt.get('model') not in (None, self.model_name):
+            return f'The file is a {ckpt.get("model")} checkpoint, not {self.model_name}.'
+        return 'Different architecture options (' + ', '.join(f'--{k}' for k in self.arch_options) + \
+               '), or a checkpoint of another model?'
 
     def count_parameters(self):
         return {n: sum(p.numel() for p in net.parameters()) for n, net in self.nets().items()}
 
 
-def raise_missing_net(path, name, ckpt):
-    from util.checkpoint import GIVE_GENERATOR
-    from util.errors import UserError
-    have = ', '.join(sorted(ckpt.get('nets', {}))) or 'no networks'
-    instead = GIVE_GENERATOR if name == 'netG' else 'give a checkpoint saved from the full model by train.py'
-    raise UserError(f'{path} holds {have} but no {name}; {instead}')
+class GANModel(BaseModel):
+    """Generators and discriminators trained alternately, one iteration as the authors' trainers
+    do it: one generator forward; a discriminator step on the detached fakes; a generator step
+    against the *updated* discriminators on the same fakes. Subclasses name their nets and
+    optimisers and write ``forward``, ``compute_D_loss`` and ``compute_G_loss``; --cuda_graph
+    replays the whole iteration as one CUDA graph, reading the attributes ``graph_inputs``."""
+
+    generator_names = ('netG',)
+    discriminator_names = ()
+    summary_losses = ('G', 'D')
+    #: the model attributes the training step reads (set by ``set_input``)
+    graph_inputs = ()
+
+    def optimizers_of(self, net_names):
+        return [getattr(self, 'optimizer_' + n[len('net'):]) for n in net_names]
+
+    def define_optimizers(self):
+        """Adam for every net: generators at --lr, discriminators at --lr × --D_lr_mult, named
+        optimizer_<net without 'net'> (optimizer_G, optimizer_D_1, ...: the authors' names)."""
+        names = []
+        for n in self.generator_names + self.discriminator_names:
+            lr = self.opt.lr * (self.opt.D_lr_mult if n in self.discriminator_names else 1)
+            name = 'optimizer_' + n[len('net'):]
+            setattr(self, name, self.make_adam(getattr(self, n).parameters(), lr))
+            names.append(name)
+        self.optimizer_names = tuple(names)
+
+    def compute_D_loss(self):
+        raise NotImplementedError
+
+    def compute_G_loss(self):
+        raise NotImplementedError
+
+    def optimize_parameters(self):
+        if self.runtime.cuda_graph:
+            return self.runtime.graphed(self, self._train_step, self.graph_inputs)
+        self._train_step()
+
+    def _train_step(self):
+        self.forward()
+        d_nets = [getattr(self, n) for n in self.discriminator_names]
+        self.set_requires_grad(d_nets, True)
+        self._step(self.optimizers_of(self.discriminator_names), self.compute_D_loss)
+        self.set_requires_grad(d_nets, False)  # G's loss reads the D's but leaves no gradient in them
+        self._step(self.optimizers_of(self.generator_names), self.compute_G_loss)
+        self.runtime.end_iteration()
+
+    def _step(self, optimizers, compute_loss):
+        for opt in optimizers:
+            opt.zero_grad(set_to_none=True)
+        with self.runtime.autocast():
+            loss = compute_loss()
+        self.runtime.backward_and_step(loss, optimizers)
 
 
 def move_optimizer_state(optimizer, device):
-    """Optimiser tensors follow the model's device (upstream saved them on CUDA, spec §12.1)."""
+    """Optimiser tensors follow the model's device (the authors saved theirs on CUDA)."""
     for state in optimizer.state.values():
         for k, v in state.items():
             if torch.is_tensor(v) and k != 'step':

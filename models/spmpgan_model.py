@@ -1,25 +1,37 @@
 """SPM-PGAN (ECCV 2022): progressive generator of SPM blocks, three SN patch discriminators,
-L1 + hinge GAN + VGG losses per scale (spec SPMPGAN.md §5-§8)."""
+L1 + hinge GAN + VGG losses per scale (upstream ``trainer.py``)."""
 import torch
 import torch.nn.functional as F
 
-from util.tensors import edge_map, one_hot
-from models.base_model import BaseModel
+from models import legacy
+from models.base_model import GANModel
+from models.networks import fast
 from models.networks.discriminators import SNPatchDiscriminator
 from models.networks.init import init_weights
 from models.networks.losses import HingeGANLoss, VGGLoss, build_vgg19_features
 from models.networks.spmpgan import ProgressiveGenerator
 from util.errors import UserError
+from util.sizes import SizeRule
+from util.tensors import edge_map, one_hot
 
-D_LAYERS = (4, 5, 6)  # netD_1 sees S/4, netD_2 S/2, netD_3 S (spec §6)
+D_LAYERS = (4, 5, 6)  # netD_1 sees S/4, netD_2 S/2, netD_3 S (upstream trainer.py)
 
 
-class SPMPGANModel(BaseModel):
+class SPMPGANModel(GANModel):
     model_name = 'spmpgan'
+    inference_nets = ('netG',)
+    generator_names = ('netG',)
+    discriminator_names = ('netD_1', 'netD_2', 'netD_3')
+    arch_options = ('label_nc', 'ngf', 'ndf', 'color_order')
+    # three stages at S/4, S/2, S, each bottoming out at 2×2 through stride-2 encoders
+    size_rule = SizeRule(128, 256)
+    missing_net_hint = legacy.SPMPGAN_GIVE_GENERATOR
+    graph_inputs = ('image', 'masked', 'seg_edge', 'mask', 'segmap')  # what the training step reads
 
     @staticmethod
     def modify_commandline_options(parser, is_train):
         g = parser.add_argument_group('spmpgan')
+        fast.add_forward_options(g)
         g.add_argument('--ndf', type=int, default=64, help='discriminator base width (upstream: 64)')
         if is_train:
             g.add_argument('--lambda_l1', type=float, default=1.0, help='weight of the L1 loss (per scale)')
@@ -47,56 +59,36 @@ class SPMPGANModel(BaseModel):
             raise UserError('this checkpoint has its spectral norm folded for deployment; it can be used by '
                             'test.py but not trained further (use the unfolded file)')
         init_weights(self.netG, getattr(opt, 'init_type', 'gaussian'))
-        self.netG.to(device)
         self.net_names = ('netG',)
-        fast = getattr(opt, 'forward', 'fast') == 'fast'
-        if not self.is_train:
-            self.setup_inference()
-            return
-        d_in = a['label_nc'] + 3  # one-hot·M then the image (spec §6)
-        for k, layers in enumerate(D_LAYERS, start=1):
-            net = SNPatchDiscriminator(d_in, layers, a['ndf'])
-            setattr(self, f'netD_{k}', init_weights(net, opt.init_type).to(device))
-        self.net_names = ('netG', 'netD_1', 'netD_2', 'netD_3')
-        self.set_forward(fast)
-        self.optimizer_G = self.make_adam(self.netG.parameters(), opt.lr)
-        for k in (1, 2, 3):
-            setattr(self, f'optimizer_D_{k}', self.make_adam(getattr(self, f'netD_{k}').parameters(),
-                                                            opt.lr * opt.D_lr_mult))
-        self.optimizer_names = ('optimizer_G', 'optimizer_D_1', 'optimizer_D_2', 'optimizer_D_3')
-        self.criterion_gan = HingeGANLoss()
         self.vgg = None
+        if not self.is_train:
+            return
+        d_in = a['label_nc'] + 3  # one-hot·M then the image
+        for k, layers in enumerate(D_LAYERS, start=1):
+            setattr(self, f'netD_{k}', init_weights(SNPatchDiscriminator(d_in, layers, a['ndf']), opt.init_type))
+        self.net_names = ('netG',) + self.discriminator_names
+        self.criterion_gan = HingeGANLoss()
         if opt.lambda_vgg > 0:
-            features = vgg_features if vgg_features is not None else build_vgg19_features(opt.vgg_path)
-            self.vgg = VGGLoss(features).to(device)
-            if getattr(opt, 'channels_last', False):  # its input is NHWC then: no per-call weight transposes
-                self.vgg.to(memory_format=torch.channels_last)
-        self.setup_speed_options()
-        self.setup_distributed()
+            # its input is NHWC with --channels_last: it follows the nets' memory format (setup)
+            self.vgg = VGGLoss(vgg_features if vgg_features is not None else build_vgg19_features(opt.vgg_path))
+
+    def modules_to_move(self):
+        return super().modules_to_move() + ([self.vgg] if self.vgg is not None else [])
 
     def arch(self):
         return dict(self._arch)
 
-    def load_hint(self, ckpt):
-        arch = ckpt.get('arch', {})
-        if arch.get('label_nc') not in (None, self.label_nc):
-            return (f'The file was trained with {arch["label_nc"]} labels, the model has {self.label_nc}: '
-                    f'wrong --dataset_name / --label_nc?')
-        if ckpt.get('model') not in (None, self.model_name):
-            return f'The file is a {ckpt.get("model")} checkpoint, not {self.model_name}.'
-        return 'Wrong --ngf, or a checkpoint of another model?'
-
     # ---- inputs ---------------------------------------------------------------------------
     def set_input(self, batch):
         """batch: image N×3×H×W in [-1,1] (network colour order), label N×1×H×W ids, mask N×1×H×W
-        (1 = edit), optional instance N×1×H×W. Builds the upstream tensors (spec §0, §10.3)."""
+        (1 = edit), optional instance N×1×H×W. Builds the tensors upstream's trainer feeds the nets."""
         dev = self.device
         self.image = batch['image'].to(dev, non_blocking=True)
         self.label = batch['label'].to(dev, non_blocking=True)
         self.mask = batch['mask'].to(dev, non_blocking=True)
         h, w = self.image.shape[-2:]
-        if h % 128 or w % 128 or min(h, w) < 256:
-            raise UserError(f'SPM-PGAN needs image sides that are multiples of 128 and at least 256; got {w}×{h}')
+        if not self.size_rule.accepts(h, w):
+            raise UserError(f'SPM-PGAN cannot run on {w}×{h} (W×H) images: {self.size_rule.describe()}')
         ids = batch.get('instance')
         # Edges from the instance map when there is one (training), else from the labels (upstream test.py).
         edge_source = ids.to(dev, non_blocking=True) if ids is not None else self.label
@@ -105,12 +97,12 @@ class SPMPGANModel(BaseModel):
         self.edge = edge_map(edge_source) * self.mask
         self.seg_edge = torch.cat([self.segmap, self.edge], dim=1)
         self.masked = self.image * (1 - self.mask)
-        if getattr(self.opt, 'channels_last', False):
+        if self.runtime.channels_last:
             for name in ('image', 'mask', 'seg_edge', 'masked', 'segmap'):
-                setattr(self, name, self.to_memory_format(getattr(self, name)))
+                setattr(self, name, self.runtime.to_memory_format(getattr(self, name)))
 
     def forward(self):
-        with self.autocast():
+        with self.runtime.autocast():
             self.out = self.wrap('netG')(self.image, self.masked, self.seg_edge, self.mask)
         return self.out['composite'][-1]
 
@@ -120,7 +112,7 @@ class SPMPGANModel(BaseModel):
         self.set_input(batch)
         inputs = self.image, self.masked, self.seg_edge, self.mask
         # not while training: the graph would keep the weights derived at capture (W/σ, fused constants)
-        if self.uses_cuda_graph() and not self.is_train:
+        if self.runtime.cuda_graph and not self.is_train:
             if getattr(self, '_graphed_edit', None) is None:
                 from util.cuda_graph import GraphedForward
                 self._graphed_edit = GraphedForward(self._edit_forward)
@@ -128,7 +120,7 @@ class SPMPGANModel(BaseModel):
         return self._edit_forward(*inputs)
 
     def _edit_forward(self, *inputs):
-        with self.autocast():
+        with self.runtime.autocast():
             return self.netG(*inputs, final_only=True)['composite'][-1].float()
 
     # ---- losses -----------------------------------------------------------------------------
@@ -167,7 +159,7 @@ class SPMPGANModel(BaseModel):
             # GAN on the composite through the raw (not DDP) D: no D gradients are synchronised here.
             gan = self.criterion_gan(self._discriminate(k, segmaps[k], self.out['composite'][k], False),
                                      True, for_discriminator=False) * o.lambda_gan
-            l1 = F.l1_loss(fake, gt) * o.lambda_l1  # raw output, whole image (§14.1.5)
+            l1 = F.l1_loss(fake, gt) * o.lambda_l1  # raw output, whole image (as upstream's trainer)
             self.losses[f'G_GAN_{k + 1}'] = gan.detach()
             self.losses[f'G_L1_{k + 1}'] = l1.detach()
             total = total + gan + l1
@@ -177,32 +169,6 @@ class SPMPGANModel(BaseModel):
                 total = total + vgg
         self.losses['G'] = total.detach()
         return total
-
-    GRAPH_INPUTS = ('image', 'masked', 'seg_edge', 'mask', 'segmap')  # what the training step reads
-
-    def optimize_parameters(self):
-        """One iteration as upstream (spec §8): one G forward; D step on detached composites; G step
-        against the *updated* D's on the same fakes. --cuda_graph replays it as one CUDA graph."""
-        if self.uses_cuda_graph():
-            return self.graphed(self._train_step, self.GRAPH_INPUTS)
-        self._train_step()
-
-    def _train_step(self):
-        self.forward()
-        d_nets = [self.netD_1, self.netD_2, self.netD_3]
-        d_opts = [self.optimizer_D_1, self.optimizer_D_2, self.optimizer_D_3]
-        self.set_requires_grad(d_nets, True)
-        for opt in d_opts:
-            opt.zero_grad(set_to_none=True)
-        with self.autocast():
-            loss_d = self.compute_D_loss()
-        self.backward_and_step(loss_d, d_opts)
-        self.set_requires_grad(d_nets, False)
-        self.optimizer_G.zero_grad(set_to_none=True)
-        with self.autocast():
-            loss_g = self.compute_G_loss()
-        self.backward_and_step(loss_g, [self.optimizer_G])
-        self.end_iteration()
 
     # ---- visuals ----------------------------------------------------------------------------
     def get_current_visuals(self):

@@ -7,7 +7,10 @@ def default_options(is_train, **overrides):
     tests), so that every default comes from the parsers themselves."""
     from options.test_options import TestOptions
     from options.train_options import TrainOptions
-    opt = (TrainOptions if is_train else TestOptions)().parse([])
+    # the model, its stage and the dataset are parsed, so that their own flags and defaults apply
+    argv = [a for k in ('model', 'stage', 'dataset_name') if overrides.get(k) is not None
+            for a in (f'--{k}', str(overrides[k]))]
+    opt = (TrainOptions if is_train else TestOptions)().parse(argv)
     for key, value in overrides.items():
         setattr(opt, key, value)
     return opt

@@ -44,7 +44,10 @@ class BaseOptions:
         g = parser.add_argument_group('experiment')
         g.add_argument('--name', default='experiment',
                        help='experiment name: checkpoints/<name>/ and results/<name>/')
-        g.add_argument('--model', default='spmpgan', help='which model: spmpgan')
+        g.add_argument('--model', default=models.DEFAULT_MODEL, help='which model: ' + ', '.join(models.MODELS))
+        g.add_argument('--stage', default=None,
+                       help='for a model trained in parts: the part train.py trains (its checkpoint records it); '
+                            'models trained as one have none')
         g.add_argument('--checkpoints_dir', default='checkpoints', help='where experiments are stored')
         g.add_argument('--device', default='auto', help='auto (CUDA if present, else CPU), cpu, cuda or cuda:N')
         g.add_argument('--seed', type=int, default=0, help='random seed (each rank adds its rank)')
@@ -70,11 +73,6 @@ class BaseOptions:
         g = parser.add_argument_group('network')
         g.add_argument('--ngf', type=int, default=32,
                        help='generator base width (32 = the paper); every width scales with it')
-        g.add_argument('--forward', choices=['fast', 'reference'], default='fast',
-                       help="fast: fused convs and the semantic branch computed only around the edited region "
-                            "(same numbers to ~1e-6 before quantisation: at most 0.1 %% of edited pixels one grey "
-                            "level off, see scripts/benchmark.py); reference: the authors' computation, module by "
-                            "module, which writes their PNG bit for bit")
         g.add_argument('--init_type', default='gaussian', choices=['gaussian', 'xavier', 'kaiming'],
                        help='weight initialisation (upstream: gaussian N(0, 0.02))')
 
@@ -92,10 +90,6 @@ class BaseOptions:
                             'far fewer kernel launches; the semantic window is off')
         g.add_argument('--channels_last', action='store_true',
                        help='NHWC memory format for nets and inputs (GPU convs with --amp; no help on CPUs)')
-        g.add_argument('--semantic_window', choices=['auto', 'on', 'off'], default='auto',
-                       help='fast forward: compute the convs that read the label map (SPM semantic branches, '
-                            "the D's first layer) only around the edited region (exact). auto = on for CPUs, "
-                            'off for GPUs (measured, README "Performance")')
         return parser
 
     def gather_options(self, args=None, saved=None):
@@ -108,10 +102,12 @@ class BaseOptions:
         parser = argparse.ArgumentParser(formatter_class=argparse.ArgumentDefaultsHelpFormatter,
                                          description=self.description, add_help=False)
         self.initialize(parser)
+        # a checkpoint's model (and stage) unless the command line names one
+        parser.set_defaults(**{k: saved[k] for k in ('model', 'stage') if saved.get(k) is not None})
         opt, _ = parser.parse_known_args(args)
         dataset_name = opt.dataset_name or saved.get('dataset_name') or 'cityscapes'
         try:
-            model_cls = models.find_model_using_name(opt.model)
+            model_cls = models.find_model_using_name(opt.model, opt.stage)
             dataset_cls = data.find_dataset_using_name(dataset_name)
         except ValueError as exc:
             raise UserError(str(exc)) from None

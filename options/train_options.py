@@ -1,4 +1,4 @@
-"""Training options (defaults follow upstream's config, spec SPMPGAN.md §8)."""
+"""Training options (defaults follow upstream's ``configs/config.yaml`` and ``trainer.py``)."""
 from .base_options import BaseOptions
 
 

@@ -6,17 +6,17 @@
     python scripts/convert_checkpoint.py IN.pth OUT.pth --to ours --fold_sn           # deployment: plain convs
 
 The authors' layout is ``{'netG', 'netD_1'..'netD_3', 'optimizer_*', 'epoch'}`` with BGR weights
-(spec SPMPGAN.md §12). ``--color_order`` permutes the colour channels of the weights, exactly;
-``--fold_sn`` folds the eval-mode spectral norm of the decoder convs into plain weights (§12.3),
-giving identical eval outputs, and keeps only netG. test.py reads every result directly.
+(their trainer.py's save). ``--color_order`` permutes the colour channels of the weights, exactly;
+``--fold_sn`` folds the eval-mode spectral norm of the decoder convs into plain weights, giving
+identical eval outputs, and keeps only netG. test.py reads every result directly.
 """
 import argparse
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from models.networks.spmpgan import fold_spectral_norm, swap_color_order  # noqa: E402
-from util.checkpoint import FORMAT, FORMAT_VERSION, load_checkpoint, save_checkpoint  # noqa: E402
+from models.legacy import fold_spectral_norm, load_checkpoint, swap_color_order  # noqa: E402
+from util.checkpoint import make_checkpoint, save_checkpoint  # noqa: E402
 from util.errors import UserError, exit_on_user_error  # noqa: E402
 
 
@@ -56,10 +56,8 @@ def convert(ckpt, to, color_order=None, fold_sn=False):
         out.update(optimizers)  # same names as the authors' optimizer_G, optimizer_D_1..3
         notes.append(f'output: authors\' layout, keys {", ".join(out)}; netG has {len(nets["netG"])} entries')
         return out, notes
-    out = {'format': FORMAT, 'format_version': FORMAT_VERSION, 'model': 'spmpgan', 'stage': None,
-           'arch': arch, 'epoch': int(ckpt.get('epoch', 0)), 'epoch_iter': int(ckpt.get('epoch_iter', 0)),
-           'total_iters': int(ckpt.get('total_iters', 0)), 'nets': nets, 'optimizers': optimizers,
-           'rng': ckpt.get('rng', {}), 'opt': ckpt.get('opt', {})}
+    out = make_checkpoint('spmpgan', arch, nets, optimizers, ckpt.get('epoch', 0), ckpt.get('epoch_iter', 0),
+                          ckpt.get('total_iters', 0), ckpt.get('rng'), ckpt.get('opt'))
     notes.append(f'output: our format, nets {", ".join(sorted(nets))}, colour order {arch["color_order"]}'
                  + (', spectral norm folded' if not arch.get('spectral_norm', True) else ''))
     return out, notes

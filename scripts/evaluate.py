@@ -8,7 +8,6 @@ Writes results/<name>/test_<which_epoch>/{edited,masked,masks}/, metrics.json an
 appends a row to results/runs.md (and runs.jsonl) for comparing checkpoints.
 """
 import datetime
-import importlib.util
 import json
 import os
 import sys
@@ -16,13 +15,12 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from engine.evaluation import compute_metrics, load_seg_model, metric_networks  # noqa: E402
 from engine.inference import build_model, parse_with_checkpoint, run_test_split  # noqa: E402
 from options.test_options import TestOptions  # noqa: E402
 from options.train_options import add_metric_options  # noqa: E402
 from util.atomic import atomic_write  # noqa: E402
 from util.errors import UserError, exit_on_user_error  # noqa: E402
-from util.image_io import read_image, read_label, read_mask  # noqa: E402
-from util.metrics import FID, LPIPS, masked_metrics  # noqa: E402
 
 METRIC_COLUMNS = ('fid', 'lpips', 'l1', 'psnr', 'ssim', 'miou')
 
@@ -42,56 +40,6 @@ class EvalOptions(TestOptions):
                             'adds mIoU of the edited images against their label maps')
         g.add_argument('--runs_table', default=None, help='Markdown table to append to (default results/runs.md)')
         return parser
-
-
-def load_seg_model(spec):
-    path, _, fn = spec.rpartition(':')
-    if not path or not os.path.isfile(path):
-        raise UserError(f'--seg_model {spec}: give FILE.py:function (file not found: {path or spec})')
-    mod_spec = importlib.util.spec_from_file_location('user_seg_model', path)
-    module = importlib.util.module_from_spec(mod_spec)
-    mod_spec.loader.exec_module(module)
-    if not hasattr(module, fn):
-        raise UserError(f'--seg_model {spec}: {path} defines no function {fn!r}')
-    return getattr(module, fn)
-
-
-def mean_iou(confusion):
-    inter = np.diag(confusion).astype(np.float64)
-    union = confusion.sum(0) + confusion.sum(1) - inter
-    valid = union > 0
-    return float((inter[valid] / union[valid]).mean()) if valid.any() else float('nan')
-
-
-def metric_networks(device, opt):
-    """(FID, LPIPS or None), built before any editing: a missing weights file stops the run at once."""
-    stand_in = opt.metric_stand_ins
-    fid = FID(device, opt.inception_path, random_init=stand_in, color_order=opt.fid_color_order)
-    lpips = None if opt.no_lpips else LPIPS(device, opt.lpips_backbone_path, random_init=stand_in)
-    return fid, lpips
-
-
-def compute_metrics(pairs, networks, label_nc, seg_fn=None):
-    """pairs: list of (edited path, real path, mask path, label path); networks: metric_networks()."""
-    fid, lpips = networks
-    fakes = [read_image(p) for p, _, _, _ in pairs]
-    reals = [read_image(p) for _, p, _, _ in pairs]
-    result = {'fid': fid.distance(reals, fakes)}
-    per = [masked_metrics(f, r, read_mask(m)) for f, r, (_, _, m, _) in zip(fakes, reals, pairs)]
-    for key in ('l1', 'psnr', 'ssim'):
-        vals = [p[key] for p in per if np.isfinite(p[key])]
-        result[key] = float(np.mean(vals)) if vals else float('nan')
-    if lpips is not None:
-        result['lpips'] = float(np.mean([lpips(f, r) for f, r in zip(fakes, reals)]))
-    if seg_fn is not None:
-        conf = np.zeros((label_nc, label_nc), np.int64)
-        for f, (_, _, _, lab) in zip(fakes, pairs):
-            pred = np.asarray(seg_fn(f)).astype(np.int64)
-            gt = read_label(lab, label_nc)
-            ok = (pred >= 0) & (pred < label_nc)
-            conf += np.bincount(gt[ok] * label_nc + pred[ok], minlength=label_nc ** 2).reshape(label_nc, label_nc)
-        result['miou'] = mean_iou(conf)
-    return result
 
 
 def markdown_row(cells):
@@ -120,14 +68,15 @@ def write_reports(record, out_dir, runs_table):
 
 def main(argv=None):
     with exit_on_user_error():
-        opt, ckpt, ckpt_path = parse_with_checkpoint(EvalOptions(), argv)
+        options = EvalOptions()
+        opt, ckpt, ckpt_path = parse_with_checkpoint(options, argv)
         if not opt.mask_dir:
             raise UserError('--mask_dir is required: predefined masks make results comparable (scripts/make_masks.py)')
         import data
         # everything that can fail is checked before the test split is edited (hours on Cityscapes)
         dataset = data.create_dataset(opt, 'test')  # checks the masks' count and sizes
         seg_fn = load_seg_model(opt.seg_model) if opt.seg_model else None
-        model, ckpt_path = build_model(opt, ckpt, ckpt_path)
+        model, ckpt_path = build_model(opt, ckpt, ckpt_path, options.parser)
         networks = metric_networks(model.device, opt)
         out_dir = os.path.join(opt.results_dir, opt.name, f'test_{opt.which_epoch}')
         if not opt.skip_test:

@@ -7,24 +7,10 @@ Reads checkpoints/<name>/loss_log.txt (the printed losses) and metrics_log.jsonl
 import argparse
 import json
 import os
-import re
 import sys
 
-LINE = re.compile(r'\(epoch (\d+), iters (\d+)\) (.*)')
-
-
-def parse_loss_log(path):
-    """-> {loss name: [(iteration, value), ...]}"""
-    series = {}
-    with open(path) as f:
-        for line in f:
-            m = LINE.match(line.strip())
-            if not m:
-                continue
-            step = int(m.group(2))
-            for name, value in re.findall(r'(\S+): (-?[\d.]+(?:e-?\d+)?)', m.group(3)):
-                series.setdefault(name, []).append((step, float(value)))
-    return series
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from util.visualizer import parse_loss_log  # noqa: E402
 
 
 def plot(series_groups, path, title, ylabel):

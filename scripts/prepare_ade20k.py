@@ -39,7 +39,7 @@ from util.errors import UserError  # noqa: E402
 from util.image_io import check_same_size, read_image, read_label  # noqa: E402
 
 # The paper does not say which scene categories make up its Room and Landscape subsets; these are our
-# approximation (spec SPMPGAN.md §13.3 quotes 2,246 / 255 and 1,689 / 155 train / test images).
+# approximation (secondary sources quote 2,246 / 255 and 1,689 / 155 train / test images).
 # Names are compared after normalisation (lower case; '/', '#', '-' and spaces become '_').
 ROOM_SCENES = (
     'bedroom', 'living_room', 'bathroom', 'kitchen', 'kitchenette', 'dining_room', 'dinette_home',
@@ -55,7 +55,7 @@ LANDSCAPE_SCENES = (
     'field_wild', 'heath', 'forest_path', 'forest_broadleaf', 'rainforest', 'bamboo_forest', 'sky',
 )
 SUBSETS = {'room': ('ADE20k-room', ROOM_SCENES), 'landscape': ('ADE20k-landscape', LANDSCAPE_SCENES)}
-# Split sizes quoted by secondary sources (spec SPMPGAN.md §13.3): the target, not a guarantee.
+# Split sizes quoted by secondary sources (paper summaries, not checked against the paper): the target, not a guarantee.
 TARGET_SIZES = {'room': (2246, 255), 'landscape': (1689, 155)}
 SPLITS = {'training': 'train', 'validation': 'test'}
 TEST_SIZE = 256

@@ -1,13 +1,16 @@
-"""Tests run from the repository root on the CPU, offline, with small random-initialised nets."""
+"""Tests run from the repository root on the CPU, offline, with small random-initialised nets.
+tests/common/: the machinery every model uses; tests/<system>/: one system (spmpgan)."""
 import os
 import sys
 
 import pytest
 import torch
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
+TESTS = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(TESTS)
+for path in (ROOT, TESTS):  # the project, and tests/tolerances.py for tests/common and tests/<system>
+    if path not in sys.path:
+        sys.path.insert(0, path)
 
 # two threads by default (CI's machine has two cores); test_backends.py reruns the numerical tests
 # with one thread through SEMEDIT_TEST_THREADS
@@ -17,6 +20,8 @@ torch.set_num_threads(int(os.environ.get('SEMEDIT_TEST_THREADS', 0)) or max(1, m
 def pytest_configure(config):
     config.addinivalue_line('markers', 'numerics: compares numbers against a reference or a formula; '
                                        'test_backends.py reruns these under other CPU math back-ends')
+    config.addinivalue_line('markers', 'perf: checks which kernel or code path runs (speed, not results); '
+                                       'deselect with -m "not perf" on unusual PyTorch builds')
     config.addinivalue_line('markers', 'backends: reruns the numerical tests in fresh processes under other '
                                        'CPU math back-ends (several minutes)')
 
@@ -28,7 +33,7 @@ def _seed():
 
 @pytest.fixture
 def two_threads():
-    """The small-conv routing (blocks.conv2d) is only taken with more than one thread."""
+    """The small-conv routing (fast.kernels.conv2d) is only taken with more than one thread."""
     before = torch.get_num_threads()
     torch.set_num_threads(2)
     yield

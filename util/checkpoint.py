@@ -2,14 +2,13 @@
 
 Native file (one per save)::
 
-    {'format': 'semedit', 'format_version': 1, 'model': 'spmpgan', 'stage': None,
-     'arch': {...everything needed to rebuild the nets: label_nc, ngf, ndf, color_order...},
+    {'format': 'semedit', 'format_version': 1, 'model': '<--model>', 'stage': None or '<--stage>',
+     'arch': {...everything the model needs to rebuild its nets: label_nc, widths, colour order...},
      'epoch': int, 'epoch_iter': int, 'total_iters': int,
-     'nets': {'netG': state_dict, 'netD_1': ...}, 'optimizers': {...}, 'rng': {...}, 'opt': {...}}
+     'nets': {'<net name>': state_dict, ...}, 'optimizers': {...}, 'scaler': ..., 'rng': {...}, 'opt': {...}}
 
-The authors' files (``{'netG': ..., 'netD_1': ..., 'optimizer_G': ..., 'epoch': ...}``, BGR) are
-recognised by their keys and mapped to the same dict (spec SPMPGAN.md §12); nothing else in the
-code needs to know they exist.
+Files in other layouts (the authors' releases) are recognised and converted to this dict by
+``models/legacy.py``; nothing else in the code needs to know they exist.
 """
 import io
 import os
@@ -31,72 +30,21 @@ def save_checkpoint(state, path):
     atomic_write(path, buf.getvalue())
 
 
-def _is_upstream_spmpgan(ckpt):
-    g = ckpt.get('netG')
-    return isinstance(g, dict) and any(str(k).startswith('G1.enc1.') for k in g)
+def make_checkpoint(model, arch, nets, optimizers=None, epoch=0, epoch_iter=0, total_iters=0, rng=None,
+                    opt=None, stage=None, scaler=None, format=FORMAT, format_version=FORMAT_VERSION):
+    """The native checkpoint dict (module docstring); every writer and converter builds it here."""
+    return {'format': format, 'format_version': format_version, 'model': model, 'stage': stage, 'arch': arch,
+            'epoch': int(epoch), 'epoch_iter': int(epoch_iter), 'total_iters': int(total_iters),
+            'nets': nets, 'optimizers': optimizers or {}, 'scaler': scaler, 'rng': rng or {}, 'opt': opt or {}}
 
 
-def _from_upstream_spmpgan(ckpt, path):
-    """The authors' SPM-PGAN file: nets at top level, trained in BGR; label_nc and ngf follow
-    from the weight shapes (spec §12.2)."""
-    g = ckpt['netG']
-    try:
-        label_nc = g['G1.enc1.mlp_shared_2.0.weight'].shape[1] - 2
-        ngf = g['G1.enc1.conv2d.weight'].shape[0]
-        hidden = g['G1.enc1.mlp_shared.0.weight'].shape[0]
-    except KeyError as exc:
-        raise UserError(f'{path} looks like an SPM-PGAN checkpoint but lacks {exc}; is it complete?') from None
-    nets = {k: ckpt[k] for k in ('netG', 'netD_1', 'netD_2', 'netD_3') if isinstance(ckpt.get(k), dict)}
-    arch = {'label_nc': int(label_nc), 'ngf': int(ngf), 'hidden': int(hidden), 'color_order': 'bgr'}
-    if 'netD_1' in nets:
-        arch['ndf'] = int(nets['netD_1']['dis_model.0.conv.weight_orig'].shape[0])
-    return {'format': 'upstream-spmpgan', 'format_version': 0, 'model': 'spmpgan', 'stage': None,
-            'arch': arch, 'epoch': int(ckpt.get('epoch', 0)), 'epoch_iter': 0, 'total_iters': 0,
-            'nets': nets, 'rng': {}, 'opt': {},
-            'optimizers': {k: ckpt[k] for k in ('optimizer_G', 'optimizer_D_1', 'optimizer_D_2', 'optimizer_D_3')
-                           if isinstance(ckpt.get(k), dict)}}
-
-
-def _siedob_part(ckpt):
-    """The authors' SIEDOB files (SIEDOB_scene.md §8.1), recognised by their keys."""
-    if 'netG_BG' in ckpt:
-        return 'background'
-    if 'netG_F' in ckpt:
-        return 'fusion'
-    g = ckpt.get('netG')
-    if isinstance(g, dict):
-        for prefix, part in (('fg_inpainting.', 'object-inpainting'), ('fg_style.', 'object-style')):
-            if any(str(k).startswith(prefix) for k in g):
-                return part
-    return None
+def is_native(ckpt):
+    return isinstance(ckpt, dict) and ckpt.get('format') == FORMAT
 
 
 def describe_keys(state):
     keys = [str(k) for k in list(state)[:3]]
     return ', '.join(keys) + (', ...' if len(state) > 3 else '')
-
-
-# what test.py needs instead of a partial file
-GIVE_GENERATOR = ('give the file that holds the generator instead: latest.pth (or epoch_N.pth) written by '
-                  'train.py, or the authors\' cityscapes.pth / ade20k.pth')
-SIEDOB_PARTS = {'background': 'background generator (netG_BG, the authors\' bg.pth)',
-                'fusion': 'fusion network (netG_F, the authors\' Fnet.pth)',
-                'object-inpainting': 'object-inpainting generator (the authors\' object_inpainting.pth)',
-                'object-style': 'object-style generator (the authors\' object_style.pth)'}
-
-
-def describe_partial(ckpt):
-    """What a dict without a usable generator holds, in words, or None: discriminators only
-    (the authors' trainer can leave ``{'netD_1': ..., 'epoch': 0}``), optimiser states only."""
-    keys = [str(k) for k in ckpt]
-    d_nets = sorted(k for k in keys if k.startswith('netD') and isinstance(ckpt[k], dict))
-    optimisers = sorted(k for k in keys if k.startswith('optimizer') and isinstance(ckpt[k], dict))
-    parts = []
-    if d_nets:
-        parts.append(f'discriminator weights ({", ".join(d_nets)})')
-    if optimisers:
-        parts.append(f'optimiser states ({", ".join(optimisers)})')
-    return ' and '.join(parts) or None
 
 
 def read_tensors(path):
@@ -111,8 +59,9 @@ def read_tensors(path):
                     f'objects other than tensors and plain containers; re-download or re-save it')
 
 
-def load_checkpoint(path):
-    """Read any supported checkpoint and return it in the native layout (tensors on the CPU)."""
+def read_checkpoint(path):
+    """The dict stored at ``path`` (tensors on the CPU): a native checkpoint, checked for its
+    version, or a foreign one as it is (``models/legacy.py`` converts those)."""
     if not path:
         raise UserError('no checkpoint given (--checkpoint FILE, or --name NAME with a trained experiment)')
     if not os.path.isfile(path):
@@ -120,31 +69,9 @@ def load_checkpoint(path):
     ckpt = read_tensors(path)
     if not isinstance(ckpt, dict):
         raise UserError(f'{path} is not a checkpoint dict (got {type(ckpt).__name__})')
-    if ckpt.get('format') == FORMAT:
-        if ckpt.get('format_version', 0) > FORMAT_VERSION:
-            raise UserError(f'{path} was written by a newer version of this code (format {ckpt["format_version"]})')
-        return ckpt
-    if _is_upstream_spmpgan(ckpt):
-        return _from_upstream_spmpgan(ckpt, path)
-    keys = [str(k) for k in ckpt]
-    siedob = _siedob_part(ckpt)
-    if siedob:
-        raise UserError(f'{path} is a SIEDOB {siedob} checkpoint: it holds SIEDOB\'s {SIEDOB_PARTS[siedob]}, not an '
-                        f'SPM-PGAN generator, and SIEDOB is not supported yet; give an SPM-PGAN checkpoint')
-    partial = describe_partial(ckpt)
-    if partial and 'netG' not in ckpt:
-        raise UserError(f'{path} holds {partial} but no generator (netG); {GIVE_GENERATOR}')
-    if any(k.startswith('dis_model.') for k in keys):
-        raise UserError(f'{path} is a discriminator state dict (dis_model.*), not a generator (netG); '
-                        f'{GIVE_GENERATOR}')
-    if 'state' in ckpt and 'param_groups' in ckpt:
-        raise UserError(f'{path} is an optimiser state, not a model checkpoint: it holds no generator (netG); '
-                        f'{GIVE_GENERATOR}')
-    if any(k.startswith('G1.enc1.') for k in keys):
-        # A bare netG state dict.
-        return _from_upstream_spmpgan({'netG': ckpt}, path)
-    raise UserError(f'{path} is not a recognised checkpoint (top-level keys: {describe_keys(ckpt)}); expected a '
-                    f'file written by train.py or the authors\' SPM-PGAN release')
+    if is_native(ckpt) and ckpt.get('format_version', 0) > FORMAT_VERSION:
+        raise UserError(f'{path} was written by a newer version of this code (format {ckpt["format_version"]})')
+    return ckpt
 
 
 def load_state_strict(net, state, path, net_name, hint='', assign=False):

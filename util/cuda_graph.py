@@ -1,7 +1,8 @@
 """Replay a captured CUDA graph instead of launching a network's kernels one by one.
 
-SPM-PGAN's generator runs about two thousand small kernels per image: on a GPU, batch-1 editing
-is bound by launching them, not by arithmetic. A graph captured once per input shape replays the
+A generator of many small layers runs thousands of small kernels per image (about two thousand
+for the paper-sized SPM-PGAN): on a GPU, batch-1 editing is bound by launching them, not by
+arithmetic. A graph captured once per input shape replays the
 same kernels with the same numbers (``--cuda_graph``, test.py). Needs a forward without
 host-device synchronisation: the fast path's semantic window is therefore off while capturing.
 """
@@ -75,14 +76,15 @@ class GraphedTrainingStep:
     def _capture(self):
         m = self.model
         self.static = {name: getattr(m, name) for name in self.input_names}
-        saved = self._snapshot()
+        saved = self.snapshot()
         warm_up(self.step, self.warmup)
-        self._restore(saved)
+        self.restore(saved)
         self.graph = torch.cuda.CUDAGraph()
         with torch.cuda.graph(self.graph):
             self.step()
 
-    def _snapshot(self):
+    def snapshot(self):
+        """Copies of every parameter, buffer and optimiser state (before the warm-up steps)."""
         tensors = {}
         for net in self.model.nets().values():
             for t in list(net.parameters()) + list(net.buffers()):
@@ -94,7 +96,8 @@ class GraphedTrainingStep:
                                 for p, st in opt.state.items()}
         return tensors, optimisers
 
-    def _restore(self, saved):
+    def restore(self, saved):
+        """Put a ``snapshot()`` back in place (the same tensors, which the graph will read)."""
         tensors, optimisers = saved
         with torch.no_grad():
             for t, v in tensors.items():

@@ -22,8 +22,8 @@ def resolve_device(name='auto', local_rank=None):
 
 def keep_freed_memory():
     """CPU runs: glibc hands every freed block above its mmap threshold back to the OS, and the
-    next step faults the same pages in again (about 0.4 s of a 4 s SPM-PGAN training iteration
-    at 256² on two cores). Raise the threshold to its maximum (32 MiB) and stop trimming, so the
+    next step faults the same pages in again (about 0.4 s of a 4 s training iteration of the
+    paper-sized generator at 256² on two cores). Raise the threshold to its maximum (32 MiB) and stop trimming, so the
     same big activations reuse the same memory. Returns whether it took effect (glibc only)."""
     import ctypes
     import ctypes.util

@@ -80,7 +80,7 @@ def read_mask(path, what='mask'):
 
 def read_instance(path, kind, what='instance map'):
     """Instance map -> H×W int64. ``cityscapes``: 16-bit instanceIds (class id below 1000, class·1000+k
-    for instances); ``ade``: RGB PNG whose G channel holds the instance ids (spec §10.1)."""
+    for instances); ``ade``: RGB PNG whose G channel holds the instance ids (as upstream's ``dataset.py``)."""
     img = _open(path, what)
     refuse_lossy(img, path, what)
     if kind == 'ade':

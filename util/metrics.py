@@ -99,7 +99,7 @@ def build_fid_inception(weights_path=None, random_init=False):
 class FID:
     """Fréchet Inception distance between two image sets.
 
-    Upstream read both sets with OpenCV, so Inception saw **BGR** images (spec §13.1, §14.1.14);
+    Upstream read both sets with OpenCV, so Inception saw **BGR** images (``metrics/fid_score.py``);
     ``color_order='bgr'`` reproduces the paper's numbers, ``'rgb'`` is the standard FID."""
 
     def __init__(self, device, weights_path=None, random_init=False, color_order='bgr', batch_size=8):

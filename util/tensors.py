@@ -7,7 +7,7 @@ from util.errors import UserError
 
 
 def image_to_tensor(image_rgb, color_order='bgr'):
-    """H×W×3 uint8 RGB -> 3×H×W float in [-1, 1] (x/255*2-1, spec §0) in the network's order."""
+    """H×W×3 uint8 RGB -> 3×H×W float in [-1, 1] (x/255*2-1, as upstream's ``dataset.py``) in the network's order."""
     if color_order == 'bgr':
         image_rgb = image_rgb[..., ::-1]
     t = torch.from_numpy(np.ascontiguousarray(image_rgb)).permute(2, 0, 1).float()
@@ -15,8 +15,8 @@ def image_to_tensor(image_rgb, color_order='bgr'):
 
 
 def tensor_to_image(t, color_order='bgr', rounding=False):
-    """3×H×W in [-1, 1] (network order) -> H×W×3 uint8 RGB. Upstream's tensor2im: (x+1)/2·255,
-    clip, *truncate* (spec §11, §14.1.15), which can lose one grey level of an unchanged pixel;
+    """3×H×W in [-1, 1] (network order) -> H×W×3 uint8 RGB. Upstream's tensor2im (``utils.py``): (x+1)/2·255,
+    clip, *truncate*, which can lose one grey level of an unchanged pixel;
     ``rounding=True`` (``--quantize round``) is the fix and returns known pixels exactly."""
     a = ((t.detach().float().cpu() + 1) / 2 * 255).clamp(0, 255)
     if rounding:
@@ -33,8 +33,8 @@ def swap_color_order(t):
 
 
 def one_hot(label, label_nc, source='label map'):
-    """N×1×H×W long ids -> N×L×H×W float one-hot. An id ≥ L is upstream's index error; here it is
-    a clear message (spec §10.3)."""
+    """N×1×H×W long ids -> N×L×H×W float one-hot. An id ≥ L is an index error in upstream's
+    one-hot (``trainer.py: set_input``); here it is a clear message."""
     top = int(label.max()) if label.numel() else 0
     low = int(label.min()) if label.numel() else 0
     if top >= label_nc or low < 0:
@@ -46,8 +46,9 @@ def one_hot(label, label_nc, source='label map'):
 
 
 def edge_map(ids):
-    """1 where a pixel differs from its left, right, upper or lower neighbour (spec §10.3): a
-    symmetric two-pixel-wide boundary. ids: N×1×H×W integer tensor -> float tensor."""
+    """1 where a pixel differs from its left, right, upper or lower neighbour, as upstream's
+    ``get_edges`` in ``trainer.py``: a symmetric two-pixel-wide boundary.
+    ids: N×1×H×W integer tensor -> float tensor."""
     e = torch.zeros_like(ids, dtype=torch.bool)
     dx = ids[..., :, 1:] != ids[..., :, :-1]
     e[..., :, 1:] |= dx

@@ -1,5 +1,6 @@
-"""Image grids, label colouring and TensorBoard logging."""
+"""Image grids, label colouring, TensorBoard logging, and the loss log (written and read back)."""
 import os
+import re
 
 import numpy as np
 import torch
@@ -103,3 +104,20 @@ class Visualizer:
     def close(self):
         if self.writer is not None:
             self.writer.close()
+
+
+LOSS_LINE = re.compile(r'\(epoch (\d+), iters (\d+)\) (.*)')
+
+
+def parse_loss_log(path):
+    """loss_log.txt (``Visualizer.log_losses``) -> {loss name: [(iteration, value), ...]}"""
+    series = {}
+    with open(path) as f:
+        for line in f:
+            m = LOSS_LINE.match(line.strip())
+            if not m:
+                continue
+            step = int(m.group(2))
+            for name, value in re.findall(r'(\S+): (-?[\d.]+(?:e-?\d+)?)', m.group(3)):
+                series.setdefault(name, []).append((step, float(value)))
+    return series

@@ -1,4 +1,4 @@
-"""Weight initialisation (spec SPMPGAN.md §8, SIEDOB_scene.md §1.6), and building without it."""
+"""Weight initialisation (upstream's ``weights_init`` in ``utils.py``, also used by SIEDOB), and building without it."""
 import contextlib
 
 import torch.nn as nn
@@ -9,7 +9,7 @@ def init_weights(net, init_type='gaussian', gain=0.02):
     """Upstream rule: every module whose class name starts with 'Conv' (or 'Linear') and that has a
     ``weight`` gets N(0, gain) weights and zero bias. For spectral-norm convs ``weight`` shares
     storage with ``weight_orig`` right after wrapping, so the draw lands in ``weight_orig``; we
-    write it there directly, the u/v vectors keep their random start (§8)."""
+    write it there directly, the u/v vectors keep their random start."""
 
     def visit(m):
         name = type(m).__name__

@@ -1,4 +1,4 @@
-"""Losses: hinge GAN and VGG19 perceptual (spec SPMPGAN.md §7).
+"""Losses: hinge GAN and VGG19 perceptual (upstream ``loss.py``).
 
 The VGG weights never download at run time: they are read from a local file (by default the torch
 hub cache path torchvision would use) and a missing file is a clear error naming what to fetch.
@@ -16,7 +16,7 @@ VGG19_FILE = 'vgg19-dcbb9e9d.pth'
 
 
 class HingeGANLoss(nn.Module):
-    """Hinge loss averaged over every element of the score map (spec §7)."""
+    """Hinge loss averaged over every element of the score map, as upstream's ``GANLoss('hinge')``."""
 
     def forward(self, scores, target_is_real, for_discriminator=True):
         if for_discriminator:
@@ -58,10 +58,10 @@ def build_vgg19_features(weights_path=None, pretrained=True):
 
 
 class VGGLoss(nn.Module):
-    """Σ_i w_i · mean|φ_i(x) − φ_i(y)| over relu1_1 … relu5_1 with weights 1/32 … 1 (spec §7).
+    """Σ_i w_i · mean|φ_i(x) − φ_i(y)| over relu1_1 … relu5_1 with weights 1/32 … 1 (upstream ``VGGLoss``).
 
     The input goes in as given ([-1, 1], the network's colour order): upstream applies no ImageNet
-    normalisation and no channel swap (§14.1.6)."""
+    normalisation and no channel swap."""
 
     SLICES = ((0, 2), (2, 7), (7, 12), (12, 21), (21, 30))
     WEIGHTS = (1.0 / 32, 1.0 / 16, 1.0 / 8, 1.0 / 4, 1.0)

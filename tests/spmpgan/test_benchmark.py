@@ -13,7 +13,7 @@ def test_benchmark_script_smoke(tmp_path, capsys):
     """scripts/benchmark.py end to end at tiny settings: the table, the JSON, the profile and the
     fast path's agreement with the reference through the script's own path (no timing asserted)."""
     import json
-    import scripts.benchmark as bench
+    import engine.benchmark as bench
     out = tmp_path / 'bench.json'
     bench.main(['--ngf', '4', '--ndf', '8', '--repeats', '1', '--warmup', '0', '--throughput_batch', '1',
                 '--skip_memory', '--skip_training', '--skip_process', '--profile', '--json', str(out)])
@@ -35,7 +35,7 @@ def test_benchmark_counts_training_work():
     """The benchmark's training-iteration FLOP count: the windows (semantic branches, D's first
     layer) make the fast iteration do less work than the reference, VGG19 being common to both."""
     import argparse
-    import scripts.benchmark as bench
+    import engine.benchmark as bench
     args = argparse.Namespace(label_nc=L, ngf=4, ndf=8, size=256, amp='none', compile=False, semantic_window='auto',
                               channels_last=False, cuda_graph=True)  # counted on an eager model anyway
     ref, fast = (bench.training_gflops(args, torch.device('cpu'), f) for f in (False, True))
@@ -46,9 +46,9 @@ def test_benchmark_counts_training_work():
 
 
 def test_benchmark_counts_the_onednn_route(two_threads):
-    """The work cut would be overstated if FlopCounterMode missed blocks.conv2d's oneDNN convs."""
-    import scripts.benchmark as bench
-    from models.networks.blocks import conv2d
+    """The work cut would be overstated if FlopCounterMode missed fast.kernels.conv2d's oneDNN convs."""
+    import engine.benchmark as bench
+    from models.networks.fast.kernels import conv2d
     x, w = torch.randn(1, 8, 10, 12), torch.randn(16, 8, 3, 3)
     with torch.inference_mode():
         routed = bench.executed_gflop(lambda: conv2d(x, w, None, 1, 1))
@@ -62,7 +62,7 @@ def test_benchmark_whole_process_row():
     default, each a real process on the authors' README example; the default meets the fidelity rule
     against the reference PNG; the temporary files are gone afterwards."""
     import tempfile
-    import scripts.benchmark as bench
+    import engine.benchmark as bench
     before = set(os.listdir(tempfile.gettempdir()))
     res = bench.whole_process_edit(argparse.Namespace(ngf=4, label_nc=L, size=256, process_repeats=1))
     assert list(res['processes']) == ["authors' test.py steps", 'test.py --forward reference', 'test.py (default)']

@@ -14,10 +14,11 @@ import pytest
 from PIL import Image
 
 from data import check
+from data import mask_sets
 from scripts import make_masks
 from util.errors import UserError
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 NAME = 'cityscapes'          # label_nc 34, Cityscapes instance maps
 SKY, ROAD, CAR = 23, 7, 26
 
@@ -164,18 +165,18 @@ def test_defects_are_reported(tmp_path, capsys, defect, level, check_name):
 def test_masks_too_few_and_wrong_size(tmp_path, capsys):
     root = make_dataset(tmp_path)
     mdir = tmp_path / 'masks'
-    make_masks.make_masks(str(mdir), count=2, size='256', quiet=True)
+    mask_sets.make_masks(str(mdir), count=2, size='256', quiet=True)
     code, out = run_check(root, capsys, '--mask_dir', str(mdir))
     assert code == 1
     assert 'ERROR' in out and 'has 2 mask(s) but the test split has 3 image(s)' in out
     assert '== masks (' in out
 
-    make_masks.make_masks(str(mdir), count=3, size='512x256', quiet=True, overwrite=True)
+    mask_sets.make_masks(str(mdir), count=3, size='512x256', quiet=True, overwrite=True)
     res = check.check_dataset(str(root), NAME, mask_dir=str(mdir))
     assert [(e['check'], e['file']) for e in res['errors']] == [('mask_size', f'000{i}.png') for i in range(3)]
     assert '512×256' in res['errors'][0]['message']
 
-    make_masks.make_masks(str(mdir), count=4, size='256', quiet=True, overwrite=True)
+    mask_sets.make_masks(str(mdir), count=4, size='256', quiet=True, overwrite=True)
     res = check.check_dataset(str(root), NAME, mask_dir=str(mdir))
     assert res['ok'] and [i['check'] for i in res['info']] == ['masks_extra']
     assert res['stats']['masks']['checked'] == 3
@@ -260,14 +261,14 @@ def test_masks_are_deterministic_and_seeded(tmp_path):
     fams = {m['file']: m['family'] for m in meta['masks']}
     assert {fams[n] for n in differ} == {'brush', 'outpainting', 'box'}   # right_half has no randomness
     # a prefix of a larger set is the smaller set
-    make_masks.make_masks(str(tmp_path / 'd'), count=5, quiet=True)
+    mask_sets.make_masks(str(tmp_path / 'd'), count=5, quiet=True)
     for n in files_of(tmp_path / 'd'):
         assert (a / n).read_bytes() == (tmp_path / 'd' / n).read_bytes()
 
 
 def test_mask_families_and_metadata(tmp_path):
     out = tmp_path / 'm'
-    meta = make_masks.make_masks(str(out), count=40, quiet=True)
+    meta = mask_sets.make_masks(str(out), count=40, quiet=True)
     mix = ['brush', 'right_half', 'outpainting', 'box']
     on_disk = json.loads((out / 'masks.json').read_text())
     assert on_disk == json.loads(json.dumps(meta))
@@ -291,11 +292,11 @@ def test_mask_families_and_metadata(tmp_path):
 
 
 def test_box_coverage_range_and_nonsquare(tmp_path):
-    meta = make_masks.make_masks(str(tmp_path / 'box'), count=150, size='96x64', mix='box', quiet=True)
+    meta = mask_sets.make_masks(str(tmp_path / 'box'), count=150, size='96x64', mix='box', quiet=True)
     cov = [m['coverage'] for m in meta['masks']]
     assert min(cov) >= 0.10 and max(cov) <= 0.50 and max(cov) - min(cov) > 0.3
     out = tmp_path / 'wide'
-    make_masks.make_masks(str(out), count=4, size='512x256', quiet=True)
+    mask_sets.make_masks(str(out), count=4, size='512x256', quiet=True)
     for i, n in enumerate(files_of(out)):
         im = Image.open(out / n)
         assert im.size == (512, 256) and im.mode == 'L'
@@ -331,7 +332,7 @@ def test_loader_pairs_the_masks(tmp_path):
     from data.scene_dataset import CityscapesDataset
     root = make_dataset(tmp_path)
     mdir = tmp_path / 'masks'
-    make_masks.make_masks(str(mdir), count=4, quiet=True)
+    mask_sets.make_masks(str(mdir), count=4, quiet=True)
     opt = argparse.Namespace(dataroot=str(root), dataset_name=NAME, label_nc=34, color_order='bgr',
                              crop_size='256', seed=0, no_flip=False, no_instance=False, inclusive_box=False,
                              max_dataset_size=None, load_size=0, mask_dir=str(mdir))
@@ -341,7 +342,7 @@ def test_loader_pairs_the_masks(tmp_path):
         expected = read_png(mdir / f'{i:04d}.png').astype(np.float32) / 255
         np.testing.assert_array_equal(ds.load_sample(i)['mask'], expected)
     few = tmp_path / 'few'
-    make_masks.make_masks(str(few), count=2, quiet=True)
+    mask_sets.make_masks(str(few), count=2, quiet=True)
     opt.mask_dir = str(few)
     with pytest.raises(UserError, match='has 2 masks but the test split has 3 images'):
         CityscapesDataset(opt, 'test')
@@ -350,7 +351,7 @@ def test_loader_pairs_the_masks(tmp_path):
 def test_label_families_from_the_test_split(tmp_path):
     root = make_dataset(tmp_path, test=((256, 256), (512, 256), (256, 256)))
     out = tmp_path / 'm'
-    meta = make_masks.make_masks(str(out), dataroot=str(root), dataset_name=NAME,
+    meta = mask_sets.make_masks(str(out), dataroot=str(root), dataset_name=NAME,
                                  mix='class,instance_box,box', quiet=True)
     assert len(meta['masks']) == 3                                  # count = number of test images
     assert [m['image'] for m in meta['masks']] == ['test_00.jpg', 'test_01.jpg', 'test_02.jpg']
@@ -362,6 +363,6 @@ def test_label_families_from_the_test_split(tmp_path):
     assert (ys.min(), ys.max(), xs.min(), xs.max()) == (128, 166, 30, 108)
     assert m2.shape == (256, 256) and 0.10 <= meta['masks'][2]['coverage'] <= 0.50
     with pytest.raises(UserError, match='--size'):
-        make_masks.make_masks(str(tmp_path / 'n'), size='256', dataroot=str(root), dataset_name=NAME)
+        mask_sets.make_masks(str(tmp_path / 'n'), size='256', dataroot=str(root), dataset_name=NAME)
     with pytest.raises(UserError, match='only 3 images'):
-        make_masks.make_masks(str(tmp_path / 'n'), count=5, dataroot=str(root), dataset_name=NAME)
+        mask_sets.make_masks(str(tmp_path / 'n'), count=5, dataroot=str(root), dataset_name=NAME)

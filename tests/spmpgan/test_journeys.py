@@ -14,7 +14,7 @@ import pytest
 import torch
 from PIL import Image
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TRAIN, TEST, EVAL_FID = (os.path.join(ROOT, p) for p in ('train.py', 'test.py', 'scripts/eval_fid.sh'))
 TINY = ['--ngf', '4', '--ndf', '8', '--lambda_vgg', '0', '--num_workers', '0', '--print_freq', '1',
         '--display_freq', '2', '--save_latest_freq', '2', '--save_epoch_freq', '0', '--no_tensorboard']

@@ -3,8 +3,9 @@ import pytest
 import torch
 import torch.nn as nn
 
-from models.networks.blocks import set_fast
-from models.networks.spectral_norm import SpectralNormHook, eval_weight, spectral_norm
+from models.networks.fast import set_impl
+from models.networks.fast.spectral_norm import eval_weight
+from models.networks.spectral_norm import SpectralNormHook, spectral_norm
 from tolerances import assert_float64_close
 
 pytestmark = pytest.mark.numerics
@@ -34,7 +35,7 @@ def test_same_state_dict_keys_and_hook_class():
 def test_fast_backward_equals_torch_over_several_steps(layout):
     """Also with NHWC weights (--channels_last), where a reshape of the gradient is a copy."""
     ours, theirs = pair64(1)
-    set_fast(ours, True)
+    set_impl(ours, 'fast')
     ours.to(memory_format=layout)
     x = torch.randn(2, 6, 9, 9, dtype=torch.float64).to(memory_format=layout)
     for _ in range(3):  # the power iteration runs once per forward: the buffers must follow

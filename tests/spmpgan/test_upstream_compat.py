@@ -7,24 +7,26 @@ import torch
 from PIL import Image
 
 import test as test_script
-from data.preprocess import paste_back, resize_mask, working_size
+from data.preprocess import paste_back, resize_mask
 from models.networks.discriminators import SNPatchDiscriminator
-from models.networks.spmpgan import ProgressiveGenerator, fold_spectral_norm, swap_color_order
+from models.legacy import fold_spectral_norm, swap_color_order
+from models.networks.spmpgan import ProgressiveGenerator
 from models.spmpgan_model import SPMPGANModel
 from options import default_options
 from scripts import convert_checkpoint
 from tolerances import assert_float64_close
-from util.checkpoint import load_checkpoint, save_checkpoint
+from models.legacy import load_checkpoint
+from util.checkpoint import save_checkpoint
 
 L = 34
-# Spec §4: (encoder channel plan, decoder plan from the deepest) per stage, ngf = 32.
+# The authors' G1.py / G2.py / G3.py: (encoder channel plan, decoder plan from the deepest) per stage, ngf = 32.
 ENC = {1: [32, 64, 128, 128, 256, 256, 512], 2: [32, 64, 128, 128, 256, 256, 512, 512],
        3: [32, 64, 128, 128, 256, 256, 512, 512, 1024]}
 DEC = {1: [256, 128, 64, 32, 32], 2: [512, 256, 128, 64, 32, 32], 3: [512, 256, 256, 128, 64, 32, 32]}
 
 
 def upstream_netg_layout(label_nc=L):
-    """(key, shape) of the authors' netG, written from the spec's tables (§4, §12.2), not from our code."""
+    """(key, shape) of the authors' netG, written from the authors' G1.py..G3.py and cityscapes.pth, not from our code."""
     keys = []
 
     def spm(prefix, cin, cout, sn):
@@ -114,7 +116,7 @@ def test_upstream_file_loads_and_converts_both_ways(upstream_file, inputs, tmp_p
     assert ckpt['format'] == 'upstream-spmpgan'
     assert ckpt['arch'] == {'label_nc': 34, 'ngf': 32, 'hidden': 64, 'color_order': 'bgr', 'ndf': 64}
     direct = edit(upstream_file, inputs, tmp_path / 'direct.png')
-    assert 'label_nc 34, ngf 32, colour order bgr' in capsys.readouterr().out
+    assert 'label_nc 34, ngf 32, ndf 64, color_order bgr' in capsys.readouterr().out
     mask = np.asarray(Image.open(inputs['mask'])) > 127
     assert direct[mask].std() > 5  # the generator really painted something
     ours = tmp_path / 'ours.pth'
@@ -181,7 +183,7 @@ def test_inference_build_draws_nothing_and_loads_every_tensor(upstream_file_02, 
     rng = torch.get_rng_state()
     model = SPMPGANModel.from_checkpoint(opt, torch.device('cpu'), ckpt, 'f', nets=['netG'])
     assert torch.equal(torch.get_rng_state(), rng)
-    plain = SPMPGANModel(opt, torch.device('cpu'), arch=ckpt['arch'])
+    plain = SPMPGANModel(opt, torch.device('cpu'), arch=ckpt['arch']).setup()
     plain.load_checkpoint_state(load_checkpoint(str(upstream_file_02)), 'f', nets=['netG'])
     for (k, a), b in zip(plain.netG.state_dict().items(), model.netG.state_dict().values()):
         assert torch.equal(a, b), k
@@ -218,7 +220,7 @@ def test_colour_order_marks_and_weight_permutation(tmp_path, inputs):
     """Same weights marked RGB vs BGR: feeding the channel-swapped file gives the channel-swapped
     result, exactly. Permuting the weights (convert --color_order) keeps the function."""
     opt = default_options(False, label_nc=L, ngf=4, ndf=8)
-    model = SPMPGANModel(opt, torch.device('cpu'))
+    model = SPMPGANModel(opt, torch.device('cpu')).setup()
     state = model.checkpoint_state(0, 0, 0)
     bgr, rgb = tmp_path / 'bgr.pth', tmp_path / 'rgb.pth'
     save_checkpoint(state, bgr)
@@ -253,7 +255,7 @@ def test_colour_order_marks_and_weight_permutation(tmp_path, inputs):
 def tiny_ckpt(tmp_path_factory):
     opt = default_options(False, label_nc=L, ngf=4, ndf=8)
     torch.manual_seed(3)
-    model = SPMPGANModel(opt, torch.device('cpu'))
+    model = SPMPGANModel(opt, torch.device('cpu')).setup()
     path = tmp_path_factory.mktemp('tiny') / 'tiny.pth'
     save_checkpoint(model.checkpoint_state(0, 0, 0), path)
     return path
@@ -286,6 +288,7 @@ def test_any_size_edit_keeps_known_pixels(tmp_path, tiny_ckpt, w, h, capsys):
 
 
 def test_working_size_rules():
+    working_size = lambda h, w, load_size=256: SPMPGANModel.size_rule.working_size(h, w, load_size)  # noqa: E731
     assert working_size(256, 256) == (256, 256)
     assert working_size(256, 512) == (256, 512)
     assert working_size(512, 1024) == (256, 512)

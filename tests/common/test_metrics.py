@@ -13,7 +13,7 @@ import train as train_script
 from util.errors import UserError
 from util.metrics import ALEXNET_FILE, INCEPTION_FILE, FID, LPIPS, masked_metrics, ssim_map, stand_in_weights
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 @pytest.fixture(scope='module')
@@ -230,11 +230,12 @@ def test_train_time_fid_keeps_best_and_plots(demo_run, torch_home, tmp_path):
     written = plot_metrics.main(['--name', 'f', '--checkpoints_dir', ckpt])
     assert [os.path.basename(w) for w in written] == ['losses.png', 'fid.png']
     assert Image.open(written[0]).size[0] > 600
-    assert plot_metrics.parse_loss_log(str(exp / 'loss_log.txt'))['G_L1_3'][0][0] == 1
+    from util.visualizer import parse_loss_log
+    assert parse_loss_log(str(exp / 'loss_log.txt'))['G_L1_3'][0][0] == 1
 
 
 def test_seg_model_hook_and_miou(tmp_path):
-    from scripts.evaluate import load_seg_model, mean_iou
+    from engine.evaluation import load_seg_model, mean_iou
     conf = np.array([[3, 1], [0, 4]])
     assert mean_iou(conf) == pytest.approx((3 / 4 + 4 / 5) / 2)  # two float64 divisions: 1 ulp each
     assert mean_iou(np.diag([0, 5])) == pytest.approx(1.0)  # absent classes do not count

@@ -1,9 +1,11 @@
-"""SPM-PGAN networks against the spec: block formula, parameter counts, key layout, shapes."""
+"""SPM-PGAN networks against the authors' code: block formula, parameter counts, key layout, shapes."""
 import pytest
 import torch
 import torch.nn.functional as F
 
-from models.networks.blocks import SemanticMaps, SPMBlock, UpSPMBlock
+from models.networks.blocks import SPMBlock, UpSPMBlock
+from models.networks.fast import set_impl
+from models.networks.fast.windows import SemanticMaps
 from models.networks.discriminators import SNPatchDiscriminator
 from models.networks.init import init_weights
 from models.networks.spmpgan import ProgressiveGenerator, StageGenerator
@@ -24,11 +26,12 @@ def randomize(block):
     return block
 
 
+@pytest.mark.parametrize('impl', ['reference', 'fast'])
 @pytest.mark.parametrize('stride', [1, 2])
-def test_spm_block_matches_direct_formula(stride):
-    """Spec §1 steps 1-8, written out with F.conv2d on tiny tensors."""
+def test_spm_block_matches_direct_formula(stride, impl):
+    """The block of upstream's CondGatedConv2d.forward, written out with F.conv2d on tiny tensors."""
     L = 5
-    blk = randomize(SPMBlock(3, 4, L + 2, stride=stride, hidden=6)).double()
+    blk = set_impl(randomize(SPMBlock(3, 4, L + 2, stride=stride, hidden=6)).double(), impl)
     x = torch.randn(2, 3, 8, 8, dtype=torch.float64)
     seg = torch.randn(2, L + 1, 16, 16, dtype=torch.float64)
     mask = (torch.rand(2, 1, 16, 16) > 0.5).double()
@@ -44,7 +47,7 @@ def test_spm_block_matches_direct_formula(stride):
     seg_r = F.interpolate(seg, size=size, mode='nearest')
     m_r = F.interpolate(mask, size=size, mode='nearest')
     c = F.relu(conv(blk.mlp_shared_2[0], torch.cat([seg_r, m_r], 1)))
-    part = lambda name, t: F.conv2d(t, *blk.part(name), padding=1)  # noqa: E731
+    part = lambda name, t: conv(getattr(blk, name), t)  # noqa: E731
     gg, bg = part('mlp_gamma_ctx_gamma', c), part('mlp_beta_ctx_gamma', c)
     gb, bb = part('mlp_gamma_ctx_beta', c), part('mlp_beta_ctx_beta', c)
     a = F.relu(conv(blk.mlp_shared[0], x, stride))
@@ -73,13 +76,13 @@ def test_semantic_maps_cache_equals_direct_resize():
         assert sem.at((s, s)) is sem.at((s, s))
 
 
-def test_parameter_counts_match_spec():
-    """Spec §12.4 at ngf 32, Cityscapes (L = 34) and ADE20K (L = 151)."""
+def test_parameter_counts_match_the_authors():
+    """The authors' nets at ngf 32, Cityscapes (L = 34) and ADE20K (L = 151)."""
     g = ProgressiveGenerator(34, ngf=32)
     assert (count(g.G1), count(g.G2), count(g.G3)) == (12_902_176, 23_125_536, 38_069_280)
     assert count(g) == 74_096_992
     assert [count(SNPatchDiscriminator(37, n)) for n in (4, 5, 6)] == [1_102_400, 2_740_800, 4_379_200]
-    # per-block counts (§12.4)
+    # per-block counts
     g1 = g.G1
     expected = {'enc1': 134_272, 'enc2': 279_360, 'enc3': 574_720, 'enc4': 685_312, 'enc5': 1_276_032,
                 'enc6': 1_644_672, 'enc7': 3_121_024, 'dec6': 3_119_232, 'dec5': 1_127_680,
@@ -100,7 +103,7 @@ def test_ade20k_counts():
 
 
 def test_state_dict_layout_matches_upstream():
-    """795 netG keys in upstream order and names (spec §12.2)."""
+    """795 netG keys in upstream order and names (the authors' cityscapes.pth)."""
     sd = ProgressiveGenerator(34, ngf=4).state_dict()
     keys = list(sd)
     assert len(keys) == 795
@@ -147,7 +150,7 @@ def test_stage_and_wrapper_shapes():
 
 
 def test_composite_identity_keeps_known_pixels():
-    """Spec §5: c_k = M ⊙ f_k + (1 − M) ⊙ gt_k, so known pixels of the final output equal gt exactly."""
+    """c_k = M ⊙ f_k + (1 − M) ⊙ gt_k (upstream generator.py), so known pixels of the final output equal gt exactly."""
     L = 34
     g = ProgressiveGenerator(L, ngf=4).eval()
     gt = torch.rand(1, 3, 256, 256) * 2 - 1
@@ -179,13 +182,13 @@ def test_discriminator_output_and_init():
     assert torch.count_nonzero(g.enc2.conv2d.bias) == 0
     assert abs(float(g.enc3.conv2d.weight.detach().std()) - 0.02) < 0.002
     assert abs(float(g.dec4.gated_conv2d.conv2d.weight_orig.detach().std()) - 0.02) < 0.003
-    # the grouped style / semantic convs get the same N(0, 0.02) and zero bias
-    assert abs(float(g.enc3.ctx.weight.detach().std()) - 0.02) < 0.002
-    assert torch.count_nonzero(g.enc3.ctx.bias) == 0 and torch.count_nonzero(g.enc3.style.bias) == 0
+    # the style and semantic convs get the same N(0, 0.02) and zero bias
+    assert abs(float(g.enc3.mlp_gamma_ctx_beta.weight.detach().std()) - 0.02) < 0.002
+    assert torch.count_nonzero(g.enc3.mlp_beta_ctx_beta.bias) == 0 and torch.count_nonzero(g.enc3.mlp_beta.bias) == 0
 
 
 def test_spectral_norm_eval_uses_stored_vectors():
-    """In eval mode W_eff = W / (uᵀ W v) with the stored u, v (spec §12.3), and the forward does not
+    """In eval mode W_eff = W / (uᵀ W v) with the stored u, v (torch's spectral_norm), and the forward does not
     change u."""
     d = SNPatchDiscriminator(5, 4, ndf=8)
     d(torch.randn(1, 5, 64, 64))  # one train-mode power iteration

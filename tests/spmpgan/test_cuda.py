@@ -13,7 +13,7 @@ def make_model(train=False, **kw):
     from options import default_options
     opt = default_options(train, **{'label_nc': 34, 'ngf': 8, 'ndf': 16, 'lambda_vgg': 0.0, **kw})
     torch.manual_seed(0)
-    return SPMPGANModel(opt, torch.device('cuda'))
+    return SPMPGANModel(opt, torch.device('cuda')).setup()
 
 
 def batch(n=2, seed=0):
@@ -77,7 +77,8 @@ def test_mixed_precision_edit_and_training_on_cuda(amp):
 
 
 def test_checkpoint_from_cuda_loads_on_cpu(tmp_path):
-    from util.checkpoint import load_checkpoint, save_checkpoint
+    from models.legacy import load_checkpoint
+    from util.checkpoint import save_checkpoint
     model = make_model(train=True, amp='fp16')
     model.train()
     model.set_input(batch(1))
@@ -94,7 +95,7 @@ def test_checkpoint_from_cuda_loads_on_cpu(tmp_path):
 def test_cuda_graph_replays_the_eager_forward():
     eager, graphed = make_model(semantic_window='off'), make_model(cuda_graph=True)
     graphed.netG.load_state_dict(eager.netG.state_dict())
-    assert graphed.uses_cuda_graph() and not graphed.netG.G3.enc1.window
+    assert graphed.runtime.cuda_graph and not graphed.netG.G3.enc1.semantic_window
     with torch.inference_mode():
         for seed, n in ((0, 2), (1, 2), (2, 1)):  # new data into the same graph, then a new shape
             b = batch(n, seed)

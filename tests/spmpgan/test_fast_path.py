@@ -1,10 +1,14 @@
-"""The fast forward (fused convs, windowed semantic branch, cached eval weights) against the
-reference forward (the spec, module by module) on the same weights."""
+"""The fast implementation (models/networks/fast: fused convs, windowed semantic branch, cached
+eval weights) against the reference (the paper, module by module) on the same weights."""
 import pytest
 import torch
 import torch.nn.functional as F
 
-from models.networks.blocks import SemanticMaps, SPMBlock, set_fast, windowed_semantic_branch
+from models.networks.blocks import SPMBlock
+from models.networks.fast import set_impl
+from models.networks.fast.kernels import conv2d, instance_norm, nearest_downsample
+from models.networks.fast.windows import (PasteOnBorderField, SemanticMaps, coarse_box, windowed_prefix_conv,
+                                          windowed_semantic_branch)
 from models.networks.init import init_weights
 from models.networks.spmpgan import ProgressiveGenerator
 from tolerances import (assert_float64_close, assert_grads_float64_close, assert_sums_close, conv_magnitude,
@@ -37,7 +41,6 @@ def test_windowed_semantic_branch_equals_full(box):
 @pytest.mark.parametrize('box', [(3, 6, 4, 8), (0, 2, 0, 3), (5, 8, 6, 9), (0, 8, 4, 6)])
 def test_paste_on_border_field_gradients(box):
     """The hand-written backward (region sums outside the window) against numerical gradients."""
-    from models.networks.blocks import PasteOnBorderField
     torch.manual_seed(7)
     y0, y1, x0, x1 = box
     k = torch.randn(1, 2, 3, 3, dtype=torch.double, requires_grad=True)
@@ -101,7 +104,7 @@ def reference_in_float64(net, args, key='composite', **kwargs):
     """The reference forward of a float64 copy of ``net`` on float64 ``args``: the truth that the
     float32 runs' rounding errors are measured against."""
     import copy
-    net64 = set_fast(copy.deepcopy(net).double(), False)
+    net64 = set_impl(copy.deepcopy(net).double(), 'reference')
     with torch.no_grad():
         return net64(*[a.double() for a in args], **kwargs)[key]
 
@@ -112,9 +115,9 @@ def test_generator_fast_equals_reference_eval(mask_kind):
     g = init_weights(ProgressiveGenerator(L, ngf=4)).eval()
     args = inputs(mask_kind)
     with torch.no_grad():
-        set_fast(g, False)
+        set_impl(g, 'reference')
         ref = g(*args)
-        set_fast(g, True)
+        set_impl(g, 'fast')
         fast = g(*args)
         fast_again = g(*args)  # second call uses the cached fused / folded weights
     for k in ('composite', 'fake'):
@@ -133,8 +136,8 @@ def test_generator_fast_equals_reference_training_gradients():
     ref_net = init_weights(ProgressiveGenerator(L, ngf=4)).train().double()
     fast_net = ProgressiveGenerator(L, ngf=4).train().double()
     fast_net.load_state_dict(ref_net.state_dict())
-    set_fast(ref_net, False)
-    set_fast(fast_net, True)  # the spectral norms' one-pass backward too (off by default)
+    set_impl(ref_net, 'reference')
+    set_impl(fast_net, 'fast')  # the spectral norms' one-pass backward too
     args = inputs('box', n=2, dtype=F64)
     losses = []
     for net in (ref_net, fast_net):
@@ -150,21 +153,20 @@ def test_generator_fast_equals_reference_training_gradients():
 @pytest.mark.parametrize('mask_kind', ['box', 'corner', 'half', 'empty'])
 def test_final_only_inference_gives_the_same_edit(mask_kind, n, two_threads):
     """final_only computes the last decoder block and the output layer only where the result is
-    read: same composite (batch 1 also takes blocks.conv2d's oneDNN route for small maps)."""
+    read: same composite (batch 1 also takes fast.kernels.conv2d's oneDNN route for small maps)."""
     torch.manual_seed(6)
     g = init_weights(ProgressiveGenerator(L, ngf=4)).eval()
     args = inputs(mask_kind, n=n)
     with torch.no_grad():
-        set_fast(g, False)
+        set_impl(g, 'reference')
         ref = g(*args)['composite'][-1]
-        set_fast(g, True)
+        set_impl(g, 'fast')
         fast = g(*args, final_only=True)['composite'][-1]
     truth = reference_in_float64(g, args)[-1]
     torch.testing.assert_close(fast, ref, rtol=0, atol=float32_tolerance(ref, truth))  # tolerances.py
 
 
 def test_nearest_downsample_matches_interpolate():
-    from models.networks.blocks import nearest_downsample
     x = torch.rand(1, 5, 64, 96)
     for size in ((32, 48), (8, 12), (2, 3), (48, 64)):
         assert torch.equal(nearest_downsample(x, size), F.interpolate(x, size=size, mode='nearest'))
@@ -178,17 +180,16 @@ def test_inference_cache_follows_weight_changes():
     s[..., 4:9, 4:9] = 1
     with torch.no_grad():
         a = blk(x, s)
-        blk.part('mlp_gamma_ctx_beta')[0].add_(0.5)  # in-place: nothing cached from the old weights
+        blk.mlp_gamma_ctx_beta.weight.add_(0.5)  # in-place: nothing cached from the old weights
         blk.conv2d.weight_orig.mul_(2.0)
         b = blk(x, s)
-        blk.fast = False
+        set_impl(blk, 'reference')
         c = blk(x, s)
     assert float((a - b).abs().max()) > 1e-3 * float(c.abs().max())  # the change shows
     assert_float64_close(b, c)  # the same function: float64 rounding only
 
 
 def test_coarse_box_contains_the_box_and_gives_the_same_numbers():
-    from models.networks.blocks import coarse_box
     h, w = 32, 40
     sizes = set()
     for box in [(10, 20, 12, 30), (0, 5, 0, 7), (25, 32, 20, 40), (3, 4, 39, 40), (0, 32, 0, 40)]:
@@ -211,10 +212,10 @@ def test_fast_path_without_window_equals_reference():
     g = init_weights(ProgressiveGenerator(L, ngf=4)).eval()
     args = inputs('box')
     with torch.no_grad():
-        set_fast(g, False)
+        set_impl(g, 'reference')
         ref = g(*args)['composite'][-1]
-        set_fast(g, True, window=False)
-        assert not g.G2.enc3.window
+        set_impl(g, 'fast', semantic_window=False)
+        assert not g.G2.enc3.semantic_window
         fast = g(*args, final_only=True)['composite'][-1]
     truth = reference_in_float64(g, args)[-1]
     torch.testing.assert_close(fast, ref, rtol=0, atol=float32_tolerance(ref, truth))  # tolerances.py
@@ -224,7 +225,6 @@ def test_fast_path_without_window_equals_reference():
 @pytest.mark.parametrize('stride', [1, 2])
 def test_windowed_prefix_conv_equals_concatenated_conv(box, stride):
     """The D's first layer: the label channels convolved only around the edit, edges included."""
-    from models.networks.blocks import windowed_prefix_conv
     torch.manual_seed(9)
     prefix = torch.zeros(2, 4, 33, 41, dtype=F64)
     if box is not None:
@@ -244,7 +244,7 @@ def test_discriminator_fast_equals_reference_in_training():
     # float64: a power-iteration vector's small elements carry float32 noise of ~1e-5 of their own
     nets = [init_weights(SNPatchDiscriminator(L + 3, 4, ndf=8)).train().double() for _ in range(2)]
     nets[1].load_state_dict(nets[0].state_dict())
-    set_fast(nets[0], False)
+    set_impl(nets[0], 'reference')
     gt, _, seg_edge, m = inputs('corner', n=2, dtype=F64)
     labels = seg_edge[:, :L]
     results = []
@@ -264,7 +264,6 @@ def test_discriminator_fast_equals_reference_in_training():
 
 
 def test_instance_norm_keeps_nhwc_and_equals_torch():
-    from models.networks.blocks import instance_norm
     torch.manual_seed(11)
     x = (torch.randn(2, 8, 13, 17) * 3 + torch.randn(2, 8, 1, 1) * 20).double()
     g = torch.randn_like(x)
@@ -298,10 +297,10 @@ def test_channels_last_training_equals_reference():
     fast_d = SNPatchDiscriminator(L + 3, 4, ndf=8).train().double()
     fast_g.load_state_dict(ref_g.state_dict())
     fast_d.load_state_dict(ref_d.state_dict())
-    set_fast(ref_g, False)
-    set_fast(ref_d, False)
-    set_fast(fast_g, True)  # the spectral norms' one-pass backward too (off by default)
-    set_fast(fast_d, True)
+    set_impl(ref_g, 'reference')
+    set_impl(ref_d, 'reference')
+    set_impl(fast_g, 'fast')  # the spectral norms' one-pass backward too
+    set_impl(fast_d, 'fast')
     fast_g.to(memory_format=torch.channels_last)
     fast_d.to(memory_format=torch.channels_last)
     args = inputs('box', n=2, dtype=F64)
@@ -345,7 +344,7 @@ def test_channels_last_edit_never_mixes_layouts():
     for window in ('on', 'off'):
         from options import default_options
         opt = default_options(False, label_nc=L, ngf=4, ndf=8, semantic_window=window, channels_last=True)
-        model = SPMPGANModel(opt, torch.device('cpu'))
+        model = SPMPGANModel(opt, torch.device('cpu')).setup()
         gt, _, _, m = inputs('box')
         label = torch.full((1, 1, 256, 256), 7)
         label[..., :100, :] = 23
@@ -370,12 +369,7 @@ def _dispatched_ops(fn):
     return out, seen
 
 
-@pytest.mark.parametrize('case', ['pad1', 'stride2', 'crop', 'nhwc', 'no_bias'])
-def test_small_conv_routing_equals_conv2d(case, two_threads):
-    """blocks.conv2d sends small batch-1 inference convs to oneDNN: same numbers as F.conv2d for
-    strides, paddings, strided views and NHWC inputs; autograd, batches and large inputs stay on
-    F.conv2d."""
-    from models.networks.blocks import conv2d
+def _routing_case(case):
     torch.manual_seed(11)
     x = torch.randn(1, 24, 14, 18)
     w, b = torch.randn(40, 24, 3, 3), torch.randn(40)
@@ -386,14 +380,37 @@ def test_small_conv_routing_equals_conv2d(case, two_threads):
         x, w = x.contiguous(memory_format=torch.channels_last), w.contiguous(memory_format=torch.channels_last)
     if case == 'no_bias':
         b = None
+    return x, w, b, stride, padding
+
+
+CASES = ['pad1', 'stride2', 'crop', 'nhwc', 'no_bias']
+
+
+@pytest.mark.parametrize('case', CASES)
+def test_small_conv_routing_equals_conv2d(case, two_threads):
+    """fast.kernels.conv2d (small batch-1 inference convs on a multi-threaded CPU go to oneDNN):
+    the same numbers as F.conv2d for strides, paddings, strided views and NHWC inputs, in the
+    input's layout."""
+    x, w, b, stride, padding = _routing_case(case)
     with torch.inference_mode():
-        got, ops = _dispatched_ops(lambda: conv2d(x, w, b, stride, padding))
+        got = conv2d(x, w, b, stride, padding)
         want = F.conv2d(x, w, b, stride, padding)
-    assert 'mkldnn_convolution' in ops
-    # float32 (the route is float32 only): two summation orders of the same terms (tolerances.py)
+    # float32: two summation orders of the same terms (tolerances.py)
     assert_sums_close(got, want, *conv_magnitude(x, w, b, stride, padding))
     if case == 'nhwc':
         assert got.is_contiguous(memory_format=torch.channels_last)
+
+
+@pytest.mark.perf
+@pytest.mark.skipif(not torch.backends.mkldnn.is_available(), reason='PyTorch built without oneDNN')
+@pytest.mark.parametrize('case', CASES)
+def test_small_conv_routing_takes_onednn_only_where_it_pays(case, two_threads):
+    """Which kernel runs (a speed property, not a result): oneDNN for the small batch-1 inference
+    convs; autograd, batches and large inputs stay on F.conv2d."""
+    x, w, b, stride, padding = _routing_case(case)
+    with torch.inference_mode():
+        _, ops = _dispatched_ops(lambda: conv2d(x, w, b, stride, padding))
+    assert 'mkldnn_convolution' in ops
     for grad, xx in ((True, x), (False, torch.cat([x, x])), (False, torch.randn(1, 24, 40, 40))):
         with torch.set_grad_enabled(grad):
             _, ops = _dispatched_ops(lambda: conv2d(xx, w, b, stride, padding))

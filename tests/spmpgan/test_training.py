@@ -60,7 +60,7 @@ def test_image_tensor_round_trip_and_colour_order():
 
 
 def test_set_input_builds_upstream_tensors():
-    model = SPMPGANModel(make_opt(), torch.device('cpu'))
+    model = SPMPGANModel(make_opt(), torch.device('cpu')).setup()
     b = toy_batch()
     model.set_input(b)
     assert model.seg_edge.shape == (1, 35, 256, 256)
@@ -77,7 +77,7 @@ def test_set_input_builds_upstream_tensors():
 
 def test_tiny_overfit_l1_falls():
     torch.manual_seed(0)
-    model = SPMPGANModel(make_opt(lr=1e-3), torch.device('cpu'))
+    model = SPMPGANModel(make_opt(lr=1e-3), torch.device('cpu')).setup()
     model.train()
     batch = toy_batch()
     l1 = []
@@ -91,9 +91,9 @@ def test_tiny_overfit_l1_falls():
 
 
 def test_d_step_then_g_step_against_updated_d():
-    """Spec §8: the D's are stepped before G's loss is computed, and G's step leaves D unchanged."""
+    """As upstream's trainer: the D's are stepped before G's loss is computed, and G's step leaves D unchanged."""
     torch.manual_seed(0)
-    model = SPMPGANModel(make_opt(), torch.device('cpu'))
+    model = SPMPGANModel(make_opt(), torch.device('cpu')).setup()
     model.train()
     d_nets = [model.netD_1, model.netD_2, model.netD_3]
     d_before = [[p.detach().clone() for p in d.parameters()] for d in d_nets]
@@ -166,7 +166,7 @@ def test_vgg_weights_file_loading(tmp_path, vgg_standin):
 
 @pytest.mark.numerics
 def test_training_with_vgg_standin_logs_vgg_terms(vgg_standin):
-    model = SPMPGANModel(make_opt(lambda_vgg=10.0), torch.device('cpu'), vgg_features=vgg_standin)
+    model = SPMPGANModel(make_opt(lambda_vgg=10.0), torch.device('cpu'), vgg_features=vgg_standin).setup()
     model.train()
     model.set_input(toy_batch())
     model.optimize_parameters()
@@ -179,7 +179,7 @@ def test_training_with_vgg_standin_logs_vgg_terms(vgg_standin):
 
 
 def test_wrong_image_size_is_a_clear_error():
-    model = SPMPGANModel(make_opt(is_train=False), torch.device('cpu'))
+    model = SPMPGANModel(make_opt(is_train=False), torch.device('cpu')).setup()
     b = toy_batch()
     b = {k: v[..., :200] for k, v in b.items()}
     with pytest.raises(UserError, match='multiples of 128'):
@@ -194,13 +194,13 @@ def test_mixed_precision_training_step(amp):
     losses = {}
     for mode in ('none', amp):
         torch.manual_seed(0)
-        model = SPMPGANModel(make_opt(amp=mode), torch.device('cpu'))
+        model = SPMPGANModel(make_opt(amp=mode), torch.device('cpu')).setup()
         model.train()
         for _ in range(2):
             model.set_input(batch)
             model.optimize_parameters()
         losses[mode] = model.get_current_losses()
-        assert model.out['fake'][-1].dtype == (torch.float32 if mode == 'none' else model.amp_dtype)
+        assert model.out['fake'][-1].dtype == (torch.float32 if mode == 'none' else model.runtime.amp_dtype)
         assert model.netG.G3.dec2.gated_conv2d.conv2d.weight_u.dtype == torch.float32
     for k in ('G_L1_1', 'G_L1_3', 'D'):
         assert np.isfinite(losses[amp][k])
@@ -210,9 +210,9 @@ def test_mixed_precision_training_step(amp):
     state = model.checkpoint_state(0, 2, 2)
     if amp == 'fp16':
         assert state['scaler']['scale'] > 0
-        other = SPMPGANModel(make_opt(amp='fp16'), torch.device('cpu'))
+        other = SPMPGANModel(make_opt(amp='fp16'), torch.device('cpu')).setup()
         other.load_checkpoint_state(state, 'ckpt', load_optimizers=True)
-        assert other.scaler.get_scale() == model.scaler.get_scale()
+        assert other.runtime.scaler.get_scale() == model.runtime.scaler.get_scale()
     visuals = model.get_current_visuals()
     assert all(v.dtype in (torch.float32, torch.int64) for v in visuals.values())
 
@@ -221,19 +221,19 @@ def test_graph_warmup_rollback_restores_nets_and_optimisers():
     """--cuda_graph warms up with real steps before capturing; rolling them back in place must
     leave parameters, buffers (spectral-norm u, v) and Adam state as before (fresh state: zeros)."""
     from util.cuda_graph import GraphedTrainingStep
-    model = SPMPGANModel(make_opt(), torch.device('cpu'))
+    model = SPMPGANModel(make_opt(), torch.device('cpu')).setup()
     model.train()
     model.set_input(toy_batch())
     for fresh in (True, False):  # first with empty Adam state, then with state from a real step
-        graphed = GraphedTrainingStep(model, model.optimize_parameters, model.GRAPH_INPUTS)
+        graphed = GraphedTrainingStep(model, model.optimize_parameters, model.graph_inputs)
         before = {k: v.clone() for n, net in model.nets().items() for k, v in
                   ((f'{n}.{k}', v) for k, v in net.state_dict().items())}
         adam_before = {p: {k: v.clone() for k, v in st.items()} for p, st in model.optimizer_G.state.items()}
-        saved = graphed._snapshot()
+        saved = graphed.snapshot()
         for _ in range(2):
             model.optimize_parameters()
         after_steps = model.netG.G3.dec2.gated_conv2d.conv2d.weight_u.clone()
-        graphed._restore(saved)
+        graphed.restore(saved)
         now = {f'{n}.{k}': v for n, net in model.nets().items() for k, v in net.state_dict().items()}
         assert not torch.equal(after_steps, before['netG.G3.dec2.gated_conv2d.conv2d.weight_u'])
         for k, v in before.items():

@@ -328,7 +328,7 @@ def test_checkpoint_with_misshaped_weights(env, ckpt_dict, tmp_path, out_path, c
     torch.save(ckpt, path)
     msg = expect_user_error(test_script, single_argv(env, out_path, ckpt=path), capsys,
                             path, 'netG does not fit the model', 'with other shapes (e.g. ', 'file (', 'vs model (',
-                            'Wrong --ngf')
+                            'Different architecture options (--label_nc, --ngf, --ndf, --color_order)')
     assert 'Error(s) in loading state_dict' not in msg and 'size mismatch for' not in msg
     assert_nothing_written(out_path)
 
@@ -392,7 +392,7 @@ def test_grey_rgb_label_is_accepted(env, reference_output, tmp_path, capsys):
 
 def _round_trip_lut():
     """What tensor_to_image(image_to_tensor(v)) gives for v = 0..255: x/255*2-1 in float32, then
-    (t+1)/2*255 *truncated* (upstream tensor2im, spec §14.1.15). Float rounding puts 1..63 just below
+    (t+1)/2*255 *truncated* (upstream utils.py tensor2im). Float rounding puts 1..63 just below
     the integer, so they come back one lower; 0 and 64..255 come back exactly."""
     t = torch.arange(256, dtype=torch.float32).div(255.0).sub(0.5).div(0.5)
     return ((t.clamp(-1, 1) + 1) / 2 * 255).clamp(0, 255).numpy().astype(np.uint8)
@@ -546,7 +546,7 @@ def test_help(script, capsys):
 def test_gpu_benchmark_script_without_a_gpu_says_so(tmp_path):
     """scripts/benchmark_gpu.sh on a machine without CUDA: one line, exit 2, nothing written."""
     import subprocess
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     res = subprocess.run(['bash', os.path.join(root, 'scripts', 'benchmark_gpu.sh'), str(tmp_path / 'out')],
                          capture_output=True, text=True, timeout=300)
     assert res.returncode == 2

@@ -1,4 +1,4 @@
-"""Tests for data/masks.py (spec §10.4)."""
+"""Tests for data/masks.py (the training masks of upstream dataset.py)."""
 import math
 import random
 

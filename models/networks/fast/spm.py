@@ -1,0 +1,147 @@
+"""The fast SPM block and the fast tail of the progressive generator (see ``__init__.py``).
+
+The reference is ``SPMBlock.forward`` / ``StageGenerator.forward`` in ``blocks.py`` and
+``spmpgan.py``; these compute the same function of the same parameters:
+
+- the two style convs (γ, β) and the four semantic convs of a block each run as one conv with
+  concatenated outputs (the weights are concatenated per call, or once in eval mode);
+- the semantic branch runs only around the edited region (``windows.windowed_semantic_branch``);
+- in eval mode the spectral-norm weight W / σ and the concatenations are kept while the
+  parameters do not change;
+- at inference the generator's last SPM block and output layer run only where the final
+  composite reads them (``out_window``), the rest being zeros.
+"""
+import torch
+import torch.nn.functional as F
+
+from .kernels import conv2d, instance_norm, memory_format_of
+from .spectral_norm import eval_weight
+from .windows import SemanticMaps, bounding_box, coarse_box, windowed_semantic_branch
+
+STYLE_CONVS = ('mlp_gamma', 'mlp_beta')
+SEMANTIC_CONVS = ('mlp_gamma_ctx_gamma', 'mlp_beta_ctx_gamma', 'mlp_gamma_ctx_beta', 'mlp_beta_ctx_beta')
+
+
+def _inference_cache(block):
+    """A dict for weight-derived tensors while nothing trains (eval mode, no autograd, the same
+    parameter tensors at the same versions), else None."""
+    if block.training or torch.is_grad_enabled():
+        block._fast_cache = None
+        return None
+    key = tuple((t.data_ptr(), t._version) for t in list(block.parameters()) + list(block.buffers()))
+    cached = getattr(block, '_fast_cache', None)
+    if cached is None or cached[0] != key:
+        block._fast_cache = cached = (key, {})
+    return cached[1]
+
+
+def grouped(block, names, cache):
+    """(weight, bias) of the convs ``names`` of ``block`` concatenated along the outputs."""
+    if cache is not None and names in cache:
+        return cache[names]
+    convs = [getattr(block, n) for n in names]
+    wb = torch.cat([c.weight for c in convs]), torch.cat([c.bias for c in convs])
+    if cache is not None:
+        cache[names] = wb
+    return wb
+
+
+def _main_conv(block, x, cache):
+    """The main conv; in eval mode with a spectral norm, W / (uᵀ W v) is computed once and kept
+    (upstream recomputes it on every forward, with the same formula)."""
+    conv = block.conv2d
+    if cache is None:
+        return conv(F.pad(x, (1, 1, 1, 1)))
+    if hasattr(conv, 'weight_orig') and 'main' not in cache:
+        # stored where the spectral-norm hook keeps its own W/σ: no second copy in memory
+        conv.weight = eval_weight(conv)
+        cache['main'] = True
+    return conv2d(F.pad(x, (1, 1, 1, 1)), conv.weight, conv.bias, conv.stride)
+
+
+def _style_branch(block, x, cache):
+    """mlp_shared, then the γ/β style convs as one conv (inference: through ``kernels.conv2d``)."""
+    weight, bias = grouped(block, STYLE_CONVS, cache)
+    if cache is None:
+        return F.conv2d(block.mlp_shared(x), weight, bias, padding=1)
+    shared = block.mlp_shared[0]
+    a = conv2d(x, shared.weight, shared.bias, shared.stride, shared.padding).relu_()
+    return conv2d(a, weight, bias, padding=1)
+
+
+def spm_block_forward(block, x, sem, out_window=None):
+    """``SPMBlock.forward`` (fast). ``out_window`` (inference, stride 1 only): the (y0, y1, x0, x1)
+    of the output that is needed; the rest is returned as zeros (instance norm still sees the
+    whole main conv)."""
+    if not isinstance(sem, SemanticMaps):
+        sem = SemanticMaps(sem)
+    cache = _inference_cache(block)
+    n = instance_norm(_main_conv(block, x, cache))
+    h, w = n.shape[-2:]
+    first = block.mlp_shared_2[0]
+    box = sem.nonzero_box((h, w)) if block.semantic_window else None
+    ctx_weight, ctx_bias = grouped(block, SEMANTIC_CONVS, cache)
+    ctx = windowed_semantic_branch(sem.at((h, w)), box, first.weight, first.bias, ctx_weight, ctx_bias, cache)
+    if out_window is None:
+        return modulate(n, ctx, _style_branch(block, x, cache))
+    y0, y1, x0, x1 = out_window
+    # The style convs read x with a 2-pixel halo; the crop's own zero padding only spoils that
+    # halo (or is the true image border).
+    cy0, cy1, cx0, cx1 = max(y0 - 2, 0), min(y1 + 2, h), max(x0 - 2, 0), min(x1 + 2, w)
+    style = _style_branch(block, x[:, :, cy0:cy1, cx0:cx1], cache)[:, :, y0 - cy0:y1 - cy0, x0 - cx0:x1 - cx0]
+    out = torch.zeros_like(n)  # n's layout (NCHW or NHWC)
+    out[:, :, y0:y1, x0:x1] = modulate(n[:, :, y0:y1, x0:x1], ctx[:, :, y0:y1, x0:x1], style)
+    return out
+
+
+def modulate(n, ctx, style):
+    """The block's two modulations with fewer full-size temporaries: γ = γs(1+γγ)+βγ,
+    β = βs(1+γβ)+ββ, LeakyReLU(n(1+γ)+β)."""
+    gamma_gamma, beta_gamma, gamma_beta, beta_beta = ctx.chunk(4, dim=1)
+    gamma_style, beta_style = style.chunk(2, dim=1)
+    gamma = torch.addcmul(gamma_style + beta_gamma, gamma_style, gamma_gamma)
+    beta = torch.addcmul(beta_style + beta_beta, beta_style, gamma_beta)
+    return F.leaky_relu(torch.addcmul(n + beta, n, gamma), 0.2)
+
+
+# ---- the progressive generator's tail at inference -------------------------------------------
+
+def needed_boxes(mask_half, mask_full):
+    """Where each stage's raw output is read when only the final composite is wanted: G1's and
+    G2's through the next stage's bilinear ×2 (their boxes at S/4 and S/2), G3's in the hole.
+    Each a (y0, y1, x0, x1) or None when nothing is edited."""
+    return [_needed_box(mask_half, 2), _needed_box(mask_full, 2), _needed_box(mask_full, 1)]
+
+
+def _needed_box(mask, scale_down):
+    """Bounding box of mask > 0 (union over the batch), mapped to the resolution 1/scale_down
+    and grown by the bilinear ×2 footprint."""
+    box = bounding_box(mask.detach().amax((0, 1)) > 0)
+    if box is None:
+        return None
+    y0, y1, x0, x1 = box
+    h, w = mask.shape[-2:]
+    if scale_down != 1:
+        h, w = h // 2, w // 2
+        y0, y1, x0, x1 = max(y0 // 2 - 1, 0), min((y1 + 1) // 2 + 1, h), max(x0 // 2 - 1, 0), min((x1 + 1) // 2 + 1, w)
+    return coarse_box((y0, y1, x0, x1), (h, w)) if mask.is_cuda else (y0, y1, x0, x1)
+
+
+def last_block_window(out_box, size):
+    """What the last SPM block must compute for the output layer (3×3) to be exact on ``out_box``:
+    the box grown by one pixel inside the image."""
+    (h, w), (y0, y1, x0, x1) = size, out_box
+    return max(y0 - 1, 0), min(y1 + 1, h), max(x0 - 1, 0), min(x1 + 1, w)
+
+
+def output_layer_window(layer, x, box, window):
+    """The output layer (replicate pad, conv, tanh) on ``box`` only, zeros elsewhere. ``window``
+    (``box`` grown by one pixel) is what the last block computed: the crop's own replicate
+    padding is then wrong only outside ``box``, or is the image's."""
+    (y0, y1, x0, x1), (wy0, wy1, wx0, wx1) = box, window
+    crop = layer.pad(x[:, :, wy0:wy1, wx0:wx1])
+    y = layer.activation(conv2d(crop, layer.conv.weight, layer.conv.bias))
+    out = torch.empty((x.shape[0], y.shape[1]) + tuple(x.shape[-2:]), dtype=y.dtype, device=y.device,
+                      memory_format=memory_format_of(x)).zero_()
+    out[:, :, y0:y1, x0:x1] = y[:, :, y0 - wy0:y1 - wy0, x0 - wx0:x1 - wx0]
+    return out
