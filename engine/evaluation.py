@@ -18,7 +18,7 @@ class TrainFID:
 
     def __init__(self, opt, device):
         self.opt = opt
-        self.fid = FID(device, opt.inception_path, random_init=opt.metric_stand_ins, color_order=opt.fid_color_order)
+        self.fid = FID(device, opt.inception_path, color_order=opt.fid_color_order)
         self.log_path = os.path.join(opt.checkpoints_dir, opt.name, 'metrics_log.jsonl')
         self.best = min((r['FID'] for r in self._history()), default=float('inf'))
         import data
@@ -71,9 +71,8 @@ def mean_iou(confusion):
 
 def metric_networks(device, opt):
     """(FID, LPIPS or None), built before any editing: a missing weights file stops the run at once."""
-    stand_in = opt.metric_stand_ins
-    fid = FID(device, opt.inception_path, random_init=stand_in, color_order=opt.fid_color_order)
-    lpips = None if opt.no_lpips else LPIPS(device, opt.lpips_backbone_path, random_init=stand_in)
+    fid = FID(device, opt.inception_path, color_order=opt.fid_color_order)
+    lpips = None if opt.no_lpips else LPIPS(device, opt.lpips_backbone_path)
     return fid, lpips
 
 

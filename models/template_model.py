@@ -84,17 +84,16 @@ class TemplateModel(GANModel):
         return self.forward().float()
 
     def compute_D_loss(self):
-        fake = self.wrap('netD')(self.composite.detach(), self.segmap)
-        real = self.wrap('netD')(self.image, self.segmap)
-        self.losses['D_fake'] = l_fake = self.criterion_gan(fake, False)
-        self.losses['D_real'] = l_real = self.criterion_gan(real, True)
-        self.losses['D'] = total = l_fake + l_real
-        return total
+        l_fake = self.criterion_gan(self.wrap('netD')(self.composite.detach(), self.segmap), False)
+        l_real = self.criterion_gan(self.wrap('netD')(self.image, self.segmap), True)
+        self.losses.update(D_fake=l_fake.detach(), D_real=l_real.detach(), D=(l_fake + l_real).detach())
+        return l_fake + l_real
 
     def compute_G_loss(self):
+        # through the raw (not DDP-wrapped) D: no D gradients to synchronise here
         gan = self.criterion_gan(self.netD(self.composite, self.segmap), True, for_discriminator=False)
         l1 = F.l1_loss(self.fake, self.image) * self.opt.lambda_l1
-        self.losses.update(G_GAN=gan, G_L1=l1, G=gan + l1)
+        self.losses.update(G_GAN=gan.detach(), G_L1=l1.detach(), G=(gan + l1).detach())
         return gan + l1
 
     def get_current_visuals(self):

@@ -49,5 +49,3 @@ def add_metric_options(g):
                    help='AlexNet weights for LPIPS (alexnet-owt-7be5be79.pth); default: torch hub cache')
     g.add_argument('--fid_color_order', choices=['bgr', 'rgb'], default='bgr',
                    help="bgr = the authors' FID (their OpenCV reading fed Inception BGR); rgb = standard FID")
-    g.add_argument('--metric_stand_ins', action='store_true',
-                   help='random-initialised Inception/AlexNet (smoke tests only: the numbers mean nothing)')

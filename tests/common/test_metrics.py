@@ -11,7 +11,8 @@ from PIL import Image
 
 import train as train_script
 from util.errors import UserError
-from util.metrics import ALEXNET_FILE, INCEPTION_FILE, FID, LPIPS, masked_metrics, ssim_map, stand_in_weights
+from standins import write_metric_stand_ins
+from util.metrics import FID, LPIPS, masked_metrics, ssim_map
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -20,11 +21,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 def torch_home(tmp_path_factory):
     """A TORCH_HOME whose hub cache holds stand-in Inception and AlexNet files."""
     home = tmp_path_factory.mktemp('torch_home')
-    ckpts = home / 'hub' / 'checkpoints'
-    ckpts.mkdir(parents=True)
-    inception, alexnet = stand_in_weights()
-    torch.save(inception, ckpts / INCEPTION_FILE)
-    torch.save({k: v for k, v in alexnet.items() if k.startswith('features.')}, ckpts / ALEXNET_FILE)
+    write_metric_stand_ins(str(home / 'hub' / 'checkpoints'))
     old = os.environ.get('TORCH_HOME')
     os.environ['TORCH_HOME'] = str(home)
     yield home

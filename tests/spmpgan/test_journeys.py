@@ -14,6 +14,8 @@ import pytest
 import torch
 from PIL import Image
 
+from standins import write_metric_stand_ins
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TRAIN, TEST, EVAL_FID = (os.path.join(ROOT, p) for p in ('train.py', 'test.py', 'scripts/eval_fid.sh'))
 TINY = ['--ngf', '4', '--ndf', '8', '--lambda_vgg', '0', '--num_workers', '0', '--print_freq', '1',
@@ -63,6 +65,14 @@ def user(tmp_path_factory):
     folder = tmp_path_factory.mktemp('user')
     write_custom_dataset(str(folder / 'data'))
     return folder
+
+
+@pytest.fixture(scope='module')
+def metric_weights(tmp_path_factory):
+    """Random stand-ins in the Inception and AlexNet files' layouts, passed as a user passes the
+    real files: --inception_path, --lpips_backbone_path."""
+    inception, alexnet = write_metric_stand_ins(str(tmp_path_factory.mktemp('weights')))
+    return ['--inception_path', inception, '--lpips_backbone_path', alexnet]
 
 
 @pytest.fixture(scope='module')
@@ -180,10 +190,10 @@ def test_eval_fid_without_inception_weights_stops_before_editing(user, trained, 
     assert not (user / 'results' / 'c240nw').exists()  # nothing was edited
 
 
-def test_wrong_size_masks_stop_before_editing_and_before_training(user, trained):
+def test_wrong_size_masks_stop_before_editing_and_before_training(user, trained, metric_weights):
     write_masks(user / 'masks_small', 2, (256, 256))
     out = run(user, 'bash', EVAL_FID, '--name', 'c240ws', '--checkpoint', 'checkpoints/c240/latest.pth',
-              '--dataroot', 'data', '--mask_dir', 'masks_small', '--metric_stand_ins', expect=2)
+              '--dataroot', 'data', '--mask_dir', 'masks_small', *metric_weights, expect=2)
     line = error_line(out)
     assert 'masks_small' in line and '256×256' in line and '320×240' in line
     assert not (user / 'results' / 'c240ws').exists()
@@ -191,27 +201,27 @@ def test_wrong_size_masks_stop_before_editing_and_before_training(user, trained)
               '--results_dir', 'results_ws', expect=2)
     assert 'masks_small' in error_line(out) and not (user / 'results_ws').exists()
     out = run(user, sys.executable, TRAIN, *CUSTOM, '--name', 'evalsize', '--load_size', '256', *TINY,
-              '--max_iters', '2', '--eval_freq', '1', '--eval_mask_dir', 'masks_small', '--metric_stand_ins', expect=2)
+              '--max_iters', '2', '--eval_freq', '1', '--eval_mask_dir', 'masks_small', *metric_weights[:2], expect=2)
     assert 'masks_small' in error_line(out)
     assert not (user / 'checkpoints' / 'evalsize' / 'latest.pth').exists()
 
 
 # ---- 7. small things -------------------------------------------------------------------------------------
 
-def test_eval_fid_from_another_folder_with_stand_ins_marks_and_repeats(user, trained):
-    """Relative paths given from elsewhere work; rows computed with stand-in nets say so in
-    results/runs.md; two identical runs give identical numbers."""
+def test_eval_fid_from_another_folder_repeats(user, trained, metric_weights):
+    """Relative paths given from elsewhere work; two identical runs give identical numbers, one row
+    each in results/runs.md."""
     run(user, sys.executable, os.path.join(ROOT, 'scripts', 'make_masks.py'), '--out_dir', 'masks/mine', '--count', '2',
         *CUSTOM)  # as the README: masks the size of the test images
     os.makedirs(user / 'elsewhere', exist_ok=True)
     records = []
     for name in ('s1', 's2'):
         run(user / 'elsewhere', 'bash', EVAL_FID, '--name', name, '--checkpoint', '../checkpoints/c240/latest.pth',
-            '--dataroot', '../data', '--mask_dir', '../masks/mine', '--metric_stand_ins')
+            '--dataroot', '../data', '--mask_dir', '../masks/mine', *metric_weights)
         records.append(json.loads((user / 'elsewhere' / 'results' / name / 'test_latest' / 'metrics.json').read_text()))
     assert records[0]['metrics'] == records[1]['metrics']
     rows = (user / 'elsewhere' / 'results' / 'runs.md').read_text().splitlines()[2:]
-    assert len(rows) == 2 and all('(stand-in nets: not a score)' in r for r in rows)
+    assert [r.split('|')[1].strip() for r in rows] == ['s1', 's2']
 
 
 def test_ade20k_alias_reads_the_canonical_folder(tmp_path):

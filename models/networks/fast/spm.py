@@ -36,14 +36,38 @@ def _inference_cache(block):
 
 
 def grouped(block, names, cache):
-    """(weight, bias) of the convs ``names`` of ``block`` concatenated along the outputs."""
-    if cache is not None and names in cache:
-        return cache[names]
+    """(weight, bias) of the convs ``names`` of ``block`` concatenated along the outputs. Training:
+    a concatenation per call (autograd flows back into each conv). Inference: once, and the convs'
+    weights then become views of the concatenated tensor, so no second copy stays in memory (the
+    convs are the same parameters with the same values; the reference reads them as before)."""
     convs = [getattr(block, n) for n in names]
-    wb = torch.cat([c.weight for c in convs]), torch.cat([c.bias for c in convs])
-    if cache is not None:
-        cache[names] = wb
-    return wb
+    if cache is None:
+        return torch.cat([c.weight for c in convs]), torch.cat([c.bias for c in convs])
+    if names not in cache:
+        weight = _adjacent([c.weight.detach() for c in convs])
+        if weight is None:
+            # a normal tensor even under inference_mode: the parameters may be trained again later
+            with torch.inference_mode(False), torch.no_grad():
+                weight = torch.cat([c.weight.detach() for c in convs])
+                rows = convs[0].weight.shape[0]
+                for i, c in enumerate(convs):
+                    c.weight.data = weight[i * rows:(i + 1) * rows]
+        cache[names] = weight, torch.cat([c.bias.detach() for c in convs])
+    return cache[names]
+
+
+def _adjacent(tensors):
+    """One tensor over ``tensors`` without a copy when they lie one after the other in one storage
+    (as ``grouped`` leaves them), else None."""
+    first = tensors[0]
+    offset = first.storage_offset()
+    for t in tensors:
+        if (not t.is_contiguous() or t.untyped_storage().data_ptr() != first.untyped_storage().data_ptr()
+                or t.storage_offset() != offset or t.dtype != first.dtype):
+            return None
+        offset += t.numel()
+    return torch.as_strided(first, (sum(t.shape[0] for t in tensors),) + tuple(first.shape[1:]), first.stride(),
+                            first.storage_offset())
 
 
 def _main_conv(block, x, cache):
