@@ -10,7 +10,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from . import fast
-from .fast.spm import spm_block_forward
+from .fast.spm import lay_out_together, spm_block_forward
 from .fast.windows import SemanticMaps
 from .spectral_norm import spectral_norm
 
@@ -105,6 +105,7 @@ class SPMBlock(fast.Switchable, nn.Module):
         self.mlp_beta_ctx_gamma = nn.Conv2d(hidden, out_nc, 3, padding=1)
         self.mlp_gamma_ctx_beta = nn.Conv2d(hidden, out_nc, 3, padding=1)
         self.mlp_beta_ctx_beta = nn.Conv2d(hidden, out_nc, 3, padding=1)
+        lay_out_together(self)  # memory layout only: lets the fast path run each group as one conv
 
     def forward(self, x, sem, out_window=None):
         """x: N×Cin×H×W; sem: the full-resolution semantic input (or the fast path's

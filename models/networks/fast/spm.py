@@ -14,6 +14,7 @@ The reference is ``SPMBlock.forward`` / ``StageGenerator.forward`` in ``blocks.p
 import torch
 import torch.nn.functional as F
 
+from ..init import building_without_init
 from .kernels import conv2d, instance_norm, memory_format_of
 from .spectral_norm import eval_weight
 from .windows import SemanticMaps, bounding_box, coarse_box, windowed_semantic_branch
@@ -35,25 +36,63 @@ def _inference_cache(block):
     return cached[1]
 
 
+def lay_out_together(block):
+    """Store the two style convs' weights one after the other in memory, and the four semantic
+    convs' (biases too), so that ``grouped`` can run each group as one conv without a copy. Same
+    parameters, same values; called once at construction (not for weights a checkpoint replaces)."""
+    if building_without_init():
+        return
+    with torch.no_grad():
+        for names in (STYLE_CONVS, SEMANTIC_CONVS):
+            convs = [getattr(block, n) for n in names]
+            for attr in ('weight', 'bias'):
+                _regroup([getattr(c, attr) for c in convs])
+
+
+def _regroup(params):
+    """Copy ``params`` into one tensor and make each of them a view of its part of it."""
+    together = torch.cat([p.detach() for p in params])
+    rows = params[0].shape[0]
+    for i, p in enumerate(params):
+        p.data = together[i * rows:(i + 1) * rows]
+    return together
+
+
 def grouped(block, names, cache):
-    """(weight, bias) of the convs ``names`` of ``block`` concatenated along the outputs. Training:
-    a concatenation per call (autograd flows back into each conv). Inference: once, and the convs'
-    weights then become views of the concatenated tensor, so no second copy stays in memory (the
-    convs are the same parameters with the same values; the reference reads them as before)."""
+    """(weight, bias) of the convs ``names`` of ``block`` as one conv's, concatenated along the
+    outputs. Without a copy where they lie together in memory (``lay_out_together``); else, in
+    inference, they are laid out together on first use (the cache notices the move), and in
+    training concatenated per call."""
     convs = [getattr(block, n) for n in names]
-    if cache is None:
-        return torch.cat([c.weight for c in convs]), torch.cat([c.bias for c in convs])
+    if cache is None:  # training: autograd hands each conv its slice of the gradient
+        return GroupedWeights.apply(*[c.weight for c in convs]), GroupedWeights.apply(*[c.bias for c in convs])
     if names not in cache:
-        weight = _adjacent([c.weight.detach() for c in convs])
-        if weight is None:
-            # a normal tensor even under inference_mode: the parameters may be trained again later
-            with torch.inference_mode(False), torch.no_grad():
-                weight = torch.cat([c.weight.detach() for c in convs])
-                rows = convs[0].weight.shape[0]
-                for i, c in enumerate(convs):
-                    c.weight.data = weight[i * rows:(i + 1) * rows]
-        cache[names] = weight, torch.cat([c.bias.detach() for c in convs])
+        together = []
+        for attr in ('weight', 'bias'):
+            params = [getattr(c, attr) for c in convs]
+            view = _adjacent([p.detach() for p in params])
+            if view is None:
+                # a normal tensor even under inference_mode: the parameters may be trained again later
+                with torch.inference_mode(False), torch.no_grad():
+                    view = _regroup(params)
+            together.append(view)
+        cache[names] = tuple(together)
     return cache[names]
+
+
+class GroupedWeights(torch.autograd.Function):
+    """Several convs' weights as one tensor along the outputs: a view where they lie one after the
+    other in memory, else a concatenation; the backward returns each its slice of the gradient."""
+
+    @staticmethod
+    def forward(ctx, *weights):
+        ctx.rows = [w.shape[0] for w in weights]
+        view = _adjacent(weights)
+        return view if view is not None else torch.cat(weights)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return tuple(grad.split(ctx.rows))
 
 
 def _adjacent(tensors):
