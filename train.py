@@ -21,6 +21,7 @@ from util.checkpoint import save_checkpoint
 from util.device import configure_backends, resolve_device
 from util.errors import UserError, exit_on_user_error
 from engine.evaluation import TrainFID
+from util.interrupt import StopAfterIteration, ignore_interrupts_in_worker
 from util.iteration_counter import IterationCounter
 from util.seed import seed_everything
 from util.visualizer import Visualizer
@@ -47,6 +48,56 @@ def check_resume_options(opt, model):
         if key in saved and saved[key] != getattr(opt, key, None):
             raise UserError(f'{path} records --{key} {saved[key]} but this command has --{key} '
                             f'{getattr(opt, key, None)}; resume with the same value (or use a new --name)')
+
+
+class _Stopped(Exception):
+    """Ctrl-C was pressed; the iteration under way has finished."""
+
+
+def run_epochs(opt, model, dataset, sampler, counter, drop_last, device, main, visualizer, evaluator, stop):
+    """The training epochs from the counter's position; ``stop`` (Ctrl-C) ends them between iterations."""
+    for epoch in counter.training_epochs():
+        dataset.set_epoch(epoch)
+        sampler.set_epoch(epoch, start=counter.epoch_iter * opt.batch_size)
+        loader = torch.utils.data.DataLoader(
+            dataset, batch_size=opt.batch_size, sampler=sampler, num_workers=opt.num_workers,
+            pin_memory=device.type == 'cuda', drop_last=drop_last, worker_init_fn=ignore_interrupts_in_worker)
+        bar = tqdm(loader, desc=f'epoch {epoch + 1}/{opt.niter}', disable=not main, dynamic_ncols=True,
+                   initial=counter.epoch_iter, total=counter.iters_per_epoch)
+        for batch in bar:
+            counter.record_one_iteration()
+            model.set_input(batch)
+            model.optimize_parameters()
+            if main:
+                losses = model.get_current_losses()
+                bar.set_postfix({k: f'{losses[k]:.3f}' for k in model.summary_losses if k in losses},
+                                refresh=False)
+                if counter.needs_printing():
+                    tqdm.write(visualizer.log_losses(losses, counter.total_iters, epoch + 1))
+                if counter.needs_displaying():
+                    visualizer.display(model.get_current_visuals(), counter.total_iters)
+                if counter.needs_saving():
+                    save(model, counter, opt, 'latest')
+            if counter.done():
+                break
+            if stop.requested():
+                raise _Stopped
+        bar.close()
+        if main:
+            save(model, counter, opt, 'latest')
+            epoch_done = counter.epoch_iter >= counter.iters_per_epoch
+            if epoch_done and counter.needs_epoch_save():
+                save(model, counter, opt, f'epoch_{epoch + 1:03d}')
+            if epoch_done and evaluator is not None and counter.needs_evaluation():
+                fid, is_best = evaluator(model, epoch + 1, counter.total_iters)
+                visualizer.log_metrics({'FID': fid}, counter.total_iters)
+                tqdm.write(f'epoch {epoch + 1}: FID {fid:.3f}' + (' (best so far: best.pth)' if is_best else ''))
+                if is_best:
+                    save(model, counter, opt, 'best')
+        if counter.done():
+            break
+        if stop.requested():
+            raise _Stopped
 
 
 def train(opt, options=None):
@@ -96,49 +147,19 @@ def train(opt, options=None):
     evaluator = TrainFID(opt, device) if main and opt.eval_freq > 0 else None
     model.train()
     try:
-        for epoch in counter.training_epochs():
-            dataset.set_epoch(epoch)
-            sampler.set_epoch(epoch, start=counter.epoch_iter * opt.batch_size)
-            loader = torch.utils.data.DataLoader(
-                dataset, batch_size=opt.batch_size, sampler=sampler, num_workers=opt.num_workers,
-                pin_memory=device.type == 'cuda', drop_last=drop_last)
-            bar = tqdm(loader, desc=f'epoch {epoch + 1}/{opt.niter}', disable=not main, dynamic_ncols=True,
-                       initial=counter.epoch_iter, total=counter.iters_per_epoch)
-            for batch in bar:
-                counter.record_one_iteration()
-                model.set_input(batch)
-                model.optimize_parameters()
-                if main:
-                    losses = model.get_current_losses()
-                    bar.set_postfix({k: f'{losses[k]:.3f}' for k in model.summary_losses if k in losses},
-                                    refresh=False)
-                    if counter.needs_printing():
-                        tqdm.write(visualizer.log_losses(losses, counter.total_iters, epoch + 1))
-                    if counter.needs_displaying():
-                        visualizer.display(model.get_current_visuals(), counter.total_iters)
-                    if counter.needs_saving():
-                        save(model, counter, opt, 'latest')
-                if counter.done():
-                    break
-            bar.close()
-            if main:
-                save(model, counter, opt, 'latest')
-                epoch_done = counter.epoch_iter >= counter.iters_per_epoch
-                if epoch_done and counter.needs_epoch_save():
-                    save(model, counter, opt, f'epoch_{epoch + 1:03d}')
-                if epoch_done and evaluator is not None and counter.needs_evaluation():
-                    fid, is_best = evaluator(model, epoch + 1, counter.total_iters)
-                    visualizer.log_metrics({'FID': fid}, counter.total_iters)
-                    tqdm.write(f'epoch {epoch + 1}: FID {fid:.3f}' + (' (best so far: best.pth)' if is_best else ''))
-                    if is_best:
-                        save(model, counter, opt, 'best')
-            if counter.done():
-                break
-    except KeyboardInterrupt:
+        with StopAfterIteration() as stop:
+            run_epochs(opt, model, dataset, sampler, counter, drop_last, device, main, visualizer, evaluator, stop)
+    except _Stopped:
         if main:
             save(model, counter, opt, 'latest')
-            print(f'\nInterrupted; saved {checkpoint_path(opt, "latest")}. Resume with the same command '
-                  f'plus --continue_train.')
+            print(f'Interrupted after iteration {counter.total_iters}; saved {checkpoint_path(opt, "latest")}. '
+                  f'Resume with the same command plus --continue_train.')
+        raise SystemExit(130)
+    except KeyboardInterrupt:
+        if main:
+            print(f'\nStopped at once, in the middle of an iteration: nothing saved; '
+                  f'{checkpoint_path(opt, "latest")} holds the last save. Resume with the same command plus '
+                  f'--continue_train.')
         raise SystemExit(130)
     if main:
         losses = model.get_current_losses()

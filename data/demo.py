@@ -357,7 +357,7 @@ def generate_demo_sample(seed, height=256, width=512):
 # the dataset on disk
 # ----------------------------------------------------------------------------------------------
 def _params(num_train, num_test, seed):
-    return {'format': 'spm-pgan-demo', 'version': DEMO_VERSION, 'seed': int(seed),
+    return {'format': 'semedit-demo', 'version': DEMO_VERSION, 'seed': int(seed),
             'num_train': int(num_train), 'num_test': int(num_test),
             'sizes_wh': {split: [w, h] for split, (_, h, w) in SPLITS.items()}}
 

@@ -1,8 +1,7 @@
 """Replay a captured CUDA graph instead of launching a network's kernels one by one.
 
-A generator of many small layers runs thousands of small kernels per image (about two thousand
-for the paper-sized SPM-PGAN): on a GPU, batch-1 editing is bound by launching them, not by
-arithmetic. A graph captured once per input shape replays the
+A generator of many small layers runs thousands of small kernels per image: on a GPU, batch-1
+editing is bound by launching them, not by arithmetic. A graph captured once per input shape replays the
 same kernels with the same numbers (``--cuda_graph``, test.py). Needs a forward without
 host-device synchronisation: the fast path's semantic window is therefore off while capturing.
 """
