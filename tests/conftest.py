@@ -1,5 +1,5 @@
 """Tests run from the repository root on the CPU, offline, with small random-initialised nets.
-tests/common/: the machinery every model uses; tests/<system>/: one system (spmpgan)."""
+tests/common/: the machinery every model uses; tests/<system>/: one system (spmpgan, siedob)."""
 import os
 import sys
 

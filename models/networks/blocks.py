@@ -39,6 +39,17 @@ def make_activation(name):
     raise ValueError(f'unknown activation {name!r}')
 
 
+def make_norm(name, nc):
+    """'in': InstanceNorm2d (no affine, no running statistics), 'bn': BatchNorm2d, 'none': None."""
+    if name == 'in':
+        return nn.InstanceNorm2d(nc)
+    if name == 'bn':
+        return nn.BatchNorm2d(nc)
+    if name == 'none':
+        return None
+    raise ValueError(f'unknown norm {name!r}')
+
+
 class Conv2dBlock(nn.Module):
     """pad -> conv -> [norm] -> [activation].
 
@@ -53,14 +64,7 @@ class Conv2dBlock(nn.Module):
         conv = nn.Conv2d(in_nc, out_nc, kernel_size, stride, padding=0, dilation=dilation,
                          bias=(norm == 'in'))
         self.conv = spectral_norm(conv) if norm == 'sn' else conv
-        if norm == 'in':
-            self.norm = nn.InstanceNorm2d(out_nc)
-        elif norm == 'bn':
-            self.norm = nn.BatchNorm2d(out_nc)
-        elif norm in ('none', 'sn'):
-            self.norm = None
-        else:
-            raise ValueError(f'unknown norm {norm!r}')
+        self.norm = make_norm('none' if norm == 'sn' else norm, out_nc)
         self.activation = make_activation(activation)
 
     def forward(self, x):
@@ -138,3 +142,71 @@ class UpSPMBlock(nn.Module):
         if skip is not None:
             x = torch.cat([x, skip], dim=1)
         return self.gated_conv2d(x, sem, out_window)
+
+
+# ---- SIEDOB's blocks (WuyangLuo/SIEDOB ``*/networks/blocks.py``) ------------------------------
+
+class GatedConv2d(nn.Module):
+    """Gated convolution: two convs of the same padded input, one for features and one for a gate,
+
+        out = act(norm(conv2d(pad(x)))) · sigmoid(mask_conv2d(pad(x)))
+
+    both with a bias, both spectral-normed when ``sn``. Norm and activation act on the features
+    before gating; the gate has neither. Reflect padding by default, as upstream."""
+
+    def __init__(self, in_nc, out_nc, kernel_size, stride=1, padding=0, dilation=1, pad_type='reflect',
+                 activation='lrelu', norm='none', sn=False):
+        super().__init__()
+        self.pad = make_pad(pad_type, padding)
+        self.norm = make_norm(norm, out_nc)
+        self.activation = make_activation(activation)
+        wrap = spectral_norm if sn else (lambda m: m)
+        # built in upstream's order (feature conv, then gate conv): the same random draws
+        self.conv2d = wrap(nn.Conv2d(in_nc, out_nc, kernel_size, stride, padding=0, dilation=dilation))
+        self.mask_conv2d = wrap(nn.Conv2d(in_nc, out_nc, kernel_size, stride, padding=0, dilation=dilation))
+
+    def forward(self, x):
+        x = self.pad(x)
+        features = self.conv2d(x)
+        if self.norm is not None:
+            features = self.norm(features)
+        if self.activation is not None:
+            features = self.activation(features)
+        return features * torch.sigmoid(self.mask_conv2d(x))
+
+
+class TransposeGatedConv2d(nn.Module):
+    """Bilinear ×2, concatenate the skip (upsampled tensor first), then a gated conv with zero padding
+    and spectral norm on both convs. Upstream's name; there is no transposed convolution."""
+
+    def __init__(self, in_nc, out_nc, kernel_size, stride=1, padding=0, dilation=1, pad_type='zero',
+                 activation='lrelu', norm='none', sn=True):
+        super().__init__()
+        self.gated_conv2d = GatedConv2d(in_nc, out_nc, kernel_size, stride, padding, dilation, pad_type,
+                                        activation, norm, sn)
+
+    def forward(self, x, skip=None):
+        x = F.interpolate(x, scale_factor=2, mode='bilinear', align_corners=False)
+        if skip is not None:
+            x = torch.cat([x, skip], dim=1)
+        return self.gated_conv2d(x)
+
+
+class SPADE(nn.Module):
+    """Spatially-adaptive normalisation (Park et al., CVPR 2019), as SIEDOB uses it:
+
+        out = IN(x) · (1 + γ(a)) + β(a),   a = ReLU(conv3×3(seg')),   seg' = seg resized to x (nearest)
+
+    with a 128-channel hidden layer and 3×3 convs (zero padding 1, bias)."""
+
+    def __init__(self, norm_nc, label_nc, hidden=128):
+        super().__init__()
+        self.mlp_shared = nn.Sequential(nn.Conv2d(label_nc, hidden, 3, padding=1), nn.ReLU())
+        self.mlp_gamma = nn.Conv2d(hidden, norm_nc, 3, padding=1)
+        self.mlp_beta = nn.Conv2d(hidden, norm_nc, 3, padding=1)
+
+    def forward(self, x, seg):
+        if seg.shape[-2:] != x.shape[-2:]:
+            seg = F.interpolate(seg, size=x.shape[-2:], mode='nearest')
+        a = self.mlp_shared(seg)
+        return F.instance_norm(x, eps=1e-5) * (1 + self.mlp_gamma(a)) + self.mlp_beta(a)

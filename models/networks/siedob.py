@@ -1,0 +1,121 @@
+"""SIEDOB's background generator with semantic-aware self-propagation (the paper's background
+branch; upstream ``background/networks/bg_G.py``). Module names follow upstream, so that the
+authors' ``bg.pth`` loads without renaming."""
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from . import fast
+from .blocks import SPADE, Conv2dBlock, GatedConv2d, TransposeGatedConv2d
+
+#: Cityscapes "thing" labelIds (person .. bicycle): their style is never propagated (upstream default)
+OBJECT_CLASSES = tuple(range(24, 34))
+
+
+class StyleLayer(nn.Module):
+    """LeakyReLU_0.2(SPADE(conv3×3(x), cond)) (upstream ``StyleLayer``)."""
+
+    def __init__(self, dim, cond_nc):
+        super().__init__()
+        self.conv_0 = nn.Conv2d(dim, dim, 3, padding=1)
+        self.spade = SPADE(dim, cond_nc)
+
+    def forward(self, x, cond):
+        return F.leaky_relu(self.spade(self.conv_0(x), cond), 0.2)
+
+
+class StyleProPagate(fast.Switchable, nn.Module):
+    """Semantic-aware self-propagation (SSP): the style of each background class, taken from its
+    known pixels, is spread over all of its pixels, the edited ones included.
+
+    With P = conv(X) (64-channel context features) and, at X's resolution, s the one-hot labels,
+    b the background mask and m the edit mask::
+
+        ctx_j = s_j · b · (1 − m)                  known background pixels of class j
+        code_j = Σ_p ctx_j(p) P(p) / Σ_p ctx_j(p)  class j's mean feature (0 for object classes
+                                                   and for classes without a known pixel)
+        Z(p) = Σ_j code_j · s_j(p) · b(p)          each background pixel gets its class's code
+        out = StyleLayer(X, [Z, s · b])            (no residual: the output replaces X)
+
+    The reference runs upstream's loop over samples and classes; the fast implementation computes
+    the same sums as two matrix products."""
+
+    def __init__(self, dim_in, label_nc, code_nc=64, excluded=OBJECT_CLASSES):
+        super().__init__()
+        self.conv = Conv2dBlock(dim_in, code_nc, 3, 1, 1, norm='none', activation='lrelu')
+        self.stylelayer = StyleLayer(dim_in, code_nc + label_nc)
+        self.excluded = tuple(excluded)
+
+    def forward(self, x, seg, bg_mask, mask):
+        p = self.conv(x)
+        size = p.shape[-2:]
+        seg, bg_mask, mask = (F.interpolate(t, size=size, mode='nearest') for t in (seg, bg_mask, mask))
+        ctx = seg * bg_mask * (1 - mask)
+        target = seg * bg_mask
+        codes = self._codes_fast(p, ctx) if self.impl == 'fast' else self._codes_reference(p, ctx)
+        n, labels, h, w = target.shape
+        z = torch.matmul(codes.permute(0, 2, 1), target.reshape(n, labels, h * w)).reshape(n, -1, h, w)
+        return self.stylelayer(x, torch.cat([z, target], dim=1))
+
+    def _codes_reference(self, p, ctx):
+        """B×L×C class codes, sample by sample and class by class (upstream's loop)."""
+        codes = p.new_zeros(p.shape[0], ctx.shape[1], p.shape[1])
+        for i in range(p.shape[0]):
+            for j in range(ctx.shape[1]):
+                where = ctx[i, j].bool()
+                area = int(where.sum())
+                if j not in self.excluded and area > 0:
+                    codes[i, j] = p[i].masked_select(where).reshape(p.shape[1], area).mean(1)
+        return codes
+
+    def _codes_fast(self, p, ctx):
+        ctx = ctx.bool().to(p.dtype)
+        if self.excluded:
+            keep = torch.ones(ctx.shape[1], dtype=p.dtype, device=p.device)
+            keep[[j for j in self.excluded if j < ctx.shape[1]]] = 0
+            ctx = ctx * keep.view(1, -1, 1, 1)
+        sums = torch.einsum('bjhw,bchw->bjc', ctx, p)
+        return sums / ctx.sum((2, 3)).clamp(min=1).unsqueeze(-1)
+
+
+class BackgroundGenerator(nn.Module):
+    """bg_G: a gated-conv U-Net whose three coarsest decoder stages are followed by SSP.
+
+    Input ``x``: the masked image (3), one-hot labels and edges times the background mask (L + 1)
+    and the edit mask (1); ``seg``: the full one-hot labels; ``mask``, ``bg_mask``: 1-channel maps.
+    Sides must be multiples of 16. ngf 32 (upstream hard-codes it) gives 13,088,096 parameters."""
+
+    def __init__(self, label_nc=34, ngf=32, input_nc=3, output_nc=3, norm='in', excluded=OBJECT_CLASSES):
+        super().__init__()
+        gated = lambda i, o, s: GatedConv2d(i, o, 3, s, 1, norm=norm, activation='lrelu')  # noqa: E731
+        up = lambda i, o: TransposeGatedConv2d(i, o, 3, 1, 1, norm=norm, activation='lrelu')  # noqa: E731
+        self.init_conv = Conv2dBlock(input_nc + label_nc + 2, ngf, 7, 1, 3, norm=norm, activation='lrelu')
+        self.enc1 = gated(ngf, ngf * 2, 2)
+        self.enc2 = gated(ngf * 2, ngf * 2, 1)
+        self.enc3 = gated(ngf * 2, ngf * 4, 2)
+        self.enc4 = gated(ngf * 4, ngf * 4, 1)
+        self.enc5 = gated(ngf * 4, ngf * 8, 2)
+        self.enc6 = gated(ngf * 8, ngf * 8, 1)
+        self.enc7 = gated(ngf * 8, ngf * 8, 2)
+        self.enc8 = gated(ngf * 8, ngf * 16, 1)
+        self.dec1 = up(ngf * 16 + ngf * 8, ngf * 8)
+        self.style1 = StyleProPagate(ngf * 8, label_nc, excluded=excluded)
+        self.dec2 = up(ngf * 8 + ngf * 4, ngf * 4)
+        self.style2 = StyleProPagate(ngf * 4, label_nc, excluded=excluded)
+        self.dec3 = up(ngf * 4 + ngf * 2, ngf * 2)
+        self.style3 = StyleProPagate(ngf * 2, label_nc, excluded=excluded)
+        self.dec4 = up(ngf * 2, ngf * 2)
+        self.dec5 = gated(ngf * 2, ngf, 1)
+        self.conv_img = Conv2dBlock(ngf, output_nc, 3, 1, 1, norm='none', activation='tanh')
+
+    def forward(self, x, seg, mask, bg_mask):
+        e = self.init_conv(x)
+        feats = []
+        for k in range(1, 9):
+            e = getattr(self, f'enc{k}')(e)
+            feats.append(e)
+        d = self.style1(self.dec1(feats[7], skip=feats[5]), seg, bg_mask, mask)
+        d = self.style2(self.dec2(d, skip=feats[3]), seg, bg_mask, mask)
+        d = self.style3(self.dec3(d, skip=feats[1]), seg, bg_mask, mask)
+        d = self.dec5(self.dec4(d))
+        return self.conv_img(F.leaky_relu(d, 0.2))
