@@ -229,3 +229,42 @@ def training_mask(index: int, label, instance, rng: random.Random,
         raise ValueError('instance map and label map must have the same shape')
     return instance_box_mask(instance, instance_kind, rng, np_rng, inclusive=inclusive,
                              height=height, width=width)
+
+
+# ---- SIEDOB's training masks (upstream background/dataset.py) -----------------------------------
+
+def all_instance_boxes(instance, min_pixels=400, margin=5) -> np.ndarray:
+    """The union of the boxes of every instance (id ≥ 1000, any class) with more than ``min_pixels``
+    pixels, each grown by ``margin`` and clamped to [0, side − 1], end-exclusive: as upstream's
+    ``load_inst_mask``, whose boxes therefore never reach the last row or column."""
+    instance = _as_2d(instance, 'instance')
+    height, width = instance.shape
+    mask = np.zeros((height, width), dtype=np.float32)
+    for iid in np.unique(instance[instance >= 1000]):
+        ys, xs = np.nonzero(instance == iid)
+        if len(ys) <= min_pixels:
+            continue
+        y0, y1 = max(0, int(ys.min()) - margin), min(height - 1, int(ys.max()) + margin)
+        x0, x1 = max(0, int(xs.min()) - margin), min(width - 1, int(xs.max()) + margin)
+        mask[y0:y1, x0:x1] = 1.0
+    return mask
+
+
+SIEDOB_MASK_TYPES = ('brush', 'right_half', 'outpainting')
+
+
+def siedob_training_mask(index: int, instance, rng: random.Random, np_rng: np.random.RandomState) -> np.ndarray:
+    """SIEDOB's training mask for sample ``index``: brush, right half or outpainting by
+    ``index % 3``, then, when ``rng.random() > 0.5``, united with :func:`all_instance_boxes`."""
+    instance = _as_2d(instance, 'instance')
+    height, width = instance.shape
+    kind = SIEDOB_MASK_TYPES[index % 3]
+    if kind == 'brush':
+        mask = brush_stroke_mask(height, width, rng, np_rng)
+    elif kind == 'right_half':
+        mask = right_half_mask(height, width)
+    else:
+        mask = outpainting_mask(height, width, rng)
+    if rng.random() > 0.5:
+        mask = np.maximum(mask, all_instance_boxes(instance))
+    return (mask > 0.5).astype(np.float32)
