@@ -44,7 +44,8 @@ class BaseOptions:
         g = parser.add_argument_group('experiment')
         g.add_argument('--name', default='experiment',
                        help='experiment name: checkpoints/<name>/ and results/<name>/')
-        g.add_argument('--model', default=models.DEFAULT_MODEL, help='which model: ' + ', '.join(models.MODELS))
+        g.add_argument('--model', default=models.DEFAULT_MODEL, help='which model: ' + ', '.join(models.MODELS)
+                       + ' (template: the small example to copy when adding a model, docs/overview.md)')
         g.add_argument('--stage', default=None,
                        help='for a model trained in parts: the part train.py trains (its checkpoint records it); '
                             'models trained as one have none')
