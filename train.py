@@ -57,6 +57,9 @@ class _Stopped(Exception):
 def run_epochs(opt, model, dataset, sampler, counter, drop_last, device, main, visualizer, evaluator, stop):
     """The training epochs from the counter's position; ``stop`` (Ctrl-C) ends them between iterations."""
     for epoch in counter.training_epochs():
+        factor = model.update_learning_rate(epoch)
+        if main and factor != 1.0:
+            visualizer.log_metrics({'lr_factor': factor}, counter.total_iters)
         dataset.set_epoch(epoch)
         sampler.set_epoch(epoch, start=counter.epoch_iter * opt.batch_size)
         loader = torch.utils.data.DataLoader(

@@ -91,7 +91,20 @@ class BaseModel:
             fast.set_impl(net, impl, semantic_window)
 
     def make_adam(self, params, lr):
-        return self.runtime.make_adam(params, lr, (self.opt.beta1, self.opt.beta2))
+        opt = self.runtime.make_adam(params, lr, (self.opt.beta1, self.opt.beta2))
+        for group in opt.param_groups:
+            group['initial_lr'] = lr  # the rate the schedule scales (torch's lr_scheduler convention)
+        return opt
+
+    def update_learning_rate(self, epoch):
+        """Set every optimiser's rate for ``epoch`` (0-based) from --lr_policy; returns the factor.
+        A function of the epoch alone, so a resumed run gets the same rates."""
+        factor = lr_factor(epoch, getattr(self.opt, 'lr_policy', 'constant'), self.opt.niter,
+                           getattr(self.opt, 'niter_decay', 0))
+        for name in self.optimizer_names:
+            for group in getattr(self, name).param_groups:
+                group['lr'] = group.get('initial_lr', group['lr']) * factor
+        return factor
 
     # ---- the training contract -------------------------------------------------------------
     def set_input(self, batch):
@@ -255,6 +268,17 @@ class GANModel(BaseModel):
         with self.runtime.autocast():
             loss = compute_loss()
         self.runtime.backward_and_step(loss, optimizers)
+
+
+def lr_factor(epoch, policy, niter, niter_decay):
+    """The learning-rate multiplier of ``epoch`` (0-based). 'linear' is the schedule SIEDOB's trainer
+    builds (``1 − max(0, epoch + 1 − (niter − niter_decay)) / (niter_decay + 1)``: 1 until the last
+    ``niter_decay`` epochs, then down to 1/(niter_decay + 1)); 'constant' is 1."""
+    if policy == 'constant':
+        return 1.0
+    if policy == 'linear':
+        return 1.0 - max(0, epoch + 1 - (niter - niter_decay)) / (niter_decay + 1)
+    raise ValueError(f'unknown --lr_policy {policy!r}')
 
 
 def move_optimizer_state(optimizer, device):

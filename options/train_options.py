@@ -17,6 +17,12 @@ class TrainOptions(BaseOptions):
         g.add_argument('--lr', type=float, default=1e-4, help='generator learning rate (Adam)')
         g.add_argument('--D_lr_mult', type=float, default=4.0,
                        help='discriminator learning rate = lr × this (upstream: 4)')
+        g.add_argument('--lr_policy', choices=['constant', 'linear'], default='constant',
+                       help='constant: the same learning rates throughout (what both authors\' trainers run; '
+                            'SIEDOB\'s builds a linear schedule but never steps it); linear: constant, then a '
+                            'linear decay to near 0 over the last --niter_decay epochs')
+        g.add_argument('--niter_decay', type=int, default=100,
+                       help='--lr_policy linear: the number of final epochs over which the rates decay')
         g.add_argument('--beta1', type=float, default=0.5, help='Adam beta1')
         g.add_argument('--beta2', type=float, default=0.999, help='Adam beta2')
         g.add_argument('--no_flip', action='store_true', help='disable the random horizontal flip')
