@@ -55,7 +55,7 @@ def make_mask(family, size, seed=0):
     return outpainting_mask(h, w, rng)
 
 
-def make_batch(n, size, label_nc, family, seed=0):
+def make_batch(n, size, family, seed=0):
     g = torch.Generator().manual_seed(seed)
     h, w = size
     label = torch.full((n, 1, h, w), 7, dtype=torch.long)
@@ -162,7 +162,7 @@ def generator_inputs(model, batch, device):
 def inference_times(args, device, models, family, n):
     """(reference s, fast s, max |diff|) of model.edit on one batch; ``models`` = (reference, fast)
     with the same weights."""
-    batch = make_batch(n, (args.size, args.size), args.label_nc, family)
+    batch = make_batch(n, (args.size, args.size), family)
     batch = {k: v.to(device) for k, v in batch.items()}
     with torch.inference_mode():
         outputs = [model.edit(batch) for model in models]
@@ -176,7 +176,7 @@ def training_step(args, device, fast):
     """One training iteration at batch 1 (box mask) as a callable, on a fresh model."""
     model = build_model(args, device, train=True, fast=fast)
     model.train()
-    batch = make_batch(1, (args.size, args.size), args.label_nc, 'box')
+    batch = make_batch(1, (args.size, args.size), 'box')
 
     def step():
         model.set_input(batch)
@@ -242,7 +242,7 @@ def memory_child(args, device):
             step()
     else:
         model = build_model(args, device, fast=fast)
-        batch = make_batch(1, (args.size, args.size), args.label_nc, 'box')
+        batch = make_batch(1, (args.size, args.size), 'box')
         with torch.inference_mode():
             for _ in range(2):
                 model.edit(batch)
@@ -274,7 +274,7 @@ def write_authors_example(folder, args):
     torch.save({'epoch': 0, 'netG': state}, paths['ckpt'])
     torch.save(torchvision.models.vgg19(weights=None).state_dict(), paths['vgg'])
     size = (args.size, args.size)
-    batch = make_batch(1, size, args.label_nc, 'box')
+    batch = make_batch(1, size, 'box')
     yy, xx = np.mgrid[0:size[0], 0:size[1]]
     image = np.stack([xx * 255 // size[1], yy * 255 // size[0], (xx + yy) * 127 // size[0]], -1).astype(np.uint8)
     Image.fromarray(image).save(paths['image'], quality=95)
@@ -445,7 +445,7 @@ def main(argv=None):
     models = build_model(args, device, fast=False), build_model(args, device, fast=True)
     models[1].netG.load_state_dict(models[0].netG.state_dict())
     res['params_netG'] = sum(p.numel() for p in models[0].netG.parameters())
-    inputs = generator_inputs(models[0], make_batch(1, (args.size, args.size), args.label_nc, 'box'), device)
+    inputs = generator_inputs(models[0], make_batch(1, (args.size, args.size), 'box'), device)
     res['gflops_per_image'] = count_gflops(models[0].netG, inputs)
     counting = models[1]  # the fast path's executed work per mask family, on an eager model
     if args.cuda_graph or args.compile:
@@ -454,7 +454,7 @@ def main(argv=None):
     res['inference'] = {}
     for family in FAMILIES:
         ref, fast, diff = inference_times(args, device, models, family, 1)
-        work = edit_gflops(counting, make_batch(1, (args.size, args.size), args.label_nc, family))
+        work = edit_gflops(counting, make_batch(1, (args.size, args.size), family))
         res['inference'][family] = {'reference_s': ref, 'fast_s': fast, 'speedup': ref / fast, 'max_abs_diff': diff,
                                     'fast_gflop': work, 'work_ratio': res['gflops_per_image'] / work}
     del counting
@@ -502,7 +502,7 @@ def profile_fast_path(args, device, top=12):
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == 'cuda' else [])
     key = 'self_device_time_total' if device.type == 'cuda' else 'self_cpu_time_total'
     batch = {k: v.to(device) for k, v in
-             make_batch(args.throughput_batch, (args.size, args.size), args.label_nc, 'box').items()}
+             make_batch(args.throughput_batch, (args.size, args.size), 'box').items()}
     model = build_model(args, device, fast=True)
     with torch.inference_mode():
         for _ in range(args.warmup + 1):

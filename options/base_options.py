@@ -127,7 +127,7 @@ class BaseOptions:
 
     description = 'Semantic image editing.'
 
-    def parse(self, args=None, save=True, saved=None):
+    def parse(self, args=None, saved=None):
         opt = self.gather_options(args, saved)
         opt.is_train = self.is_train
         if opt.label_nc is None and opt.dataset_name is not None:
