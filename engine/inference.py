@@ -13,6 +13,7 @@ from util.errors import UserError
 from util.image_io import save_image_atomic
 from util.visualizer import colorize_label, make_row
 
+
 def checkpoint_file(opt):
     if opt.checkpoint:
         return opt.checkpoint

@@ -82,7 +82,6 @@ class BaseModel:
         ``semantic_window``: the fast path's label-map convs only around the edit (default:
         --semantic_window, whose auto is on for CPUs and off for GPUs, where the window's host syncs
         and extra small kernels cost more than the arithmetic it saves; always off in a CUDA graph)."""
-        impl = 'reference' if impl == 'reference' else 'fast'
         if semantic_window is None:
             choice = getattr(self.opt, 'semantic_window', 'auto')
             semantic_window = choice == 'on' or (choice == 'auto' and self.device.type == 'cpu')

@@ -4,9 +4,10 @@ The reference is ``SPMBlock.forward`` / ``StageGenerator.forward`` in ``blocks.p
 ``spmpgan.py``; these compute the same function of the same parameters:
 
 - the two style convs (γ, β) and the four semantic convs of a block each run as one conv with
-  concatenated outputs (the weights are concatenated per call, or once in eval mode);
+  concatenated outputs (their weights lie one after the other in memory, ``lay_out_together``,
+  so the concatenation is a view);
 - the semantic branch runs only around the edited region (``windows.windowed_semantic_branch``);
-- in eval mode the spectral-norm weight W / σ and the concatenations are kept while the
+- in eval mode the spectral-norm weight W / σ and the grouped weights are kept while the
   parameters do not change;
 - at inference the generator's last SPM block and output layer run only where the final
   composite reads them (``out_window``), the rest being zeros.
