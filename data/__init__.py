@@ -8,6 +8,7 @@ import importlib
 # name (lower case) -> (module, class). ADE20k-room / ADE20k-landscape are upstream's names.
 DATASETS = {
     'cityscapes': ('data.scene_dataset', 'CityscapesDataset'),
+    'cityscapes512x256': ('data.scene_dataset', 'CityscapesDataset'),   # SIEDOB's name and folder
     'ade20k': ('data.scene_dataset', 'ADE20KRoomDataset'),
     'ade20k-room': ('data.scene_dataset', 'ADE20KRoomDataset'),
     'ade20k-landscape': ('data.scene_dataset', 'ADE20KLandscapeDataset'),
@@ -51,5 +52,25 @@ def dataset_for_label_nc(label_nc):
     return 'custom'
 
 
-def create_dataset(opt, phase):
-    return find_dataset_using_name(opt.dataset_name)(opt, phase)
+# What a model asks its samples to be (its ``dataset_items``): None = the scene datasets' own
+# (image, label, instance, mask); otherwise a mixin (module, class) over the --dataset_name class.
+ITEMS = {
+    'edit': None,
+    'siedob_scene': ('data.siedob_scene', 'SIEDOBScene'),
+}
+
+
+def dataset_class(name, items='edit'):
+    """The class of --dataset_name ``name`` giving ``items`` samples."""
+    cls = find_dataset_using_name(name)
+    if items not in ITEMS:
+        raise ValueError(f'unknown dataset items {items!r}; expected one of: {", ".join(ITEMS)}')
+    if ITEMS[items] is None:
+        return cls
+    module, attr = ITEMS[items]
+    mixin = getattr(importlib.import_module(module), attr)
+    return type(f'{mixin.__name__}{cls.__name__}', (mixin, cls), {})
+
+
+def create_dataset(opt, phase, items='edit'):
+    return dataset_class(opt.dataset_name, items)(opt, phase)

@@ -21,6 +21,8 @@ Exactly the upstream layout, so the same loader reads Cityscapes and the demo::
     <root>/demo/train/images/<stem>.jpg     RGB JPEG (quality 95), 512x256 (W x H)
     <root>/demo/train/labels/<stem>.png     8-bit single-channel ('L') Cityscapes labelIds
     <root>/demo/train/inst_map/<stem>.png   16-bit single-channel PNG, Cityscapes instanceIds
+    <root>/demo/train/images2048/<stem>.jpg the image at 4× (2048x1024, bicubic), as Cityscapes' originals
+                                            beside the 512x256 copies (SIEDOB's high-resolution targets)
     <root>/demo/test/...                    the same, 256x256 (like the Cityscapes test crops)
 
 Stems are ``demo_00000``, ``demo_00001``, ... Label ids are the Cityscapes labelIds of
@@ -55,11 +57,12 @@ DEMO_CLASSES = {'road': 7, 'sidewalk': 8, 'building': 11, 'vegetation': 21, 'sky
                 'person': 24, 'car': 26}
 
 # Bump whenever the drawing code changes, so that ensure_demo_dataset regenerates old copies.
-DEMO_VERSION = 1
+DEMO_VERSION = 2
 
 DEMO_DIRNAME = 'demo'
 MARKER_NAME = '.complete'
 SUBDIRS = ('images', 'labels', 'inst_map')
+HIGH_RES_DIR, HIGH_RES_FACTOR = 'images2048', 4  # training split only, as SIEDOB's Cityscapes layout
 # split -> (seed-stream code, height, width)
 SPLITS = {'train': (0, 256, 512), 'test': (1, 256, 256)}
 
@@ -369,7 +372,7 @@ def _is_complete(path, params):
             if json.load(f) != params:
                 return False
         for split, n in (('train', params['num_train']), ('test', params['num_test'])):
-            for sub in SUBDIRS:
+            for sub in _subdirs(split):
                 if len(os.listdir(os.path.join(path, split, sub))) != n:
                     return False
     except (OSError, ValueError):
@@ -377,9 +380,13 @@ def _is_complete(path, params):
     return True
 
 
+def _subdirs(split):
+    return SUBDIRS + ((HIGH_RES_DIR,) if split == 'train' else ())
+
+
 def _write_split(out_dir, split, n, seed):
     code, h, w = SPLITS[split]
-    dirs = [os.path.join(out_dir, split, sub) for sub in SUBDIRS]
+    dirs = [os.path.join(out_dir, split, sub) for sub in _subdirs(split)]
     for d in dirs:
         os.makedirs(d)
     for i in range(n):
@@ -388,6 +395,9 @@ def _write_split(out_dir, split, n, seed):
         Image.fromarray(image).save(os.path.join(dirs[0], stem + '.jpg'), quality=95)
         Image.fromarray(label).save(os.path.join(dirs[1], stem + '.png'))
         Image.fromarray(inst.astype(np.uint16)).save(os.path.join(dirs[2], stem + '.png'))
+        if len(dirs) > 3:  # aligned with the image: pixel (r, c) covers [4r, 4r + 4) × [4c, 4c + 4)
+            big = Image.fromarray(image).resize((w * HIGH_RES_FACTOR, h * HIGH_RES_FACTOR), Image.BICUBIC)
+            big.save(os.path.join(dirs[3], stem + '.jpg'), quality=90)
 
 
 def generate_demo_dataset(root, num_train=100, num_test=20, seed=0, overwrite=False):

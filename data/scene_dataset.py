@@ -162,24 +162,33 @@ class SceneDataset(torch.utils.data.Dataset):
             arrays.append((self._instance_path(i), instance))
         check_same_size(arrays)
 
+        crop = None
         if self.phase == 'train':
             rng, np_rng = sample_rngs(self.opt.seed, self.epoch, i)
-            image, label, instance = self._crop_flip(image, label, instance, rng, self.image_paths[i])
-            mask = mask_gen.training_mask(i, label, instance, rng, np_rng, self.num_mask_types,
-                                          self.instance_kind if instance is not None else 'none',
-                                          inclusive=getattr(self.opt, 'inclusive_box', False))
+            image, label, instance, crop = self._crop_flip(image, label, instance, rng, self.image_paths[i])
+            mask = self.training_mask(i, label, instance, rng, np_rng)
         elif self.mask_paths is not None:
             mask = read_mask(self.mask_paths[i])
             check_same_size([(self.image_paths[i], image), (self.mask_paths[i], mask)])
         else:
             rng, np_rng = sample_rngs(self.opt.seed, 2 ** 31 - 1, i)  # fixed per image, not per epoch
-            mask = mask_gen.training_mask(i, label, instance, rng, np_rng, self.num_mask_types,
-                                          self.instance_kind if instance is not None else 'none')
+            mask = self.training_mask(i, label, instance, rng, np_rng, fix=False)
         return {'image': image, 'label': label, 'instance': instance, 'mask': mask,
-                'path': self.image_paths[i], 'index': i}
+                'path': self.image_paths[i], 'index': i, 'crop': crop}
+
+    def training_mask(self, i, label, instance, rng, np_rng, fix=True):
+        """The mask of sample ``i`` (upstream: the type is ``i % num_mask_types``); ``fix``: honour
+        --inclusive_box (the seeded test masks keep upstream's box)."""
+        return mask_gen.training_mask(i, label, instance, rng, np_rng, self.num_mask_types,
+                                      self.instance_kind if instance is not None else 'none',
+                                      inclusive=fix and getattr(self.opt, 'inclusive_box', False))
 
     def __getitem__(self, i):
-        s = self.load_sample(i)
+        return self.to_item(self.load_sample(i))
+
+    def to_item(self, s):
+        """The tensors of sample arrays ``s`` (``load_sample``)."""
+        i = s['index']
         item = {
             'image': image_to_tensor(s['image'], self.color_order),
             'label': torch.from_numpy(np.ascontiguousarray(s['label'])).unsqueeze(0).long(),
@@ -193,7 +202,9 @@ class SceneDataset(torch.utils.data.Dataset):
 
     def _crop_flip(self, image, label, instance, rng, path):
         """Random crop (same window for all maps, offsets uniform over the valid integers) and a
-        horizontal flip when random() > 0.5, as upstream."""
+        horizontal flip when random() > 0.5, as upstream. Also returns the crop as a dict (top, left,
+        flipped, and the size it was cut from), for data aligned with the image (SIEDOB's
+        high-resolution copy)."""
         ch, cw = self.crop_h, self.crop_w
         load = getattr(self.opt, 'load_size', 0)
         if load:
@@ -209,10 +220,11 @@ class SceneDataset(torch.utils.data.Dataset):
         window = (slice(top, top + ch), slice(left, left + cw))
         image, label = image[window], label[window]
         instance = instance[window] if instance is not None else None
-        if not getattr(self.opt, 'no_flip', False) and rng.random() > 0.5:
+        flipped = not getattr(self.opt, 'no_flip', False) and rng.random() > 0.5
+        if flipped:
             image, label = image[:, ::-1], label[:, ::-1]
             instance = instance[:, ::-1] if instance is not None else None
-        return image, label, instance
+        return image, label, instance, {'top': top, 'left': left, 'flipped': flipped, 'source_size': (h, w)}
 
 
 def working_short_side(shape, short):

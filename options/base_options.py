@@ -59,7 +59,8 @@ class BaseOptions:
         g.add_argument('--dataroot', default='datasets',
                        help='folder holding <dataset_name>/{train,test}/{images,labels,inst_map}')
         g.add_argument('--dataset_name', default='demo' if self.is_train else None,
-                       help='cityscapes, ade20k (alias ADE20k-room), ADE20k-landscape, demo or custom'
+                       help='cityscapes (or cityscapes512x256, SIEDOB\'s folder), ade20k (alias ADE20k-room), '
+                            'ADE20k-landscape, demo or custom'
                             + ('' if self.is_train else '; default: the one the checkpoint was trained on'))
         g.add_argument('--label_nc', type=int, default=None,
                        help='number of label ids (34 cityscapes/demo, 151 ade20k; required for custom)')
@@ -109,7 +110,7 @@ class BaseOptions:
         dataset_name = opt.dataset_name or saved.get('dataset_name') or 'cityscapes'
         try:
             model_cls = models.find_model_using_name(opt.model, opt.stage)
-            dataset_cls = data.find_dataset_using_name(dataset_name)
+            dataset_cls = data.dataset_class(dataset_name, model_cls.dataset_items)
         except ValueError as exc:
             raise UserError(str(exc)) from None
         # Let the chosen model and dataset add their flags, then parse for real.

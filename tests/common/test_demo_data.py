@@ -55,13 +55,26 @@ def test_layout_and_counts(dataset):
     assert sorted(os.listdir(path)) == ['.complete', 'test', 'train']
     for split, n in COUNTS.items():
         stems = [f'demo_{i:05d}' for i in range(n)]
-        assert sorted(os.listdir(os.path.join(path, split))) == ['images', 'inst_map', 'labels']
+        high_res = ['images2048'] if split == 'train' else []  # SIEDOB's full-resolution copies
+        assert sorted(os.listdir(os.path.join(path, split))) == ['images'] + high_res + ['inst_map', 'labels']
+        if high_res:
+            assert sorted(os.listdir(os.path.join(path, split, 'images2048'))) == [s + '.jpg' for s in stems]
         assert sorted(os.listdir(os.path.join(path, split, 'images'))) == [s + '.jpg' for s in stems]
         assert sorted(os.listdir(os.path.join(path, split, 'labels'))) == [s + '.png' for s in stems]
         assert sorted(os.listdir(os.path.join(path, split, 'inst_map'))) == [s + '.png' for s in stems]
     with open(os.path.join(path, '.complete')) as f:
         marker = json.load(f)
     assert (marker['num_train'], marker['num_test'], marker['seed']) == (N_TRAIN, N_TEST, 0)
+
+
+def test_high_res_copies_are_aligned_4x(dataset):
+    _, path = dataset
+    small = np.asarray(Image.open(os.path.join(path, 'train', 'images', 'demo_00000.jpg')), np.float32)
+    big = Image.open(os.path.join(path, 'train', 'images2048', 'demo_00000.jpg'))
+    assert big.size == (2048, 1024) and big.mode == 'RGB'
+    # 4×4 block means of the copy are the image again, up to JPEG and bicubic error (2-3 grey levels)
+    blocks = np.asarray(big, np.float32).reshape(256, 4, 512, 4, 3).mean((1, 3))
+    assert np.abs(blocks - small).mean() < 4
 
 
 @pytest.mark.parametrize('split', ['train', 'test'])

@@ -1,0 +1,108 @@
+"""SIEDOB's scene samples (upstream ``background/dataset.py``, ``SIE_Dataset``): the scene datasets'
+files (any ``--dataset_name`` in the Cityscapes layout, with Cityscapes instance ids), read with
+SIEDOB's training masks and split into the objects SIEDOB generates separately and the background.
+
+Per sample, besides image, label, instance map and mask (as every scene dataset):
+
+* the training mask: brush, right half or outpainting by ``index % 3``, then on a coin flip the
+  union with the boxes of every instance (``data/masks.siedob_training_mask``);
+* ``fg_mask`` / ``bg_mask``: the objects of the foreground classes (``--fg_classes``, default person
+  24 and car 26) that the edit touches and the background stage's selection rule keeps, and the
+  rest (``data/scene_objects.py``);
+* with ``--high_res`` (training split): ``image_hr``, the ``images2048/`` copy cropped and flipped
+  with the 256 crop (upstream's ``gt2048``; the object stages' high-resolution targets).
+
+A model asks for these samples with ``dataset_items = 'siedob_scene'`` (``data.create_dataset``).
+"""
+import os
+
+import numpy as np
+import torch
+
+from data import masks as mask_gen
+from data.scene_objects import BACKGROUND_RULES, foreground
+from util.errors import UserError
+from util.image_io import IMAGE_EXTENSIONS, read_image
+from util.tensors import image_to_tensor
+
+DEFAULT_FG_CLASSES = (24, 26)  # Cityscapes person, car (upstream fg_class_list)
+HIGH_RES_DIR = 'images2048'
+
+
+def add_siedob_data_options(group):
+    """The flags of SIEDOB's scene samples."""
+    group.add_argument('--fg_classes', type=int, nargs='+', default=list(DEFAULT_FG_CLASSES),
+                       help='label ids of the object classes SIEDOB generates separately (upstream: person 24, '
+                            'car 26); other ids use the car rule (edited > 40 %%, fills > 60 %% of its box)')
+    group.add_argument('--high_res', action='store_true',
+                       help='also read images2048/ (the full-resolution copies, 4× the images), cropped with '
+                            'the training crop: the object stages\' targets; the background stage never uses them')
+
+
+def selection_rules(classes, table=BACKGROUND_RULES):
+    """Each class's rule from ``table``; a class it does not list gets the car's rule."""
+    return {int(c): table.get(int(c), table[26]) for c in classes}
+
+
+class SIEDOBScene:
+    """Mixed into a scene dataset class (``data.create_dataset``): SIEDOB's masks and samples."""
+
+    @classmethod
+    def modify_commandline_options(cls, parser, is_train):
+        super(SIEDOBScene, cls).modify_commandline_options(parser, is_train)  # the dataset's own flags
+        add_siedob_data_options(parser.add_argument_group('siedob data'))
+        return parser
+
+    def __init__(self, opt, phase):
+        super().__init__(opt, phase)
+        if not self.use_instance or self.instance_kind != 'cityscapes':
+            raise UserError(f'SIEDOB needs Cityscapes-format instance maps (class·1000 + k, 16-bit PNG) in '
+                            f'{self.root}/inst_map/: it finds the objects of an edit from them'
+                            + (' (drop --no_instance)' if getattr(opt, 'no_instance', False) else ''))
+        self.rules = selection_rules(getattr(opt, 'fg_classes', DEFAULT_FG_CLASSES))
+        self.high_res = bool(getattr(opt, 'high_res', False)) and phase == 'train'
+        if self.high_res:
+            if getattr(opt, 'load_size', 0):
+                raise UserError('--high_res reads images2048/ aligned with the images as stored: drop --load_size')
+            folder = os.path.join(self.root, HIGH_RES_DIR)
+            if not os.path.isdir(folder):
+                raise UserError(f'--high_res: {folder} not found; it holds each training image at full resolution '
+                                f'(same stem, e.g. 2048×1024 for 512×256 Cityscapes images; '
+                                f'scripts/prepare_cityscapes.py --layout siedob writes it), or drop --high_res')
+
+    def training_mask(self, i, label, instance, rng, np_rng, fix=True):
+        return mask_gen.siedob_training_mask(i, instance, rng, np_rng)
+
+    def high_res_path(self, i):
+        stem = self.stems[i]
+        folder = os.path.join(self.root, HIGH_RES_DIR)
+        for ext in IMAGE_EXTENSIONS:
+            path = os.path.join(folder, stem + ext)
+            if os.path.isfile(path):
+                return path
+        raise UserError(f'{folder}/{stem}.jpg not found: every training image needs its full-resolution copy '
+                        f'there with the same stem (or drop --high_res)')
+
+    def high_res_crop(self, i, crop):
+        """The high-resolution copy of sample ``i`` cut and flipped as ``crop`` cut the image."""
+        path = self.high_res_path(i)
+        hr = read_image(path)
+        h, w = crop['source_size']
+        factor = hr.shape[0] // h
+        if factor < 1 or hr.shape[:2] != (factor * h, factor * w):
+            raise UserError(f'{path} is {hr.shape[1]}×{hr.shape[0]} (W×H); it must be a whole multiple of its image '
+                            f'{self.image_paths[i]} ({w}×{h}), e.g. 2048×1024 for 512×256')
+        top, left = factor * crop['top'], factor * crop['left']
+        hr = hr[top:top + factor * self.crop_h, left:left + factor * self.crop_w]
+        return hr[:, ::-1] if crop['flipped'] else hr
+
+    def to_item(self, s):
+        item = super().to_item(s)
+        split = foreground(s['label'], s['instance'], s['mask'], self.rules,
+                           limits=(s['label'].shape[0] - 1, s['label'].shape[1] - 1))
+        item['fg_mask'] = torch.from_numpy(split['fg'])[None]
+        item['bg_mask'] = torch.from_numpy(split['bg'])[None]
+        if self.high_res:
+            hr = self.high_res_crop(s['index'], s['crop'])
+            item['image_hr'] = image_to_tensor(np.ascontiguousarray(hr), self.color_order)
+        return item
