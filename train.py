@@ -109,14 +109,15 @@ def train(opt, options=None):
     dist.init_distributed(device)
     main = dist.is_main_process()
     seed_everything(opt.seed + dist.rank())
+    model_cls = models.find_model_using_name(opt.model, opt.stage)
     # Rank 0 first: a dataset that prepares itself on first use (demo) is created exactly once.
-    dataset = data.create_dataset(opt, 'train') if main else None
+    dataset = data.create_dataset(opt, 'train', model_cls.dataset_items) if main else None
     dist.barrier()
     if dataset is None:
-        dataset = data.create_dataset(opt, 'train')
-    dataset.check_sizes(models.find_model_using_name(opt.model, opt.stage).size_rule)
+        dataset = data.create_dataset(opt, 'train', model_cls.dataset_items)
+    dataset.check_sizes(model_cls.size_rule)
     sampler = dist.ResumableSampler(len(dataset), opt.seed)
-    model = models.create_model(opt, device=device)
+    model = model_cls(opt, device).setup()
     # a captured training step (--cuda_graph) has one batch shape: a last, smaller batch is skipped
     drop_last = model.runtime.cuda_graph
     per_epoch = len(sampler) // opt.batch_size if drop_last else -(-len(sampler) // opt.batch_size)
@@ -147,7 +148,7 @@ def train(opt, options=None):
         for name, n in model.count_parameters().items():
             print(f'[{name}] {n / 1e6:.3f} M parameters')
     visualizer = Visualizer(opt, model.label_nc, model.color_order) if main else None
-    evaluator = TrainFID(opt, device) if main and opt.eval_freq > 0 else None
+    evaluator = TrainFID(opt, device, model_cls.dataset_items) if main and opt.eval_freq > 0 else None
     model.train()
     try:
         with StopAfterIteration() as stop:

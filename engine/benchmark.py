@@ -1,15 +1,17 @@
-"""Speed and memory of SPM-PGAN: the fast path against the reference (unfused, module by module,
-as the paper, float32) on the same weights, in one run. Prints a table; --json writes the numbers.
+"""Speed and memory of a model (SPM-PGAN by default; ``--model siedob --stage background`` for
+SIEDOB's background generator): the fast path against the reference (unfused, module by module, as
+the paper, float32) on the same weights, in one run. Prints a table; --json writes the numbers.
 The command line is ``scripts/benchmark.py``; this module is its library (tests call its parts).
 
     python scripts/benchmark.py                    # paper settings: ngf 32, 256×256, Cityscapes labels
     python scripts/benchmark.py --quick            # a smoke run with small widths
     python scripts/benchmark.py --json bench.json --device cuda --amp bf16 [--compile]
+    python scripts/benchmark.py --model siedob --stage background --json bg.json
 
 Measures: the machine's matmul ceiling (fp32; bf16/fp16 on CUDA); inference latency at batch 1
 per mask family (box, brush, right half, outpainting) and throughput at batch 8, reference vs fast,
-with the max abs difference of the edited images; one full training iteration (G + 3 D's + VGG19
-stand-in) reference vs fast; peak memory (RSS on CPU in a child process, max_memory_allocated on
+with the max abs difference of the edited images; one full training iteration (generator,
+discriminators, VGG19 stand-in) reference vs fast; peak memory (RSS on CPU in a child process, max_memory_allocated on
 CUDA); parameters and GFLOPs per image (the reference's multiply-adds ×2); the work each path
 executes (GFLOP per edit per mask family and per training iteration, windows at their real size),
 whose ratio bounds the speed-up at equal efficiency, and the fraction of the matmul ceiling that
@@ -56,30 +58,47 @@ def make_mask(family, size, seed=0):
 
 
 def make_batch(n, size, family, seed=0):
+    """Sky, road and a car (an instance of its own, and a selected object: outside ``bg_mask``)."""
     g = torch.Generator().manual_seed(seed)
     h, w = size
     label = torch.full((n, 1, h, w), 7, dtype=torch.long)
     label[:, :, : h // 3] = 23
-    label[:, :, h // 2: h // 2 + h // 5, w // 3: w // 3 + w // 4] = 26
+    car = (slice(None), slice(None), slice(h // 2, h // 2 + h // 5), slice(w // 3, w // 3 + w // 4))
+    label[car] = 26
+    instance = label.clone()
+    instance[car] = 26000
+    bg_mask = torch.ones(n, 1, h, w)
+    bg_mask[car] = 0
     mask = torch.from_numpy(make_mask(family, size, seed))[None, None].repeat(n, 1, 1, 1)
-    return {'image': torch.rand((n, 3, h, w), generator=g) * 2 - 1, 'label': label, 'mask': mask}
+    return {'image': torch.rand((n, 3, h, w), generator=g) * 2 - 1, 'label': label, 'mask': mask,
+            'instance': instance, 'bg_mask': bg_mask}
+
+
+def model_class(args):
+    from models import find_model_using_name
+    return find_model_using_name(args.model, args.stage)
+
+
+def inference_net(model):
+    """The network an edit runs (the first of the model's ``inference_nets``)."""
+    return getattr(model, model.inference_nets[0])
 
 
 def build_model(args, device, train=False, fast=True):
     """The model as train.py / test.py build it; --amp / --compile / --semantic_window only for
     the fast path."""
-    from models.spmpgan_model import SPMPGANModel
     from options import default_options
-    opt = default_options(train, label_nc=args.label_nc, ngf=args.ngf, ndf=args.ndf, lambda_vgg=10.0,
-                          forward='fast' if fast else 'reference', amp=args.amp if fast else 'none',
-                          compile=args.compile and fast, semantic_window=args.semantic_window,
-                          channels_last=args.channels_last and fast, cuda_graph=args.cuda_graph and fast)
+    opt = default_options(train, model=args.model, stage=args.stage, label_nc=args.label_nc, ngf=args.ngf,
+                          ndf=args.ndf, lambda_vgg=10.0, forward='fast' if fast else 'reference',
+                          amp=args.amp if fast else 'none', compile=args.compile and fast,
+                          semantic_window=args.semantic_window, channels_last=args.channels_last and fast,
+                          cuda_graph=args.cuda_graph and fast)
     vgg = None
     if train:
         import torchvision
         vgg = torchvision.models.vgg19(weights=None).features  # same compute as the real weights
     torch.manual_seed(0)
-    return SPMPGANModel(opt, device, vgg_features=vgg).setup()
+    return model_class(args)(opt, device, vgg_features=vgg).setup()
 
 
 def sync(device):
@@ -142,21 +161,11 @@ def eager(args):
     return argparse.Namespace(**{**vars(args), 'compile': False, 'cuda_graph': False})
 
 
-def count_gflops(net, inputs):
-    """FLOPs of the reference forward (full work), per image."""
-    with torch.inference_mode():
-        return executed_gflop(lambda: net(*inputs)) / inputs[0].shape[0]
-
-
 def edit_gflops(model, batch):
-    """GFLOP per image of ``model.edit`` as executed (``model`` eager)."""
+    """GFLOP per image of ``model.edit`` as executed (``model`` eager; the reference's is the full
+    work of its generator)."""
     with torch.inference_mode():
         return executed_gflop(lambda: model.edit(batch)) / batch['image'].shape[0]
-
-
-def generator_inputs(model, batch, device):
-    model.set_input({k: v.to(device) for k, v in batch.items()})
-    return model.image, model.masked, model.seg_edge, model.mask
 
 
 def inference_times(args, device, models, family, n):
@@ -198,7 +207,8 @@ def training_times(args, device):
 
 def child_peak_memory(args, what):
     """Run one measurement in a fresh process: RSS peaks are per process on CPU."""
-    cmd = [sys.executable, SCRIPT, '--_memory', what, '--ngf', str(args.ngf), '--ndf',
+    cmd = [sys.executable, SCRIPT, '--_memory', what, '--model', args.model] + \
+        (['--stage', args.stage] if args.stage else []) + ['--ngf', str(args.ngf), '--ndf',
            str(args.ndf), '--size', str(args.size), '--label_nc', str(args.label_nc), '--device', args.device,
            '--amp', args.amp, '--semantic_window', args.semantic_window] + ['--tf32'] * args.tf32 + \
         ['--channels_last'] * args.channels_last + ['--cuda_graph'] * args.cuda_graph
@@ -397,6 +407,8 @@ def set_precision(args, device):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--model', default='spmpgan', help='the model to measure (its --stage for one trained in parts)')
+    p.add_argument('--stage', default=None, help='e.g. --model siedob --stage background')
     p.add_argument('--device', default='auto')
     p.add_argument('--ngf', type=int, default=32)
     p.add_argument('--ndf', type=int, default=64)
@@ -432,7 +444,8 @@ def main(argv=None):
     if args._memory:
         return memory_child(args, device)
     t_start = time.time()
-    res = {'device': str(device), 'device_name': device_name(device), 'torch': torch.__version__,
+    res = {'model': args.model + (f' --stage {args.stage}' if args.stage else ''),
+           'device': str(device), 'device_name': device_name(device), 'torch': torch.__version__,
            'threads': torch.get_num_threads(), 'ngf': args.ngf, 'size': args.size, 'label_nc': args.label_nc,
            'amp': args.amp, 'compile': args.compile, 'semantic_window': args.semantic_window, 'tf32': args.tf32,
            'channels_last': args.channels_last, 'cuda_graph': args.cuda_graph}
@@ -443,14 +456,16 @@ def main(argv=None):
         res['matmul_gflops_fp16'] = matmul_ceiling(device, torch.float16)
         ceiling = res.get(f'matmul_gflops_{args.amp}', ceiling)
     models = build_model(args, device, fast=False), build_model(args, device, fast=True)
-    models[1].netG.load_state_dict(models[0].netG.state_dict())
-    res['params_netG'] = sum(p.numel() for p in models[0].netG.parameters())
-    inputs = generator_inputs(models[0], make_batch(1, (args.size, args.size), 'box'), device)
-    res['gflops_per_image'] = count_gflops(models[0].netG, inputs)
+    weights = inference_net(models[0]).state_dict()
+    inference_net(models[1]).load_state_dict(weights)
+    res['generator'] = models[0].inference_nets[0]
+    res['params_generator'] = sum(p.numel() for p in inference_net(models[0]).parameters())
+    res['gflops_per_image'] = edit_gflops(models[0], {k: v.to(device) for k, v in
+                                                      make_batch(1, (args.size, args.size), 'box').items()})
     counting = models[1]  # the fast path's executed work per mask family, on an eager model
     if args.cuda_graph or args.compile:
         counting = build_model(eager(args), device)
-        counting.netG.load_state_dict(models[0].netG.state_dict())
+        inference_net(counting).load_state_dict(weights)
     res['inference'] = {}
     for family in FAMILIES:
         ref, fast, diff = inference_times(args, device, models, family, 1)
@@ -477,7 +492,7 @@ def main(argv=None):
     if not args.skip_memory:
         res['memory_mib'] = {k: child_peak_memory(args, k) for k in
                              ('infer:reference', 'infer:fast', 'train:reference', 'train:fast')}
-    if not args.skip_process and device.type == 'cpu':
+    if not args.skip_process and device.type == 'cpu' and args.model == 'spmpgan':  # the authors' README example
         res['whole_process_edit'] = whole_process_edit(args)
     if args.profile:
         res['profile'] = profile_fast_path(args, device)
@@ -541,11 +556,11 @@ def device_name(device):
 
 
 def print_table(r):
-    print(f"\nSPM-PGAN benchmark on {r['device']} {r['device_name']} (torch {r['torch']}, {r['threads']} threads), "
+    print(f"\n{r['model']} benchmark on {r['device']} {r['device_name']} (torch {r['torch']}, {r['threads']} threads), "
           f"ngf {r['ngf']}, {r['size']}×{r['size']}, L={r['label_nc']}; fast path: amp {r['amp']}, compile "
           f"{r['compile']}, channels_last {r['channels_last']}, CUDA graph {r['cuda_graph']}, semantic window "
           f"{r['semantic_window']}; tf32 {r['tf32']}")
-    print(f"netG {r['params_netG'] / 1e6:.3f} M parameters, {r['gflops_per_image']:.1f} GFLOP per image; "
+    print(f"{r['generator']} {r['params_generator'] / 1e6:.3f} M parameters, {r['gflops_per_image']:.1f} GFLOP per image; "
           f"fp32 matmul ceiling {r['matmul_gflops_fp32']:.0f} GFLOP/s")
     dtype = r['amp'] if r['amp'] != 'none' else 'fp32'  # the fast path's, and its ceiling's
     print(f"\n{'measurement':<34}{'reference':>12}{'fast':>12}{'speed-up':>10}{'max |diff|':>12}{'work cut':>10}")

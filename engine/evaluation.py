@@ -16,7 +16,7 @@ from util.metrics import FID, LPIPS, masked_metrics
 class TrainFID:
     """Built at the start of training, so a missing Inception file fails before hours of work."""
 
-    def __init__(self, opt, device):
+    def __init__(self, opt, device, items='edit'):
         self.opt = opt
         self.fid = FID(device, opt.inception_path, color_order=opt.fid_color_order)
         self.log_path = os.path.join(opt.checkpoints_dir, opt.name, 'metrics_log.jsonl')
@@ -24,7 +24,8 @@ class TrainFID:
         import data
         test_opt = types.SimpleNamespace(**vars(opt))
         test_opt.mask_dir = opt.eval_mask_dir
-        self.dataset = data.create_dataset(test_opt, 'test')  # checks --eval_mask_dir now, not after an epoch
+        # the model's kind of samples (its dataset_items); checks --eval_mask_dir now, not after an epoch
+        self.dataset = data.create_dataset(test_opt, 'test', items)
 
     def _history(self):
         if not os.path.isfile(self.log_path):

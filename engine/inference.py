@@ -1,6 +1,7 @@
 """Loading a model for inference and editing a test split: what test.py, scripts/evaluate.py and
 their tests share. The checkpoint decides the network; its saved options decide the data."""
 import os
+import sys
 
 import numpy as np
 
@@ -50,8 +51,22 @@ def parse_with_checkpoint(options, argv=None):
     opt = options.parse(argv)
     path = checkpoint_file(opt)
     ckpt = load_checkpoint(path)
+    check_model_named(opt, argv, ckpt, path)
     saved = dict(ckpt.get('opt') or {}, model=ckpt['model'], stage=ckpt.get('stage'))
     return options.parse(argv, saved=saved), ckpt, path
+
+
+def check_model_named(opt, argv, ckpt, path):
+    """The checkpoint says which model it is; a --model / --stage on the command line that says
+    otherwise is a mistake worth one line (the file would be used as what it is, silently)."""
+    argv = [str(a) for a in (sys.argv[1:] if argv is None else argv)]
+    named = lambda flag: any(a == flag or a.startswith(flag + '=') for a in argv)  # noqa: E731
+    what = ckpt['model'] + (f' --stage {ckpt["stage"]}' if ckpt.get('stage') else '')
+    for flag, have in (('--model', ckpt['model']), ('--stage', ckpt.get('stage'))):
+        given = getattr(opt, flag[2:], None)
+        if named(flag) and given != have:
+            raise UserError(f'{path} is a {what} checkpoint, not {flag} {given}: drop {flag} (test.py takes the '
+                            f'model from the checkpoint) or give a checkpoint of {flag} {given}')
 
 
 def build_model(opt, ckpt, path, parser=None):
@@ -75,7 +90,7 @@ def build_model(opt, ckpt, path, parser=None):
 
 
 def run_test_split(opt, model, dataset=None):
-    dataset = dataset if dataset is not None else data.create_dataset(opt, 'test')
+    dataset = dataset if dataset is not None else data.create_dataset(opt, 'test', model.dataset_items)
     if opt.mask_dir is None:
         print('No --mask_dir: using seeded training-family masks (same for every run with this --seed).')
     out_dir = os.path.join(opt.results_dir, opt.name, f'test_{opt.which_epoch}')

@@ -10,7 +10,8 @@ everything a run needs in and out of one checkpoint dict (``util/checkpoint.py``
 What the code around a model asks it, instead of assuming one network (class attributes):
 ``inference_nets`` (what test.py loads), ``arch_options`` (the options that fix the nets: a
 resumed run may not change them, test.py takes them from the checkpoint), ``summary_losses``
-(the progress bar), ``size_rule`` (image sizes the nets accept), ``missing_net_hint``.
+(the progress bar), ``size_rule`` (image sizes the nets accept), ``dataset_items`` (what its
+samples hold), ``missing_net_hint``.
 See docs/overview.md, "Adding a model".
 """
 import torch
@@ -34,6 +35,8 @@ class BaseModel:
     summary_losses = ()
     #: image sizes the nets accept (util/sizes.py)
     size_rule = ANY_SIZE
+    #: what its samples hold: 'edit' (image, label, instance, mask) or another ``data.ITEMS`` kind
+    dataset_items = 'edit'
     #: what to give instead when a checkpoint lacks one of ``inference_nets``
     missing_net_hint = 'give a checkpoint saved from the full model by train.py'
 
@@ -267,6 +270,18 @@ class GANModel(BaseModel):
         with self.runtime.autocast():
             loss = compute_loss()
         self.runtime.backward_and_step(loss, optimizers)
+
+
+def add_gan_loss_options(group, is_train, lambda_l1=1.0, lambda_gan=1.0, lambda_vgg=10.0, ndf=64):
+    """The flags of the L1 + hinge GAN + VGG recipe both papers train with, at a model's defaults."""
+    group.add_argument('--ndf', type=int, default=ndf, help='discriminator base width')
+    if is_train:
+        group.add_argument('--lambda_l1', type=float, default=lambda_l1, help='weight of the L1 loss')
+        group.add_argument('--lambda_gan', type=float, default=lambda_gan, help='weight of the hinge GAN loss')
+        group.add_argument('--lambda_vgg', type=float, default=lambda_vgg,
+                           help='weight of the VGG19 perceptual loss; 0 disables it and its weights file')
+        group.add_argument('--vgg_path', default=None,
+                           help='local VGG19 weights (torchvision vgg19-dcbb9e9d.pth); default: the torch hub cache')
 
 
 def lr_factor(epoch, policy, niter, niter_decay):

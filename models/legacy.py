@@ -90,6 +90,14 @@ register_format('spmpgan', 'a bare SPM-PGAN generator state dict',
                 lambda c: _has_prefix(c, 'G1.enc1.'), lambda c, path: _from_upstream_spmpgan({'netG': c}, path))
 
 
+def to_upstream_spmpgan(ckpt):
+    """Ours -> the authors' trainer.py layout (nets and optimisers at top level, same names)."""
+    out = {'epoch': int(ckpt.get('epoch', 0))}
+    out.update(ckpt['nets'])
+    out.update(ckpt.get('optimizers', {}))
+    return out
+
+
 def _partial(ckpt):
     """What a dict without a generator holds, in words, or None: discriminators only (the authors'
     trainer can leave ``{'netD_1': ..., 'epoch': 0}``), optimiser states only."""
@@ -164,6 +172,12 @@ SIEDOB_PARTS = {'background': 'background generator (netG_BG, the authors\' bg.p
                 'fusion': 'fusion network (netG_F, the authors\' Fnet.pth)',
                 'object-inpainting': 'object-inpainting generator (the authors\' object_inpainting.pth)',
                 'object-style': 'object-style generator (the authors\' object_style.pth)'}
+SIEDOB_SUPPORTED = ('background',)
+
+#: our optimiser names -> the authors' (background/trainer.py)
+SIEDOB_BACKGROUND_OPTIMIZERS = {'optimizer_G_BG': 'optimizer_G_BG', 'optimizer_D_BG': 'optimizer_D_bg',
+                                'optimizer_D_patch': 'optimizer_D_patch'}
+SIEDOB_BACKGROUND_NETS = ('netG_BG', 'netD_BG', 'netD_patch')
 
 
 def siedob_part(ckpt):
@@ -177,8 +191,64 @@ def siedob_part(ckpt):
     return None
 
 
+def _is_bg_generator(state):
+    return _has_prefix(state, 'style1.stylelayer.') and _has_prefix(state, 'enc8.')
+
+
+def _from_upstream_siedob_background(ckpt, path):
+    """The authors' ``bg.pth`` (``{'netG_BG', ...}``, maybe with ``netD_BG``, ``netD_patch``, their
+    optimisers and ``epoch``): BGR images; label_nc and ngf follow from the weight shapes."""
+    g = ckpt['netG_BG']
+    if not _is_bg_generator(g):
+        raise UserError(f'{path}: netG_BG is not a SIEDOB background generator (no enc8.* / style1.* entries); '
+                        f'is the file complete?')
+    try:
+        w = g['init_conv.conv.weight']
+    except KeyError:
+        raise UserError(f'{path} looks like SIEDOB\'s bg.pth but lacks init_conv.conv.weight; is it complete?') \
+            from None
+    label_nc = int(w.shape[1]) - 5  # masked image 3, labels, edge 1, mask 1
+    arch = {'label_nc': label_nc, 'ngf': int(w.shape[0]), 'ndf': 64, 'color_order': 'bgr',
+            'object_classes': list(range(24, 34)) if label_nc == 34 else [], 'keep_label_0': False}
+    nets = {k: ckpt[k] for k in SIEDOB_BACKGROUND_NETS if isinstance(ckpt.get(k), dict)}
+    if 'netD_BG' in nets:
+        arch['ndf'] = int(nets['netD_BG']['dis_model.0.conv.weight_orig'].shape[0])
+    optimizers = {ours: ckpt[theirs] for ours, theirs in SIEDOB_BACKGROUND_OPTIMIZERS.items()
+                  if isinstance(ckpt.get(theirs), dict)}
+    return make_checkpoint('siedob', arch, nets, optimizers, epoch=ckpt.get('epoch', 0), stage='background',
+                           format='upstream-siedob-background', format_version=0)
+
+
+def to_upstream_siedob_background(ckpt):
+    """Ours -> the authors' background/trainer.py layout (what their fusion code reads as bg.pth)."""
+    out = {'epoch': int(ckpt.get('epoch', 0))}
+    out.update({k: v for k, v in ckpt['nets'].items() if k in SIEDOB_BACKGROUND_NETS})
+    out.update({SIEDOB_BACKGROUND_OPTIMIZERS[k]: v for k, v in ckpt.get('optimizers', {}).items()
+                if k in SIEDOB_BACKGROUND_OPTIMIZERS})
+    return out
+
+
+#: (model, stage) -> the function writing the authors' layout (scripts/convert_checkpoint.py --to upstream)
+UPSTREAM_EXPORTS = {('spmpgan', None): to_upstream_spmpgan, ('siedob', 'background'): to_upstream_siedob_background}
+
+
+def to_upstream(ckpt):
+    """A native checkpoint in its authors' layout; a one-line error for a model or stage without one."""
+    key = (ckpt.get('model'), ckpt.get('stage'))
+    if key not in UPSTREAM_EXPORTS:
+        have = ', '.join(m + (f' --stage {s}' if s else '') for m, s in UPSTREAM_EXPORTS)
+        raise UserError(f'no authors\' layout is known for {key[0]}' + (f' --stage {key[1]}' if key[1] else '')
+                        + f'; known: {have}')
+    return UPSTREAM_EXPORTS[key](ckpt)
+
+
+register_format('siedob', "the authors' SIEDOB background generator (bg.pth)",
+                lambda c: isinstance(c.get('netG_BG'), dict), _from_upstream_siedob_background)
+register_format('siedob', 'a bare SIEDOB background-generator state dict', _is_bg_generator,
+                lambda c, path: _from_upstream_siedob_background({'netG_BG': c}, path))
+
 register_refusal(
-    lambda c: siedob_part(c) is not None,
-    lambda c, path: f'{path} is a SIEDOB {siedob_part(c)} checkpoint: it holds SIEDOB\'s '
-                    f'{SIEDOB_PARTS[siedob_part(c)]}, not an SPM-PGAN generator, and SIEDOB is not supported '
-                    f'yet; give an SPM-PGAN checkpoint', first=True)
+    lambda c: siedob_part(c) not in (None,) + SIEDOB_SUPPORTED,
+    lambda c, path: f'{path} is a SIEDOB {siedob_part(c)} checkpoint ({SIEDOB_PARTS[siedob_part(c)]}); this '
+                    f'code reads SIEDOB\'s background stage so far (bg.pth), not its '
+                    f'{siedob_part(c)} network yet', first=True)

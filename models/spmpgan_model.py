@@ -4,7 +4,7 @@ import torch
 import torch.nn.functional as F
 
 from models import legacy
-from models.base_model import GANModel
+from models.base_model import GANModel, add_gan_loss_options
 from models.networks import fast
 from models.networks.discriminators import SNPatchDiscriminator
 from models.networks.init import init_weights
@@ -32,14 +32,7 @@ class SPMPGANModel(GANModel):
     def modify_commandline_options(parser, is_train):
         g = parser.add_argument_group('spmpgan')
         fast.add_forward_options(g)
-        g.add_argument('--ndf', type=int, default=64, help='discriminator base width (upstream: 64)')
-        if is_train:
-            g.add_argument('--lambda_l1', type=float, default=1.0, help='weight of the L1 loss (per scale)')
-            g.add_argument('--lambda_gan', type=float, default=1.0, help='weight of the hinge GAN loss (per scale)')
-            g.add_argument('--lambda_vgg', type=float, default=10.0,
-                           help='weight of the VGG19 perceptual loss (per scale); 0 disables it and its weights file')
-            g.add_argument('--vgg_path', default=None,
-                           help='local VGG19 weights (torchvision vgg19-dcbb9e9d.pth); default: the torch hub cache')
+        add_gan_loss_options(g, is_train)  # upstream: ndf 64, λ_L1 1, λ_GAN 1, λ_VGG 10 at every scale
         return parser
 
     @staticmethod

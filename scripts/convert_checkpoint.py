@@ -1,34 +1,38 @@
-"""Convert SPM-PGAN checkpoints between the authors' layout and ours.
+"""Convert checkpoints between the authors' layouts and ours.
 
-    python scripts/convert_checkpoint.py IN.pth OUT.pth --to ours       # authors' cityscapes.pth -> ours
+    python scripts/convert_checkpoint.py IN.pth OUT.pth --to ours       # authors' cityscapes.pth / bg.pth -> ours
     python scripts/convert_checkpoint.py IN.pth OUT.pth --to upstream   # ours (BGR) -> authors' layout
-    python scripts/convert_checkpoint.py IN.pth OUT.pth --to ours --color_order rgb   # permute to RGB weights
-    python scripts/convert_checkpoint.py IN.pth OUT.pth --to ours --fold_sn           # deployment: plain convs
+    python scripts/convert_checkpoint.py IN.pth OUT.pth --to ours --color_order rgb   # SPM-PGAN: RGB weights
+    python scripts/convert_checkpoint.py IN.pth OUT.pth --to ours --fold_sn           # SPM-PGAN: plain convs
 
-The authors' layout is ``{'netG', 'netD_1'..'netD_3', 'optimizer_*', 'epoch'}`` with BGR weights
-(their trainer.py's save). ``--color_order`` permutes the colour channels of the weights, exactly;
-``--fold_sn`` folds the eval-mode spectral norm of the decoder convs into plain weights, giving
-identical eval outputs, and keeps only netG. test.py reads every result directly.
+The authors' layouts (their trainers' saves, BGR weights): SPM-PGAN ``{'netG', 'netD_1'..'netD_3',
+'optimizer_*', 'epoch'}``; SIEDOB's background stage (bg.pth) ``{'netG_BG', 'netD_BG', 'netD_patch',
+'optimizer_G_BG', 'optimizer_D_bg', 'optimizer_D_patch', 'epoch'}``. For SPM-PGAN ``--color_order``
+permutes the colour channels of the weights, exactly; ``--fold_sn`` folds the eval-mode spectral
+norm of the decoder convs into plain weights, giving identical eval outputs, and keeps only netG.
+test.py reads every result directly.
 """
 import argparse
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from models.legacy import fold_spectral_norm, load_checkpoint, swap_color_order  # noqa: E402
+from models.legacy import fold_spectral_norm, load_checkpoint, swap_color_order, to_upstream  # noqa: E402
 from util.checkpoint import make_checkpoint, save_checkpoint  # noqa: E402
 from util.errors import UserError, exit_on_user_error  # noqa: E402
 
 
 def convert(ckpt, to, color_order=None, fold_sn=False):
     """Native checkpoint dict -> (object to save, list of summary lines)."""
-    if ckpt.get('model') != 'spmpgan':
-        raise UserError(f'only SPM-PGAN checkpoints can be converted (this one is {ckpt.get("model")})')
     arch = dict(ckpt['arch'])
     nets = dict(ckpt['nets'])
     optimizers = dict(ckpt.get('optimizers', {}))
-    notes = [f'input: {ckpt["format"]} format, label_nc {arch["label_nc"]}, ngf {arch["ngf"]}, '
+    what = ckpt.get('model', '?') + (f' --stage {ckpt["stage"]}' if ckpt.get('stage') else '')
+    notes = [f'input: {ckpt["format"]} format, {what}, label_nc {arch["label_nc"]}, ngf {arch["ngf"]}, '
              f'colour order {arch["color_order"]}, nets {", ".join(sorted(nets))}']
+    if (color_order and color_order != arch['color_order'] or fold_sn) and ckpt.get('model') != 'spmpgan':
+        raise UserError(f'--color_order and --fold_sn convert SPM-PGAN weights; this is {what}: '
+                        f'convert it without them')
     if color_order and color_order != arch['color_order']:
         nets = swap_color_order(nets)
         optimizers = {}  # Adam moments belong to the old channel order
@@ -51,13 +55,12 @@ def convert(ckpt, to, color_order=None, fold_sn=False):
             raise UserError('the authors\' code needs the spectral-norm layout: do not use --fold_sn with --to upstream')
         if arch.get('hidden', 2 * arch['ngf']) != 64 or arch['ngf'] != 32:
             notes.append(f'note: ngf {arch["ngf"]} differs from the authors\' 32; their code cannot build this net')
-        out = {'epoch': int(ckpt.get('epoch', 0))}
-        out.update(nets)
-        out.update(optimizers)  # same names as the authors' optimizer_G, optimizer_D_1..3
-        notes.append(f'output: authors\' layout, keys {", ".join(out)}; netG has {len(nets["netG"])} entries')
+        out = to_upstream(dict(ckpt, arch=arch, nets=nets, optimizers=optimizers))
+        sizes = ', '.join(f'{k} {len(v)} entries' for k, v in out.items() if k.startswith('net'))
+        notes.append(f'output: authors\' layout, keys {", ".join(out)}; {sizes}')
         return out, notes
-    out = make_checkpoint('spmpgan', arch, nets, optimizers, ckpt.get('epoch', 0), ckpt.get('epoch_iter', 0),
-                          ckpt.get('total_iters', 0), ckpt.get('rng'), ckpt.get('opt'))
+    out = make_checkpoint(ckpt['model'], arch, nets, optimizers, ckpt.get('epoch', 0), ckpt.get('epoch_iter', 0),
+                          ckpt.get('total_iters', 0), ckpt.get('rng'), ckpt.get('opt'), stage=ckpt.get('stage'))
     notes.append(f'output: our format, nets {", ".join(sorted(nets))}, colour order {arch["color_order"]}'
                  + (', spectral norm folded' if not arch.get('spectral_norm', True) else ''))
     return out, notes

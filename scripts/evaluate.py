@@ -74,7 +74,9 @@ def main(argv=None):
             raise UserError('--mask_dir is required: predefined masks make results comparable (scripts/make_masks.py)')
         import data
         # everything that can fail is checked before the test split is edited (hours on Cityscapes)
-        dataset = data.create_dataset(opt, 'test')  # checks the masks' count and sizes
+        import models
+        items = models.find_model_using_name(ckpt['model'], ckpt.get('stage')).dataset_items
+        dataset = data.create_dataset(opt, 'test', items)  # checks the masks' count and sizes
         seg_fn = load_seg_model(opt.seg_model) if opt.seg_model else None
         model, ckpt_path = build_model(opt, ckpt, ckpt_path, options.parser)
         networks = metric_networks(model.device, opt)

@@ -101,5 +101,5 @@ def test_stage_resolves_to_its_class(staged_model):
     assert models.find_model_using_name('staged', 'first') is _Stage
     with pytest.raises(ValueError, match=r"no --stage 'second': its stages are first"):
         models.find_model_using_name('staged', 'second')
-    with pytest.raises(ValueError, match='unknown --model .nope.*choose one of: spmpgan'):
+    with pytest.raises(ValueError, match='unknown --model .nope.*choose one of: siedob, spmpgan'):
         models.find_model_using_name('nope')

@@ -24,10 +24,26 @@ def test_benchmark_script_smoke(tmp_path, capsys):
     assert all(v['max_abs_diff'] <= 1e-3 and v['fast_s'] > 0 for v in res['inference'].values())
     # the executed work follows the mask: a 15 % box leaves far less than a 75 % frame
     assert res['inference']['box']['work_ratio'] > 1.5 > res['inference']['outpainting']['work_ratio'] >= 0.99
-    assert res['gflops_per_image'] > 0 and res['params_netG'] > 0
+    assert res['gflops_per_image'] > 0 and res['params_generator'] > 0 and res['generator'] == 'netG'
     assert res['profile']['inference b1']['ops'][0]['ms'] > 0
     printed = capsys.readouterr().out
     assert 'inference b1, box mask' in printed and 'profile, fast path' in printed
+
+
+def test_benchmark_rows_for_siedobs_background_generator(tmp_path, capsys):
+    """The same rows for SIEDOB's bg_G (--model siedob --stage background): inference per mask,
+    a training iteration (bg_G, both discriminators, the boundary patches), reference vs fast."""
+    import json
+    import engine.benchmark as bench
+    out = tmp_path / 'bg.json'
+    bench.main(['--model', 'siedob', '--stage', 'background', '--ngf', '4', '--ndf', '8', '--size', '64',
+                '--repeats', '1', '--warmup', '0', '--throughput_batch', '1', '--skip_memory', '--json', str(out)])
+    res = json.loads(out.read_text())
+    assert res['model'] == 'siedob --stage background' and res['generator'] == 'netG_BG'
+    assert all(v['max_abs_diff'] <= 1e-4 for v in res['inference'].values())   # the SSP matmul vs the loop
+    assert res['training']['reference_s'] > 0 and res['training']['fast_gflop'] > 0
+    assert 'whole_process_edit' not in res                                      # the SPM-PGAN authors' example
+    assert 'netG_BG' in capsys.readouterr().out
 
 
 
@@ -36,7 +52,8 @@ def test_benchmark_counts_training_work():
     layer) make the fast iteration do less work than the reference, VGG19 being common to both."""
     import argparse
     import engine.benchmark as bench
-    args = argparse.Namespace(label_nc=L, ngf=4, ndf=8, size=256, amp='none', compile=False, semantic_window='auto',
+    args = argparse.Namespace(model='spmpgan', stage=None, label_nc=L, ngf=4, ndf=8, size=256, amp='none',
+                              compile=False, semantic_window='auto',
                               channels_last=False, cuda_graph=True)  # counted on an eager model anyway
     ref, fast = (bench.training_gflops(args, torch.device('cpu'), f) for f in (False, True))
     # VGG19 up to relu5_1 on the three scales (256², 128², 64²): ~61.6 GFLOP per forward; the fake's

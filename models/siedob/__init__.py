@@ -1,0 +1,1 @@
+"""SIEDOB's trainable stages (``models/siedob_model.py`` lists them)."""

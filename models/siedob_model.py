@@ -1,0 +1,25 @@
+"""SIEDOB (CVPR 2023, "Semantic Image Editing by Disentangling Object and Background"): objects and
+background are edited by separate networks, trained separately, and fused (the paper's Fig. 2).
+
+``--model siedob --stage S`` trains one part (``stages``), each a model of its own in
+``models/siedob/`` with its nets, losses and checkpoint:
+
+* ``background`` (``models/siedob/background.py``): the background generator with semantic-aware
+  self-propagation, against a global and a boundary-anchored patch discriminator (Sec. 3.3);
+
+the object branch (object inpainting, reference-guided object generation) and the fusion network
+follow. ``--model siedob`` alone will be the end-to-end editor test.py uses once they exist.
+"""
+from models.base_model import BaseModel
+from util.errors import UserError
+
+
+class SIEDOBModel(BaseModel):
+    model_name = 'siedob'
+    #: stage name -> 'module:Class' (``models.find_model_using_name(name, stage)``)
+    stages = {'background': 'models.siedob.background:SIEDOBBackgroundModel'}
+
+    def __init__(self, opt, device, arch=None):
+        raise UserError('SIEDOB is trained stage by stage: give --stage ' + ' or --stage '.join(self.stages)
+                        + '; the end-to-end editor (--model siedob alone) needs the object and fusion '
+                          'stages, which are not implemented yet')

@@ -1,0 +1,242 @@
+"""SIEDOB's background stage as a model (models/siedob/background.py, upstream background/trainer.py):
+the tensors it builds, the composite and losses, the boundary patches, a batch without boundary, a
+tiny overfit, and the authors' bg.pth (built here in their layout) loading and converting."""
+import os
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from models import find_model_using_name, legacy
+from models.networks.discriminators import SNPatchDiscriminator
+from models.networks.fast import set_impl
+from models.networks.init import init_weights
+from models.networks.siedob import BackgroundGenerator
+from models.siedob.background import SIEDOBBackgroundModel, patch_geometry
+from options import default_options
+from util.errors import UserError
+from util.tensors import edge_map, one_hot
+
+CPU = torch.device('cpu')
+
+
+def make_model(is_train=True, **kw):
+    base = dict(model='siedob', stage='background', dataset_name='cityscapes', ngf=4, ndf=8, lambda_vgg=0)
+    if not is_train:
+        base.pop('lambda_vgg')
+    base.update(kw)
+    return SIEDOBBackgroundModel(default_options(is_train, **base), CPU).setup()
+
+
+def toy_batch(n=2, size=32, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    label = torch.full((n, 1, size, size), 7, dtype=torch.long)
+    label[:, :, :6] = 23
+    label[:, :, 0, :3] = 0                                  # unlabeled
+    label[:, :, 12:24, 4:12] = 26                           # a car
+    inst = label.clone()
+    inst[:, :, 12:24, 4:12] = 26000
+    mask = torch.zeros(n, 1, size, size)
+    mask[:, :, 8:28, 2:20] = 1
+    bg = torch.ones(n, 1, size, size)
+    bg[:, :, 12:24, 4:12] = 0                               # the car is a selected object
+    # smooth, label-coloured images (learnable at a tiny width) with a little noise
+    colours = torch.rand(34, 3, generator=g) * 1.6 - 0.8
+    image = colours[label[:, 0]].permute(0, 3, 1, 2) + 0.05 * torch.randn(n, 3, size, size, generator=g)
+    return {'image': image, 'label': label, 'instance': inst, 'mask': mask, 'bg_mask': bg, 'path': 'toy'}
+
+
+def test_stage_is_found_by_name_and_the_whole_model_says_what_to_do():
+    assert find_model_using_name('siedob', 'background') is SIEDOBBackgroundModel
+    with pytest.raises(ValueError, match="its stages are background"):
+        find_model_using_name('siedob', 'fusion')
+    with pytest.raises(UserError, match='SIEDOB is trained stage by stage: give --stage background'):
+        find_model_using_name('siedob')(default_options(True, model='siedob'), CPU)
+
+
+def test_set_input_builds_the_trainers_tensors():
+    m = make_model()
+    b = toy_batch()
+    m.set_input(b)
+    label = b['label'].clone()
+    label[label == 0] = 33                                   # upstream: unlabeled is read as the last id
+    assert torch.equal(m.label, label)
+    seg = one_hot(label, 34)
+    m_bg = b['mask'] * b['bg_mask']
+    assert torch.equal(m.segmap, seg)
+    x = m.net_input
+    assert x.shape == (2, 3 + 34 + 1 + 1, 32, 32)
+    assert torch.equal(x[:, :3], b['image'] * (1 - b['mask']) * b['bg_mask'])
+    assert torch.equal(x[:, 3:37], seg * b['bg_mask'])
+    assert torch.equal(x[:, 37:38], edge_map(b['instance']) * b['mask'] * b['bg_mask'])  # edges under the full M
+    assert torch.equal(x[:, 38:], m_bg)
+    keep = make_model(keep_label_0=True)
+    keep.set_input(b)
+    assert torch.equal(keep.label, b['label'])
+
+
+def test_composite_losses_and_patches():
+    m = make_model(lambda_vgg=0)
+    b = toy_batch()
+    m.set_input(b)
+    m.forward()
+    m_bg = b['mask'] * b['bg_mask']
+    fake = m.fake.detach()
+    assert torch.equal(m.composite.detach(), fake * m_bg + b['image'] * (1 - m_bg))
+    # four windows per sample, each an even side in the scaled 96..160 range, inside the image
+    (lo, hi), out = patch_geometry(32, 32)
+    assert ((lo, hi), out) == ((12, 20), 20)
+    assert len(m.patch_windows) == 8 and m.fake_patches.shape == (8, 37, 20, 20)
+    for s, r0, r1, c0, c1 in m.patch_windows:
+        assert r1 - r0 == c1 - c0 and (r1 - r0) % 2 == 0 and lo - 1 <= r1 - r0 <= hi
+        assert 0 <= r0 and r1 <= 31 and 0 <= c0 and c1 <= 31
+    m.compute_D_loss()
+    seen = {}  # what the patch D returns inside the G loss (its spectral norm steps at every call)
+    hook = m.netD_patch.register_forward_hook(lambda mod, inp, out: seen.update(patches=inp[0], scores=out))
+    m.compute_G_loss()
+    hook.remove()
+    assert torch.allclose(m.losses['G_L1'], (fake - b['image'] * b['bg_mask']).abs().mean())
+    assert float(m.losses['patches']) == 8
+    assert seen['patches'] is m.fake_patches  # the fakes, not detached: G learns through them
+    assert torch.allclose(m.losses['G_GAN_patch'], -seen['scores'].detach().mean() * 0.2)
+    # the patches are [composite, labels] cut at the windows and resized bilinearly
+    s0, r0, r1, c0, c1 = m.patch_windows[0]
+    cut = F.interpolate(torch.cat([m.composite, m.segmap], 1)[s0:s0 + 1, :, r0:r1, c0:c1], size=(20, 20),
+                        mode='bilinear', align_corners=False)
+    assert torch.allclose(m.fake_patches[:1], cut)
+    assert patch_geometry(256, 256) == ((96, 160), 160)     # upstream's at 256
+
+
+def test_a_batch_without_boundary_trains(tmp_path):
+    """Upstream crashes when no sample has a boundary pixel; here the patch terms are 0."""
+    m = make_model()
+    b = toy_batch()
+    b['mask'].zero_()
+    m.set_input(b)
+    m.optimize_parameters()
+    losses = m.get_current_losses()
+    assert losses['patches'] == 0 and losses['D_fake_patch'] == 0 and losses['G_GAN_patch'] == 0
+    assert all(torch.isfinite(torch.tensor(v)) for v in losses.values())
+
+
+def test_tiny_overfit_l1_falls():
+    torch.manual_seed(0)
+    m = make_model(lr=5e-3, ngf=8)
+    b = toy_batch(n=1)
+    first = None
+    for _ in range(30):
+        m.set_input(b)
+        m.optimize_parameters()
+        l1 = m.get_current_losses()['G_L1']
+        first = l1 if first is None else first
+    assert l1 < 0.5 * first, (first, l1)  # 0.47 -> 0.06 on one machine
+
+
+def test_background_only_edit_keeps_known_pixels():
+    m = make_model(is_train=False)
+    b = toy_batch()
+    del b['bg_mask']                                          # test.py's single image: all background
+    out = m.edit(b)
+    keep = b['mask'] == 0
+    assert torch.equal(out.expand_as(b['image'])[keep.expand_as(out)], b['image'][keep.expand_as(out)])
+
+
+# ---- the authors' bg.pth -----------------------------------------------------------------------------
+
+def authors_file(path, ngf=8):
+    """A bg.pth in the authors' layout (background/trainer.py's save), random weights."""
+    torch.manual_seed(1)
+    g = init_weights(BackgroundGenerator(34, ngf))
+    with torch.no_grad():
+        for p in g.parameters():
+            p.add_(torch.randn_like(p) * 0.05)
+    d = init_weights(SNPatchDiscriminator(37, 6, 64, pad_type='zero', sparse_labels=False))
+    adam = torch.optim.Adam(g.parameters())
+    torch.save({'epoch': 7, 'netG_BG': g.state_dict(), 'netD_BG': d.state_dict(), 'netD_patch': d.state_dict(),
+                'optimizer_G_BG': adam.state_dict(), 'optimizer_D_bg': torch.optim.Adam(d.parameters()).state_dict(),
+                'optimizer_D_patch': torch.optim.Adam(d.parameters()).state_dict()}, path)
+    return set_impl(g.eval(), 'reference')  # the authors' formulation, module by module
+
+
+@pytest.mark.numerics
+def test_authors_bg_pth_loads_and_edits_identically(tmp_path):
+    path = str(tmp_path / 'bg.pth')
+    g = authors_file(path)
+    ckpt = legacy.load_checkpoint(path)
+    assert (ckpt['model'], ckpt['stage'], ckpt['epoch']) == ('siedob', 'background', 7)
+    assert ckpt['arch']['label_nc'] == 34 and ckpt['arch']['ngf'] == 8 and ckpt['arch']['color_order'] == 'bgr'
+    assert set(ckpt['optimizers']) == {'optimizer_G_BG', 'optimizer_D_BG', 'optimizer_D_patch'}
+    opt = default_options(False, model='siedob', stage='background', dataset_name='cityscapes')
+    model = SIEDOBBackgroundModel.from_checkpoint(opt, CPU, ckpt, path)
+    model.set_forward('reference')
+    b = toy_batch(size=64)
+    out = model.edit(b)
+    label = b['label'].clone()
+    label[label == 0] = 33
+    seg = one_hot(label, 34)
+    m_bg = b['mask'] * b['bg_mask']
+    x = torch.cat([b['image'] * (1 - b['mask']) * b['bg_mask'],
+                   torch.cat([seg, edge_map(b['instance']) * b['mask']], 1) * b['bg_mask'], m_bg], 1)
+    with torch.no_grad():
+        want = g(x, seg, m_bg, b['bg_mask']) * m_bg + b['image'] * (1 - m_bg)
+    assert torch.equal(out, want)  # the authors' module (our reference is theirs) on the same weights
+    # the bare generator state dict too
+    torch.save(g.state_dict(), tmp_path / 'bare.pth')
+    bare = legacy.load_checkpoint(str(tmp_path / 'bare.pth'))
+    assert bare['stage'] == 'background' and set(bare['nets']) == {'netG_BG'}
+
+
+def test_broken_bg_pth_is_a_one_line_error(tmp_path):
+    path = str(tmp_path / 'bg.pth')
+    authors_file(path)
+    ckpt = torch.load(path, weights_only=True)
+    del ckpt['netG_BG']['dec3.gated_conv2d.conv2d.weight_orig']
+    torch.save(ckpt, path)
+    native = legacy.load_checkpoint(path)
+    opt = default_options(False, model='siedob', stage='background', dataset_name='cityscapes')
+    with pytest.raises(UserError, match=r'bg\.pth.*netG_BG.*missing.*dec3\.gated_conv2d\.conv2d\.weight_orig'):
+        SIEDOBBackgroundModel.from_checkpoint(opt, CPU, native, path)
+    torch.save({'netG': {'fg_inpainting.enc1.conv2d.weight': torch.zeros(1)}}, tmp_path / 'obj.pth')
+    with pytest.raises(UserError, match=r'obj\.pth is a SIEDOB object-inpainting checkpoint'):
+        legacy.load_checkpoint(str(tmp_path / 'obj.pth'))
+
+
+def test_convert_both_ways(tmp_path, capsys):
+    import scripts.convert_checkpoint as convert
+    path = str(tmp_path / 'bg.pth')
+    authors_file(path)
+    convert.main([path, str(tmp_path / 'ours.pth'), '--to', 'ours'])
+    ours = torch.load(tmp_path / 'ours.pth', weights_only=True)
+    assert ours['format'] == 'semedit' and ours['stage'] == 'background'
+    convert.main([str(tmp_path / 'ours.pth'), str(tmp_path / 'back.pth'), '--to', 'upstream'])
+    a, b = torch.load(path, weights_only=True), torch.load(tmp_path / 'back.pth', weights_only=True)
+    assert set(a) == set(b)
+    for net in ('netG_BG', 'netD_BG', 'netD_patch'):
+        assert a[net].keys() == b[net].keys() and all(torch.equal(a[net][k], b[net][k]) for k in a[net])
+    assert b['optimizer_D_bg']['param_groups'] == a['optimizer_D_bg']['param_groups'] and b['epoch'] == 7
+    with pytest.raises(SystemExit):
+        convert.main([path, str(tmp_path / 'rgb.pth'), '--to', 'ours', '--color_order', 'rgb'])
+    assert 'convert SPM-PGAN weights' in capsys.readouterr().err
+    assert not os.path.exists(tmp_path / 'rgb.pth')
+
+
+def test_test_py_edits_with_the_authors_bg_pth_and_refuses_another_model(tmp_path, capsys):
+    import numpy as np
+    from PIL import Image
+    import test as test_script
+    path = str(tmp_path / 'bg.pth')
+    authors_file(path)
+    b = toy_batch(n=1, size=64)
+    Image.fromarray(((b['image'][0].permute(1, 2, 0).numpy() + 1) * 127.5).astype(np.uint8)).save(tmp_path / 'i.png')
+    Image.fromarray(b['label'][0, 0].numpy().astype(np.uint8)).save(tmp_path / 'l.png')
+    Image.fromarray((b['mask'][0, 0].numpy() * 255).astype(np.uint8)).save(tmp_path / 'm.png')
+    argv = ['--checkpoint', path, '--image_path', str(tmp_path / 'i.png'), '--segmap_path', str(tmp_path / 'l.png'),
+            '--mask_path', str(tmp_path / 'm.png'), '--output_path', str(tmp_path / 'out' / 'e.png')]
+    test_script.main(argv)
+    assert Image.open(tmp_path / 'out' / 'e.png').size == (64, 64)
+    assert 'siedob' in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        test_script.main(argv + ['--model', 'spmpgan'])
+    err = capsys.readouterr().err
+    assert f'{path} is a siedob --stage background checkpoint, not --model spmpgan' in err
+    assert len(err.strip().splitlines()) == 1
