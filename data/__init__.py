@@ -57,6 +57,7 @@ def dataset_for_label_nc(label_nc):
 ITEMS = {
     'edit': None,
     'siedob_scene': ('data.siedob_scene', 'SIEDOBScene'),
+    'siedob_scene_crops': ('data.siedob_scene', 'SIEDOBSceneCrops'),
 }
 
 

@@ -102,3 +102,44 @@ def foreground(label, instance, mask, rules=BACKGROUND_RULES, limits=(255, 255))
         for obj, _ in pairs:
             fg[obj.mask] = 1
     return {'fg': fg, 'bg': 1 - fg, 'objects': kept}
+
+
+def object_crops(image, masked, label, mask, kept, size, image_hr=None, max_num=None):
+    """The crops of the kept objects of one class, as upstream's ``inst_crop``: for each (object,
+    [r0, r1, c0, c1]) of ``kept``, rows r0..r1−1 and columns c0..c1−1 of the image, the masked
+    image (bilinear), the label map (nearest), the object's mask (bilinear, then > 0.5), the edit
+    mask (nearest), all resized to ``size`` (h, w); with ``image_hr`` (the high-resolution copy,
+    a whole multiple of the image) the same box scaled up. Inputs are C×H×W tensors. Returns a dict
+    of n×C×h×w tensors and ``boxes`` n×4 (int64), zero-padded to ``max_num`` objects when given."""
+    import torch
+    import torch.nn.functional as F
+
+    def resize(t, mode):
+        return F.interpolate(t[None].float(), size=size, mode=mode)[0]  # align_corners False, as upstream
+
+    out = {k: [] for k in ('image', 'masked', 'label', 'object_mask', 'mask', 'boxes')
+           + (('image_hr',) if image_hr is not None else ())}
+    factor = image_hr.shape[-1] // image.shape[-1] if image_hr is not None else 1
+    for obj, (r0, r1, c0, c1) in kept:
+        win = (slice(None), slice(r0, r1), slice(c0, c1))
+        out['image'].append(resize(image[win], 'bilinear'))
+        out['masked'].append(resize(masked[win], 'bilinear'))
+        out['label'].append(resize(label[win], 'nearest'))
+        obj_mask = torch.from_numpy(np.ascontiguousarray(obj.mask))[None]
+        out['object_mask'].append((resize(obj_mask[win], 'bilinear') > 0.5).float())
+        out['mask'].append(resize(mask[win], 'nearest'))
+        out['boxes'].append(torch.tensor([r0, r1, c0, c1], dtype=torch.int64))
+        if image_hr is not None:
+            out['image_hr'].append(resize(image_hr[:, factor * r0:factor * r1, factor * c0:factor * c1], 'bilinear'))
+    channels = {'image': image.shape[0], 'masked': image.shape[0], 'label': 1, 'object_mask': 1, 'mask': 1,
+                'image_hr': image.shape[0]}
+    stacked = {}
+    for k, items in out.items():
+        empty = torch.zeros((0, 4), dtype=torch.int64) if k == 'boxes' else torch.zeros((0, channels[k]) + tuple(size))
+        t = torch.stack(items) if items else empty
+        if max_num is not None:
+            if len(items) > max_num:
+                raise ValueError(f'{len(items)} objects of one class, more than max_num {max_num}')
+            t = torch.cat([t, t.new_zeros((max_num - len(items),) + t.shape[1:])])
+        stacked[k] = t
+    return stacked

@@ -10,7 +10,10 @@ Per sample, besides image, label, instance map and mask (as every scene dataset)
   24 and car 26) that the edit touches and the background stage's selection rule keeps, and the
   rest (``data/scene_objects.py``);
 * with ``--high_res`` (training split): ``image_hr``, the ``images2048/`` copy cropped and flipped
-  with the 256 crop (upstream's ``gt2048``; the object stages' high-resolution targets).
+  with the 256 crop (upstream's ``gt2048``; the object stages' high-resolution targets);
+* ``dataset_items = 'siedob_scene_crops'`` also gives ``objects``: per foreground class, the crops
+  of its selected objects (upstream's ``inst_crop``), zero-padded to the rule's ``max_num``.
+  (Upstream's background dataset builds them too; its trainer never reads them.)
 
 A model asks for these samples with ``dataset_items = 'siedob_scene'`` (``data.create_dataset``).
 """
@@ -20,7 +23,7 @@ import numpy as np
 import torch
 
 from data import masks as mask_gen
-from data.scene_objects import BACKGROUND_RULES, foreground
+from data.scene_objects import BACKGROUND_RULES, foreground, object_crops
 from util.errors import UserError
 from util.image_io import IMAGE_EXTENSIONS, read_image
 from util.tensors import image_to_tensor
@@ -46,6 +49,7 @@ def selection_rules(classes, table=BACKGROUND_RULES):
 
 class SIEDOBScene:
     """Mixed into a scene dataset class (``data.create_dataset``): SIEDOB's masks and samples."""
+    with_object_crops = False
 
     @classmethod
     def modify_commandline_options(cls, parser, is_train):
@@ -105,4 +109,14 @@ class SIEDOBScene:
         if self.high_res:
             hr = self.high_res_crop(s['index'], s['crop'])
             item['image_hr'] = image_to_tensor(np.ascontiguousarray(hr), self.color_order)
+        if self.with_object_crops:
+            masked = item['image'] * (1 - item['mask'])
+            item['objects'] = {c: object_crops(item['image'], masked, item['label'].float(), item['mask'],
+                                               split['objects'][c], rule.crop, item.get('image_hr'), rule.max_num)
+                               for c, rule in self.rules.items()}
         return item
+
+
+class SIEDOBSceneCrops(SIEDOBScene):
+    """SIEDOB's scene samples with the crops of their selected objects."""
+    with_object_crops = True

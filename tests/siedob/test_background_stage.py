@@ -240,3 +240,47 @@ def test_test_py_edits_with_the_authors_bg_pth_and_refuses_another_model(tmp_pat
     err = capsys.readouterr().err
     assert f'{path} is a siedob --stage background checkpoint, not --model spmpgan' in err
     assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize('amp', ['bf16', 'fp16'])
+def test_mixed_precision_training_step(amp):
+    """--amp on the background stage (the CPU runs both dtypes): finite losses that move like
+    float32's; the spectral norms' vectors stay float32."""
+    losses = {}
+    for mode in ('none', amp):
+        torch.manual_seed(0)
+        m = make_model(amp=mode)
+        b = toy_batch()
+        for _ in range(2):
+            m.set_input(b)
+            m.optimize_parameters()
+        losses[mode] = m.get_current_losses()
+        assert m.fake.dtype == (torch.float32 if mode == 'none' else m.runtime.amp_dtype)
+        assert m.netG_BG.dec1.gated_conv2d.conv2d.weight_u.dtype == torch.float32
+    for k in ('G_L1', 'D'):
+        # bf16 / fp16 round to 2^-8 / 2^-11 per operation through ~30 layers and two steps
+        assert losses[amp][k] == pytest.approx(losses['none'][k], rel=0.1, abs=0.05), k
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a CUDA GPU')
+@pytest.mark.parametrize('amp', ['none', 'bf16'])
+def test_cuda_training_and_edit(amp):
+    """The stage on a GPU: fast equals reference in float32 (TF32 off), training steps are finite."""
+    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        opt = default_options(True, model='siedob', stage='background', dataset_name='cityscapes', ngf=8, ndf=8,
+                              lambda_vgg=0, amp=amp)
+        m = SIEDOBBackgroundModel(opt, torch.device('cuda')).setup()
+        b = toy_batch(size=64)
+        for _ in range(2):
+            m.set_input(b)
+            m.optimize_parameters()
+        assert all(torch.isfinite(torch.tensor(v)) for v in m.get_current_losses().values())
+        m.eval()
+        fast = m.edit(b)
+        m.set_forward('reference')
+        ref = m.edit(b)
+        assert float((fast - ref).abs().max()) <= (1e-4 if amp == 'none' else 0.25)
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved

@@ -48,10 +48,10 @@ def write_dataset(root, n=4, high_res=True):
     return root
 
 
-def siedob_dataset(root, phase='train', **kw):
+def siedob_dataset(root, phase='train', items='siedob_scene', **kw):
     opt = default_options(True, model='siedob', stage='background', dataset_name='cityscapes', dataroot=str(root),
                           crop_size=str(CROP), **kw)
-    return data.create_dataset(opt, phase, 'siedob_scene')
+    return data.create_dataset(opt, phase, items)
 
 
 def test_items_masks_and_foreground(tmp_path):
@@ -95,6 +95,23 @@ def test_high_res_crop_follows_the_crop_and_flip(tmp_path):
             assert torch.equal(hr[:, ::4, ::4], item['image'])   # block (r, c) is pixel (r, c)
             flips.add(ds.load_sample(i)['crop']['flipped'])
     assert flips == {True, False}
+
+
+def test_object_crops_batch_for_the_later_stages(tmp_path):
+    ds = siedob_dataset(write_dataset(tmp_path), items='siedob_scene_crops', high_res=True, seed=1)
+    batch = next(iter(torch.utils.data.DataLoader(ds, batch_size=4)))
+    cars, persons = batch['objects'][26], batch['objects'][24]
+    assert cars['image'].shape == (4, 50, 3, 64, 64) and persons['image'].shape == (4, 50, 3, 64, 32)
+    assert cars['image_hr'].shape == (4, 50, 3, 64, 64) and cars['boxes'].shape == (4, 50, 4)
+    kept = {}
+    for c, crops in batch['objects'].items():
+        for b in range(4):  # a real crop for every selected object, zeros after
+            n = int((crops['boxes'][b].abs().sum(1) > 0).sum())
+            assert crops['object_mask'][b, :n].flatten(1).amax(1).eq(1).all() and crops['image'][b, n:].abs().sum() == 0
+            for r0, r1, c0, c1 in crops['boxes'][b, :n].tolist():  # each box holds foreground
+                assert batch['fg_mask'][b, 0, r0:r1, c0:c1].any()
+            kept[c] = kept.get(c, 0) + n
+    assert kept == {26: 2, 24: 1}  # with this seed: cars in samples 2 and 3, a person in 3
 
 
 def test_bad_inputs_are_one_line_errors(tmp_path):

@@ -73,3 +73,31 @@ def test_instance_box_union_and_training_mask():
         assert bool(m[100:130, 50:70].all()) == coin
         outcomes.append(coin)
     assert any(outcomes) and not all(outcomes)
+
+
+def test_object_crops_follow_the_boxes():
+    """upstream's inst_crop: the box's rows r0..r1−1, cols c0..c1−1, resized to the crop; the
+    high-resolution copy cut at 4× the box; zero padding to max_num."""
+    import torch
+    import torch.nn.functional as F
+    from data.scene_objects import object_crops
+    label, inst, mask = scene()
+    out = foreground(label, inst, mask)
+    cars = out['objects'][26]
+    image = torch.rand(3, 64, 64) * 2 - 1
+    hr = image.repeat_interleave(4, 1).repeat_interleave(4, 2)
+    m = torch.from_numpy(mask)[None]
+    crops = object_crops(image, image * (1 - m), torch.from_numpy(label)[None].float(), m, cars, (64, 64), hr,
+                         max_num=3)
+    assert crops['image'].shape == (3, 3, 64, 64) and crops['boxes'].tolist()[0] == [8, 31, 8, 31]
+    want = F.interpolate(image[None, :, 8:31, 8:31], size=(64, 64), mode='bilinear', align_corners=False)[0]
+    assert torch.equal(crops['image'][0], want)
+    assert crops['image'][1:].abs().sum() == 0 and crops['boxes'][1:].abs().sum() == 0   # padding
+    assert set(crops['label'][0].unique().tolist()) <= {7.0, 26.0}                       # nearest: ids stay ids
+    assert crops['object_mask'][0].mean() > 0.5 and set(crops['object_mask'][0].unique().tolist()) <= {0.0, 1.0}
+    # the 4× copy cut at 4× the box: each pixel of the image's box as a 4×4 block, resized
+    blocks = image[None, :, 8:31, 8:31].repeat_interleave(4, 2).repeat_interleave(4, 3)
+    assert crops['image_hr'].shape == (3, 3, 64, 64)
+    assert torch.equal(crops['image_hr'][0], F.interpolate(blocks, size=(64, 64), mode='bilinear')[0])
+    persons = object_crops(image, image, torch.zeros(1, 64, 64), m, out['objects'][24], (64, 32))
+    assert persons['image'].shape == (1, 3, 64, 32)

@@ -1,4 +1,5 @@
-"""torchrun with two CPU processes (gloo): DDP training runs, and only rank 0 writes."""
+"""torchrun with two CPU processes (gloo): DDP training runs, and only rank 0 writes (SPM-PGAN, and
+SIEDOB's background stage, whose patch discriminator sees a different number of patches per rank)."""
 import os
 import shutil
 import subprocess
@@ -12,10 +13,13 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 @pytest.mark.skipif(shutil.which('torchrun') is None and not hasattr(torch.distributed, 'run'),
                     reason='torchrun not available')
-def test_two_process_training_rank0_writes(tmp_path):
+@pytest.mark.parametrize('model', [[], ['--model', 'siedob', '--stage', 'background', '--crop_size', '64']],
+                         ids=['spmpgan', 'siedob-background'])
+def test_two_process_training_rank0_writes(tmp_path, model):
     data_root = tmp_path / 'datasets'
-    cmd = [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', '2', '--master_port', '29533',
-           'train.py', '--dataset_name', 'demo', '--dataroot', str(data_root), '--checkpoints_dir',
+    port = '29533' if not model else '29534'
+    cmd = [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', '2', '--master_port', port,
+           'train.py', *model, '--dataset_name', 'demo', '--dataroot', str(data_root), '--checkpoints_dir',
            str(tmp_path / 'ckpt'), '--name', 'ddp', '--ngf', '4', '--ndf', '8', '--lambda_vgg', '0',
            '--max_iters', '2', '--num_workers', '0', '--device', 'cpu', '--print_freq', '1', '--no_tensorboard']
     env = dict(os.environ, OMP_NUM_THREADS='1')
