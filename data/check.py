@@ -438,10 +438,14 @@ def format_report(result):
     return '\n'.join(lines)
 
 
-def default_size_rule(model=None):
-    """The image sizes the model (default: the options' default --model) accepts."""
+def default_size_rule(model=None, stage=None):
+    """The image sizes the model (default: the options' default --model; ``stage``: one of its
+    stages) accepts."""
     import models
-    return models.find_model_using_name(model or models.DEFAULT_MODEL).size_rule
+    try:
+        return models.find_model_using_name(model or models.DEFAULT_MODEL, stage).size_rule
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
 
 
 def main(argv=None):
@@ -460,12 +464,14 @@ def main(argv=None):
     p.add_argument('--crop_size', default='256', help='training crop, N or WxH (default 256)')
     p.add_argument('--model', default=None, help='the model whose size rule the crop and the test images are '
                                                  'checked against (default: train.py\'s default --model)')
+    p.add_argument('--stage', default=None, help='the stage of a model trained in parts (--model siedob --stage '
+                                                 'background)')
     p.add_argument('--json', default=None, metavar='FILE', help='also write the findings as JSON')
     a = p.parse_args(argv)
     try:
         result = check_dataset(a.dataroot, a.dataset_name, label_nc=a.label_nc, instance_format=a.instance_format,
                                splits=a.splits, mask_dir=a.mask_dir, max_files=a.max_files, crop_size=a.crop_size,
-                               size_rule=default_size_rule(a.model))
+                               size_rule=default_size_rule(a.model, a.stage))
     except UserError as exc:
         print(f'error: {exc}', file=sys.stderr)
         raise SystemExit(2)
