@@ -81,8 +81,7 @@ class SceneDataset(torch.utils.data.Dataset):
         self.image_paths = [os.path.join(image_dir, n) for n in names]
         self.use_instance = self.instance_kind != 'none' and not getattr(opt, 'no_instance', False)
         if self.use_instance and not os.path.isdir(os.path.join(self.root, 'inst_map')):
-            # Upstream crashes here; the edge map from the label map is the documented fallback.
-            print(f'note: {self.root}/inst_map/ not found: edge maps come from the label maps (--no_instance)')
+            self.no_instance_maps()
             self.use_instance = False
         self.mask_paths = None
         mask_dir = getattr(opt, 'mask_dir', None)
@@ -91,6 +90,11 @@ class SceneDataset(torch.utils.data.Dataset):
 
     def prepare(self, opt):
         """Hook for datasets that create themselves on first use (demo)."""
+
+    def no_instance_maps(self):
+        """The split has no inst_map/ folder. Upstream crashes here; the edge map from the label map
+        is the documented fallback (what --no_instance asks for)."""
+        print(f'note: {self.root}/inst_map/ not found: edge maps come from the label maps (--no_instance)')
 
     def _check_mask_sizes(self, mask_paths):
         """Each predefined mask the size of its image (file headers only), when the split is opened:

@@ -60,9 +60,7 @@ class SIEDOBScene:
     def __init__(self, opt, phase):
         super().__init__(opt, phase)
         if not self.use_instance or self.instance_kind != 'cityscapes':
-            raise UserError(f'SIEDOB needs Cityscapes-format instance maps (class·1000 + k, 16-bit PNG) in '
-                            f'{self.root}/inst_map/: it finds the objects of an edit from them'
-                            + (' (drop --no_instance)' if getattr(opt, 'no_instance', False) else ''))
+            self.no_instance_maps()
         self.rules = selection_rules(getattr(opt, 'fg_classes', DEFAULT_FG_CLASSES))
         self.high_res = bool(getattr(opt, 'high_res', False)) and phase == 'train'
         if self.high_res:
@@ -73,6 +71,11 @@ class SIEDOBScene:
                 raise UserError(f'--high_res: {folder} not found; it holds each training image at full resolution '
                                 f'(same stem, e.g. 2048×1024 for 512×256 Cityscapes images; '
                                 f'scripts/prepare_cityscapes.py --layout siedob writes it), or drop --high_res')
+
+    def no_instance_maps(self):
+        raise UserError(f'SIEDOB needs Cityscapes-format instance maps (class·1000 + k, 16-bit PNG) in '
+                        f'{self.root}/inst_map/: it finds the objects of an edit from them'
+                        + (' (drop --no_instance)' if getattr(self.opt, 'no_instance', False) else ''))
 
     def training_mask(self, i, label, instance, rng, np_rng, fix=True):
         return mask_gen.siedob_training_mask(i, instance, rng, np_rng)

@@ -114,7 +114,7 @@ def test_object_crops_batch_for_the_later_stages(tmp_path):
     assert kept == {26: 2, 24: 1}  # with this seed: cars in samples 2 and 3, a person in 3
 
 
-def test_bad_inputs_are_one_line_errors(tmp_path):
+def test_bad_inputs_are_one_line_errors(tmp_path, capsys):
     root = write_dataset(tmp_path / 'a', n=2)
     base = os.path.join(root, 'cityscapes', 'train')
     # a label id ≥ 34
@@ -140,8 +140,10 @@ def test_bad_inputs_are_one_line_errors(tmp_path):
     root = write_dataset(tmp_path / 'd', n=2)
     import shutil
     shutil.rmtree(os.path.join(root, 'cityscapes', 'train', 'inst_map'))
+    capsys.readouterr()
     with pytest.raises(UserError, match='SIEDOB needs Cityscapes-format instance maps'):
         siedob_dataset(root)
+    assert capsys.readouterr().out == ''  # not also the other datasets' "edges from labels" note
 
 
 def test_test_split_with_predefined_masks(tmp_path):
