@@ -210,3 +210,70 @@ class SPADE(nn.Module):
             seg = F.interpolate(seg, size=x.shape[-2:], mode='nearest')
         a = self.mlp_shared(seg)
         return F.instance_norm(x, eps=1e-5) * (1 + self.mlp_gamma(a)) + self.mlp_beta(a)
+
+
+class ResnetBlock(nn.Module):
+    """SIEDOB's residual block (upstream ``ResnetBlock``), instance norm *after* the zero padding:
+
+        out = shortcut(x) + conv(IN(pad(lrelu(conv(IN(pad(x)))))))
+
+    so each norm's statistics include the ring of zeros (not the same as pad(IN(x))). The shortcut
+    is the identity, or a 1×1 conv without bias when the width changes (``out_nc``)."""
+
+    def __init__(self, dim, out_nc=None):
+        super().__init__()
+        out_nc = out_nc or dim
+        # upstream's order (shortcut first) and Sequential indices: the authors' keys load, and a
+        # seeded build draws the same weights
+        self.shortcut = nn.Conv2d(dim, out_nc, 1, bias=False) if out_nc != dim else None
+        self.conv_block = nn.Sequential(nn.ZeroPad2d(1), nn.InstanceNorm2d(dim), nn.Conv2d(dim, dim, 3),
+                                        nn.LeakyReLU(0.2), nn.ZeroPad2d(1), nn.InstanceNorm2d(dim),
+                                        nn.Conv2d(dim, out_nc, 3))
+
+    def forward(self, x):
+        return (x if self.shortcut is None else self.shortcut(x)) + self.conv_block(x)
+
+
+class StyleSPADEResnetBlock(nn.Module):
+    """SIEDOB's style-modulated residual block (upstream ``styleSPADEResnetBlock``): the class map
+    modulates the first half, the reference's style code the second::
+
+        d = conv_0(lrelu(SPADE(x, class map)))
+        out = x + conv_1(lrelu(SPADE(d, S)))        S = the style code broadcast over the map
+
+    The style SPADE convolves the constant map S with zero padding, so its γ, β differ on the outer
+    two-pixel ring: it is not an AdaIN (upstream ``styleSPADE``)."""
+
+    def __init__(self, dim, class_nc=3, style_nc=128):
+        super().__init__()
+        self.conv_0 = nn.Conv2d(dim, dim, 3, padding=1)
+        self.conv_1 = nn.Conv2d(dim, dim, 3, padding=1)
+        self.norm_0 = SPADE(dim, class_nc)
+        self.norm_1 = SPADE(dim, style_nc)
+
+    def forward(self, x, class_map, style):
+        d = self.conv_0(F.leaky_relu(self.norm_0(x, class_map), 0.2))
+        style_map = style.expand(-1, -1, *x.shape[-2:])
+        return x + self.conv_1(F.leaky_relu(self.norm_1(d, style_map), 0.2))
+
+
+class StyleEncoder(nn.Module):
+    """An image (and its class map) to a style code B×style_nc×1×1 (upstream ``StyleEncoder``): a
+    7×7 conv, ``n_down`` stride-2 4×4 convs (reflect padding, no bias, no norm, LeakyReLU), the
+    global mean, and a 1×1 conv with bias."""
+
+    def __init__(self, in_nc=6, dim=32, style_nc=128, n_down=4):
+        super().__init__()
+        block = lambda i, o, k, s, p: Conv2dBlock(i, o, k, s, p, norm='none', activation='lrelu',  # noqa: E731
+                                                  pad_type='reflect')
+        layers = [block(in_nc, dim, 7, 1, 3)]
+        for _ in range(2):
+            layers.append(block(dim, 2 * dim, 4, 2, 1))
+            dim *= 2
+        for _ in range(n_down - 2):
+            layers.append(block(dim, dim, 4, 2, 1))
+        layers += [nn.AdaptiveAvgPool2d(1), nn.Conv2d(dim, style_nc, 1)]
+        self.model = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.model(x)

@@ -1,0 +1,117 @@
+"""SIEDOB's object networks (the paper's object branch; upstream ``instance_inpainting/networks/
+fg_inpainting.py`` and ``instance_style/networks/fg_style.py``), on 64×64 object crops. Module
+names follow upstream, so that the authors' ``object_inpainting.pth`` / ``object_style.pth`` load
+once their ``fg_inpainting.`` / ``fg_style.`` prefix is removed.
+
+Per object: K its instance mask, M the edit mask restricted to it (M·K), X the crop, the class map
+C = K × v with v = (1, 0, 0) for a car and (0, 1, 0) for a person. Neither net is initialised
+N(0, 0.02): the authors' object trainers keep PyTorch's default initialisation."""
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .blocks import Conv2dBlock, GatedConv2d, ResnetBlock, StyleEncoder, StyleSPADEResnetBlock, TransposeGatedConv2d
+
+#: the class vector of each object class (upstream: car first, the third channel never used)
+CLASS_VECTORS = {26: (1.0, 0.0, 0.0), 24: (0.0, 1.0, 0.0)}
+
+
+def class_map(inst_mask, classes):
+    """C = K × v: B×3×H×W from the instance masks (B×1×H×W) and each sample's label id."""
+    try:
+        v = torch.tensor([CLASS_VECTORS[int(c)] for c in classes], dtype=inst_mask.dtype, device=inst_mask.device)
+    except KeyError as exc:
+        raise ValueError(f'SIEDOB\'s object networks know car (26) and person (24), not class {exc.args[0]}') from None
+    return inst_mask * v[:, :, None, None]
+
+
+class ObjectInpaintingGenerator(nn.Module):
+    """fg_inpainting: completes a partly edited object from its visible pixels. A gated-conv U-Net
+    (64 → 4 pixels and back, skips after the stride-1 layers) on 8 channels::
+
+        out = G([X·(1−M)·K, K, M, C])        tanh, 3 channels
+
+    ngf 64 (upstream hard-codes it) gives 81,436,032 parameters. Sides must be multiples of 16."""
+
+    def __init__(self, ngf=64, input_nc=3, output_nc=3, norm='in'):
+        super().__init__()
+        gated = lambda i, o, s=1: GatedConv2d(i, o, 3, s, 1, norm=norm, activation='lrelu')  # noqa: E731
+        up = lambda i, o: TransposeGatedConv2d(i, o, 3, 1, 1, norm=norm, activation='lrelu')  # noqa: E731
+        self.init_conv = Conv2dBlock(input_nc + 1 + 1 + 3, ngf, 7, 1, 3, norm=norm, activation='lrelu')
+        self.enc1 = gated(ngf, ngf * 2, 2)
+        self.enc2 = gated(ngf * 2, ngf * 4, 2)
+        self.enc22 = gated(ngf * 4, ngf * 4)
+        self.enc3 = gated(ngf * 4, ngf * 8, 2)
+        self.enc32 = gated(ngf * 8, ngf * 8)
+        self.enc4 = gated(ngf * 8, ngf * 16, 2)
+        self.enc5 = gated(ngf * 16, ngf * 16)
+        self.enc6 = gated(ngf * 16, ngf * 16)
+        self.dec2 = up(ngf * 16 + ngf * 8, ngf * 8)
+        self.dec22 = gated(ngf * 8, ngf * 8)
+        self.dec3 = up(ngf * 8 + ngf * 4, ngf * 4)
+        self.dec32 = gated(ngf * 4, ngf * 4)
+        self.dec4 = up(ngf * 4 + ngf * 2, ngf * 2)
+        self.dec43 = gated(ngf * 2, ngf * 2)
+        self.dec5 = up(ngf * 2, ngf * 2)
+        self.dec6 = gated(ngf * 2, ngf)
+        self.conv_img = Conv2dBlock(ngf, output_nc, 3, 1, 1, norm='none', activation='tanh')
+
+    def forward(self, visible, inst_mask, mask, cls_map):
+        h = self.init_conv(torch.cat([visible, inst_mask, mask, cls_map], 1))
+        e1 = self.enc1(h)
+        e2 = self.enc22(self.enc2(e1))
+        e3 = self.enc32(self.enc3(e2))
+        e6 = self.enc6(self.enc5(self.enc4(e3)))
+        d = self.dec22(self.dec2(e6, skip=e3))
+        d = self.dec32(self.dec3(d, skip=e2))
+        d = self.dec43(self.dec4(d, skip=e1))
+        return self.conv_img(self.dec6(self.dec5(d)))  # no LeakyReLU before conv_img (unlike bg_G)
+
+
+class ObjectStyleGenerator(nn.Module):
+    """fg_style, the style-diversity object generator: draws a whole object from its class map in
+    the style of a reference object::
+
+        s = E_style([X_ref·K_ref, K_ref × v])                    the reference's style code
+        x = decoder(encoder(C), C, s)                             residual blocks, then blocks
+                                                                  modulated by C and s
+        cycle = E_cycle([x·K, C])                                 the output's style code
+
+    E_style and E_cycle are two encoders with their own weights. ngf 32 (upstream hard-codes it)
+    gives 15,364,288 parameters. No spectral norm, no dropout: train and eval give the same output."""
+
+    def __init__(self, ngf=32, input_nc=3, output_nc=3, style_nc=128, norm='in'):
+        super().__init__()
+        enc = lambda i, o: Conv2dBlock(i, o, 3, 2, 1, norm=norm, activation='lrelu')  # noqa: E731
+        self.enc_style = StyleEncoder(input_nc + 3, 32, style_nc)
+        self.init_conv = Conv2dBlock(3, ngf, 7, 1, 3, norm=norm, activation='lrelu')
+        self.enc1 = enc(ngf, ngf * 2)
+        self.enc2 = enc(ngf * 2, ngf * 4)
+        self.enc3 = enc(ngf * 4, ngf * 8)
+        for k in range(1, 5):
+            setattr(self, f'resblk{k}', ResnetBlock(ngf * 8))
+        self.spade1_1 = StyleSPADEResnetBlock(ngf * 8, 3, style_nc)
+        self.spade1_2 = StyleSPADEResnetBlock(ngf * 8, 3, style_nc)
+        self.conv1 = ResnetBlock(ngf * 8, ngf * 4)
+        self.spade2_1 = StyleSPADEResnetBlock(ngf * 4, 3, style_nc)
+        self.spade2_2 = StyleSPADEResnetBlock(ngf * 4, 3, style_nc)
+        self.conv2 = ResnetBlock(ngf * 4, ngf * 2)
+        self.spade3 = StyleSPADEResnetBlock(ngf * 2, 3, style_nc)
+        self.conv3 = ResnetBlock(ngf * 2, ngf)
+        self.conv_img = Conv2dBlock(ngf, output_nc, 3, 1, 1, norm='none', activation='tanh')
+        self.cycle_style = StyleEncoder(input_nc + 3, 32, style_nc)
+
+    @staticmethod
+    def up(x):
+        return F.interpolate(x, scale_factor=2, mode='nearest')
+
+    def forward(self, cls_map, style_image, style_cls_map, inst_mask):
+        """Returns (x, the reference's style code, the output's cycle code)."""
+        s = self.enc_style(torch.cat([style_image, style_cls_map], 1))
+        h = self.enc3(self.enc2(self.enc1(self.init_conv(cls_map))))
+        h = self.resblk4(self.resblk3(self.resblk2(self.resblk1(h))))
+        h = self.spade1_2(self.spade1_1(h, cls_map, s), cls_map, s)
+        h = self.spade2_2(self.spade2_1(self.up(self.conv1(h)), cls_map, s), cls_map, s)
+        h = self.spade3(self.up(self.conv2(h)), cls_map, s)
+        x = self.conv_img(F.leaky_relu(self.up(self.conv3(h)), 0.2))
+        return x, s, self.cycle_style(torch.cat([x * inst_mask, cls_map], 1))
