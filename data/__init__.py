@@ -53,11 +53,13 @@ def dataset_for_label_nc(label_nc):
 
 
 # What a model asks its samples to be (its ``dataset_items``): None = the scene datasets' own
-# (image, label, instance, mask); otherwise a mixin (module, class) over the --dataset_name class.
+# (image, label, instance, mask); otherwise a mixin (module, class) over the --dataset_name class,
+# or a dataset class of its own that reads beside it (``scene_class``: the --dataset_name class).
 ITEMS = {
     'edit': None,
     'siedob_scene': ('data.siedob_scene', 'SIEDOBScene'),
     'siedob_scene_crops': ('data.siedob_scene', 'SIEDOBSceneCrops'),
+    'siedob_objects': ('data.object_dataset', 'ObjectDataset'),   # a dataset of its own: the scene's object crops
 }
 
 
@@ -68,9 +70,12 @@ def dataset_class(name, items='edit'):
         raise ValueError(f'unknown dataset items {items!r}; expected one of: {", ".join(ITEMS)}')
     if ITEMS[items] is None:
         return cls
+    import torch
     module, attr = ITEMS[items]
-    mixin = getattr(importlib.import_module(module), attr)
-    return type(f'{mixin.__name__}{cls.__name__}', (mixin, cls), {})
+    kind = getattr(importlib.import_module(module), attr)
+    if issubclass(kind, torch.utils.data.Dataset):  # reads files of its own, beside the scene dataset's
+        return type(f'{kind.__name__}{cls.__name__}', (kind,), {'scene_class': cls})
+    return type(f'{kind.__name__}{cls.__name__}', (kind, cls), {})
 
 
 def create_dataset(opt, phase, items='edit'):

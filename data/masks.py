@@ -66,19 +66,23 @@ def _as_2d(arr, name: str) -> np.ndarray:
 
 
 def brush_stroke_mask(height: int, width: int, rng: random.Random,
-                      np_rng: np.random.RandomState) -> np.ndarray:
+                      np_rng: np.random.RandomState, vertices=(_MIN_VERTEX, _MAX_VERTEX),
+                      widths=(_MIN_WIDTH, _MAX_WIDTH), width_scale=None) -> np.ndarray:
     """Free-form brush mask, type 0 (upstream ``brush_stroke_mask``).
 
     Draw order (Python ``rng`` unless noted): n_vert; angle_min and angle_max
     offsets; n_vert angles; start vertex x then y; n_vert radii (``np_rng``);
     stroke width; then two discarded ``np_rng.normal()`` flip tests.
     Only one stroke is drawn (upstream quirk, unlike DeepFill-v2's 1-3).
+    ``vertices`` and ``widths``: the inclusive vertex count and the stroke width range, scaled by
+    ``width_scale`` (default: the short side / 256). SIEDOB's object masks use (3, 6) vertices and
+    widths (30, 60) unscaled on 64×64 crops (upstream ``instance_inpainting/dataset.py``).
     """
     height, width = _check_size(height, width)
     avg_r = math.sqrt(height * height + width * width) / 8  # 45.2548 at 256²
     std = avg_r // 2  # floor division as upstream: 22.0 at 256²
 
-    n_vert = rng.randint(_MIN_VERTEX, _MAX_VERTEX)  # inclusive
+    n_vert = rng.randint(*vertices)  # inclusive
     angle_min = _MEAN_ANGLE - rng.uniform(0, _ANGLE_RANGE)
     angle_max = _MEAN_ANGLE + rng.uniform(0, _ANGLE_RANGE)
     angles = []
@@ -98,7 +102,8 @@ def brush_stroke_mask(height: int, width: int, rng: random.Random,
         vertices.append((int(new_x), int(new_y)))
 
     # int(U(50, 140)) at a 256 short side; x*256/256 is exact in floating point.
-    wd = int(rng.uniform(_MIN_WIDTH, _MAX_WIDTH) * min(height, width) / 256)
+    scale = min(height, width) / 256 if width_scale is None else width_scale
+    wd = int(rng.uniform(*widths) * scale)
 
     canvas = Image.new('L', (width, height), 0)
     draw = ImageDraw.Draw(canvas)
@@ -268,3 +273,36 @@ def siedob_training_mask(index: int, instance, rng: random.Random, np_rng: np.ra
     if rng.random() > 0.5:
         mask = np.maximum(mask, all_instance_boxes(instance))
     return (mask > 0.5).astype(np.float32)
+
+
+# ---- SIEDOB's object masks (upstream instance_inpainting/dataset.py) ----------------------------
+
+def side_band_mask(height: int, width: int, rng: random.Random) -> np.ndarray:
+    """A band along one side of the crop (upstream ``load_right_mask``, despite its name any side):
+    thickness int(side × (U(0, 1)/2 + 0.15)) (9..41 pixels at 64); with ``rng.random() > 0.5`` a
+    vertical band, right (again > 0.5) or left, otherwise horizontal, bottom or top."""
+    height, width = _check_size(height, width)
+    rate = rng.uniform(0, 1) / 2 + 0.15
+    mask = np.zeros((height, width), dtype=np.float32)
+    if rng.random() > 0.5:
+        t = int(width * rate)
+        if rng.random() > 0.5:
+            mask[:, width - t:] = 1.0
+        else:
+            mask[:, :t] = 1.0
+    else:
+        t = int(height * rate)
+        if rng.random() > 0.5:
+            mask[height - t:, :] = 1.0
+        else:
+            mask[:t, :] = 1.0
+    return mask
+
+
+def object_training_mask(index: int, height: int, width: int, rng: random.Random,
+                         np_rng: np.random.RandomState) -> np.ndarray:
+    """SIEDOB's object-inpainting hole for sample ``index``: a brush stroke (3..6 vertices, widths
+    30..59) for ``index % 3`` in (0, 1), a side band for 2 (upstream's type is fixed per index)."""
+    if index % 3 == 2:
+        return side_band_mask(height, width, rng)
+    return brush_stroke_mask(height, width, rng, np_rng, vertices=(3, 6), widths=(30, 60), width_scale=1)

@@ -65,7 +65,7 @@ class SceneDataset(torch.utils.data.Dataset):
         self.color_order = opt.color_order
         self.crop_h, self.crop_w = parse_crop_size(getattr(opt, 'crop_size', '256'))
         self.root = os.path.join(opt.dataroot, dataset_folder(opt.dataset_name), phase)
-        self.prepare(opt)
+        self.prepare_data(opt)
         self.epoch = 0
         image_dir = os.path.join(self.root, 'images')
         if not os.path.isdir(image_dir):
@@ -88,7 +88,11 @@ class SceneDataset(torch.utils.data.Dataset):
         if phase == 'test' and mask_dir:
             self.mask_paths = self._predefined_masks(mask_dir)
 
-    def prepare(self, opt):
+    #: the dataset creates its files on first use (``prepare_data``)
+    prepares_itself = False
+
+    @classmethod
+    def prepare_data(cls, opt):
         """Hook for datasets that create themselves on first use (demo)."""
 
     def no_instance_maps(self):
@@ -246,7 +250,10 @@ class CityscapesDataset(SceneDataset):
 class DemoDataset(CityscapesDataset):
     """Procedurally generated Cityscapes-format scenes, created in <dataroot>/demo on first use."""
 
-    def prepare(self, opt):
+    prepares_itself = True
+
+    @classmethod
+    def prepare_data(cls, opt):
         from data.demo import ensure_demo_dataset
         ensure_demo_dataset(opt.dataroot)
 

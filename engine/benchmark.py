@@ -7,6 +7,7 @@ The command line is ``scripts/benchmark.py``; this module is its library (tests 
     python scripts/benchmark.py --quick            # a smoke run with small widths
     python scripts/benchmark.py --json bench.json --device cuda --amp bf16 [--compile]
     python scripts/benchmark.py --model siedob --stage background --json bg.json
+    python scripts/benchmark.py --model siedob --stage object_inpainting          # 64×64 object crops
 
 Measures: the machine's matmul ceiling (fp32; bf16/fp16 on CUDA); inference latency at batch 1
 per mask family (box, brush, right half, outpainting) and throughput at batch 8, reference vs fast,
@@ -70,8 +71,12 @@ def make_batch(n, size, family, seed=0):
     bg_mask = torch.ones(n, 1, h, w)
     bg_mask[car] = 0
     mask = torch.from_numpy(make_mask(family, size, seed))[None, None].repeat(n, 1, 1, 1)
+    # for the object networks: a car filling the middle of the crop (an ellipse), its class map
+    yy, xx = torch.meshgrid(torch.linspace(-1, 1, h), torch.linspace(-1, 1, w), indexing='ij')
+    inst_mask = ((yy / 0.8) ** 2 + (xx / 0.9) ** 2 <= 1).float()[None, None].repeat(n, 1, 1, 1)
+    class_map = inst_mask * torch.tensor([1.0, 0.0, 0.0])[:, None, None]
     return {'image': torch.rand((n, 3, h, w), generator=g) * 2 - 1, 'label': label, 'mask': mask,
-            'instance': instance, 'bg_mask': bg_mask}
+            'instance': instance, 'bg_mask': bg_mask, 'inst_mask': inst_mask, 'class_map': class_map}
 
 
 def model_class(args):
@@ -412,7 +417,7 @@ def main(argv=None):
     p.add_argument('--device', default='auto')
     p.add_argument('--ngf', type=int, default=32)
     p.add_argument('--ndf', type=int, default=64)
-    p.add_argument('--size', type=int, default=256)
+    p.add_argument('--size', type=int, default=None, help='image side (default 256; 64 for the object stages)')
     p.add_argument('--label_nc', type=int, default=34)
     p.add_argument('--repeats', type=int, default=5)
     p.add_argument('--warmup', type=int, default=1)
@@ -437,6 +442,8 @@ def main(argv=None):
     args = p.parse_args(argv)
     if args._authors_edit:
         return authors_steps_edit(args._authors_edit, args.label_nc)
+    if args.size is None:
+        args.size = 64 if model_class(args).dataset_items == 'siedob_objects' else 256
     if args.quick:
         args.ngf, args.ndf, args.repeats, args.throughput_batch = 8, 16, 2, 2
     device = resolve_device(args.device)

@@ -27,8 +27,11 @@ def checkpoint_file(opt):
 
 
 def reconcile_labels(opt, ckpt, path):
-    """The checkpoint decides label_nc; a contradicting --dataset_name / --label_nc is an error."""
-    label_nc = ckpt['arch']['label_nc']
+    """The checkpoint decides label_nc; a contradicting --dataset_name / --label_nc is an error.
+    (A model whose nets see no label map, SIEDOB's object stages, records none.)"""
+    label_nc = ckpt['arch'].get('label_nc')
+    if label_nc is None:
+        return
     if opt.label_nc is not None and opt.label_nc != label_nc:
         raise UserError(f'{path} was trained with {label_nc} label ids but --dataset_name {opt.dataset_name} / '
                         f'--label_nc means {opt.label_nc}: use the checkpoint of your dataset, or the matching '

@@ -170,9 +170,12 @@ def fold_spectral_norm(state):
 
 SIEDOB_PARTS = {'background': 'background generator (netG_BG, the authors\' bg.pth)',
                 'fusion': 'fusion network (netG_F, the authors\' Fnet.pth)',
-                'object-inpainting': 'object-inpainting generator (the authors\' object_inpainting.pth)',
-                'object-style': 'object-style generator (the authors\' object_style.pth)'}
-SIEDOB_SUPPORTED = ('background',)
+                'object_inpainting': 'object-inpainting generator (the authors\' object_inpainting.pth)',
+                'object_style': 'object-style generator (the authors\' object_style.pth)'}
+SIEDOB_SUPPORTED = ('background', 'object_inpainting')
+#: the authors' object files: netG is their training wrapper, whose net sits under this prefix
+SIEDOB_OBJECT_PREFIXES = {'object_inpainting': 'fg_inpainting.', 'object_style': 'fg_style.'}
+SIEDOB_OBJECT_D = {'object_inpainting': 'netD_inp', 'object_style': 'netD_style'}
 
 #: our optimiser names -> the authors' (background/trainer.py)
 SIEDOB_BACKGROUND_OPTIMIZERS = {'optimizer_G_BG': 'optimizer_G_BG', 'optimizer_D_BG': 'optimizer_D_bg',
@@ -185,7 +188,7 @@ def siedob_part(ckpt):
         return 'background'
     if 'netG_F' in ckpt:
         return 'fusion'
-    for prefix, part in (('fg_inpainting.', 'object-inpainting'), ('fg_style.', 'object-style')):
+    for part, prefix in SIEDOB_OBJECT_PREFIXES.items():
         if _has_prefix(ckpt.get('netG'), prefix):
             return part
     return None
@@ -228,8 +231,44 @@ def to_upstream_siedob_background(ckpt):
     return out
 
 
+def _from_upstream_siedob_object(part):
+    """The authors' object_inpainting.pth / object_style.pth: ``{'netG': {'fg_…' + key}, netD_…,
+    optimizer_G, optimizer_D_…, 'epoch'}`` (instance_*/trainer.py's save), BGR; ngf and ndf from the
+    weight shapes. Our generator is their wrapper's inner net: the prefix goes."""
+    prefix, d_name = SIEDOB_OBJECT_PREFIXES[part], SIEDOB_OBJECT_D[part]
+
+    def convert(ckpt, path):
+        g = {k.replace(prefix, '', 1): v for k, v in ckpt['netG'].items()}
+        if 'init_conv.conv.weight' not in g:
+            raise UserError(f'{path} looks like SIEDOB\'s {part} file but lacks {prefix}init_conv.conv.weight; '
+                            f'is it complete?')
+        nets = {'netG': g}
+        arch = {'ngf': int(g['init_conv.conv.weight'].shape[0]), 'ndf': 64, 'color_order': 'bgr'}
+        if isinstance(ckpt.get(d_name), dict):
+            nets[d_name] = ckpt[d_name]
+            arch['ndf'] = int(ckpt[d_name]['dis_model.0.conv.weight_orig'].shape[0])
+        optimizers = {k: ckpt[k] for k in ('optimizer_G', 'optimizer_' + d_name[3:]) if isinstance(ckpt.get(k), dict)}
+        return make_checkpoint('siedob', arch, nets, optimizers, epoch=ckpt.get('epoch', 0), stage=part,
+                               format=f'upstream-siedob-{part}', format_version=0)
+    return convert
+
+
+def _to_upstream_siedob_object(part):
+    def export(ckpt):
+        out = {'epoch': int(ckpt.get('epoch', 0))}
+        out['netG'] = {SIEDOB_OBJECT_PREFIXES[part] + k: v for k, v in ckpt['nets']['netG'].items()}
+        out.update({k: v for k, v in ckpt['nets'].items() if k != 'netG'})
+        out.update(ckpt.get('optimizers', {}))  # the authors' names: optimizer_G, optimizer_D_inp / _style
+        return out
+    return export
+
+
+register_format('siedob', "the authors' SIEDOB object-inpainting generator (object_inpainting.pth)",
+                lambda c: siedob_part(c) == 'object_inpainting', _from_upstream_siedob_object('object_inpainting'))
+
 #: (model, stage) -> the function writing the authors' layout (scripts/convert_checkpoint.py --to upstream)
-UPSTREAM_EXPORTS = {('spmpgan', None): to_upstream_spmpgan, ('siedob', 'background'): to_upstream_siedob_background}
+UPSTREAM_EXPORTS = {('spmpgan', None): to_upstream_spmpgan, ('siedob', 'background'): to_upstream_siedob_background,
+                    ('siedob', 'object_inpainting'): _to_upstream_siedob_object('object_inpainting')}
 
 
 def to_upstream(ckpt):
@@ -250,5 +289,5 @@ register_format('siedob', 'a bare SIEDOB background-generator state dict', _is_b
 register_refusal(
     lambda c: siedob_part(c) not in (None,) + SIEDOB_SUPPORTED,
     lambda c, path: f'{path} is a SIEDOB {siedob_part(c)} checkpoint ({SIEDOB_PARTS[siedob_part(c)]}); this '
-                    f'code reads SIEDOB\'s background stage so far (bg.pth), not its '
+                    f'code reads SIEDOB\'s ' + ', '.join(SIEDOB_SUPPORTED) + ' stages so far, not its '
                     f'{siedob_part(c)} network yet', first=True)

@@ -6,9 +6,10 @@ background are edited by separate networks, trained separately, and fused (the p
 
 * ``background`` (``models/siedob/background.py``): the background generator with semantic-aware
   self-propagation, against a global and a boundary-anchored patch discriminator (Sec. 3.3);
+* ``object_inpainting`` (``models/siedob/objects.py``): completes a partly edited car or person
+  from its visible pixels, on 64×64 object crops;
 
-the object branch (object inpainting, reference-guided object generation) and the fusion network
-follow. ``--model siedob`` alone will be the end-to-end editor test.py uses once they exist.
+the reference-guided object generator and the fusion network follow. ``--model siedob`` alone will be the end-to-end editor test.py uses once they exist.
 """
 from models.base_model import BaseModel
 from util.errors import UserError
@@ -17,9 +18,10 @@ from util.errors import UserError
 class SIEDOBModel(BaseModel):
     model_name = 'siedob'
     #: stage name -> 'module:Class' (``models.find_model_using_name(name, stage)``)
-    stages = {'background': 'models.siedob.background:SIEDOBBackgroundModel'}
+    stages = {'background': 'models.siedob.background:SIEDOBBackgroundModel',
+              'object_inpainting': 'models.siedob.objects:SIEDOBObjectInpaintingModel'}
 
     def __init__(self, opt, device, arch=None):
         raise UserError('SIEDOB is trained stage by stage: give --stage ' + ' or --stage '.join(self.stages)
-                        + '; the end-to-end editor (--model siedob alone) needs the object and fusion '
+                        + '; the end-to-end editor (--model siedob alone) needs the object-style and fusion '
                           'stages, which are not implemented yet')

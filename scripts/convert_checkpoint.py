@@ -28,7 +28,8 @@ def convert(ckpt, to, color_order=None, fold_sn=False):
     nets = dict(ckpt['nets'])
     optimizers = dict(ckpt.get('optimizers', {}))
     what = ckpt.get('model', '?') + (f' --stage {ckpt["stage"]}' if ckpt.get('stage') else '')
-    notes = [f'input: {ckpt["format"]} format, {what}, label_nc {arch["label_nc"]}, ngf {arch["ngf"]}, '
+    labels = f'label_nc {arch["label_nc"]}, ' if 'label_nc' in arch else ''
+    notes = [f'input: {ckpt["format"]} format, {what}, {labels}ngf {arch["ngf"]}, '
              f'colour order {arch["color_order"]}, nets {", ".join(sorted(nets))}']
     if (color_order and color_order != arch['color_order'] or fold_sn) and ckpt.get('model') != 'spmpgan':
         raise UserError(f'--color_order and --fold_sn convert SPM-PGAN weights; this is {what}: '
@@ -53,8 +54,10 @@ def convert(ckpt, to, color_order=None, fold_sn=False):
             raise UserError('the authors\' code feeds BGR images: add --color_order bgr to convert the weights')
         if not arch.get('spectral_norm', True):
             raise UserError('the authors\' code needs the spectral-norm layout: do not use --fold_sn with --to upstream')
-        if arch.get('hidden', 2 * arch['ngf']) != 64 or arch['ngf'] != 32:
-            notes.append(f'note: ngf {arch["ngf"]} differs from the authors\' 32; their code cannot build this net')
+        authors_ngf = {'object_inpainting': 64}.get(ckpt.get('stage'), 32)  # hard-coded in their networks
+        if arch.get('hidden', 2 * arch['ngf']) != 2 * authors_ngf or arch['ngf'] != authors_ngf:
+            notes.append(f'note: ngf {arch["ngf"]} differs from the authors\' {authors_ngf}; their code cannot '
+                         f'build this net')
         out = to_upstream(dict(ckpt, arch=arch, nets=nets, optimizers=optimizers))
         sizes = ', '.join(f'{k} {len(v)} entries' for k, v in out.items() if k.startswith('net'))
         notes.append(f'output: authors\' layout, keys {", ".join(out)}; {sizes}')

@@ -13,11 +13,12 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 @pytest.mark.skipif(shutil.which('torchrun') is None and not hasattr(torch.distributed, 'run'),
                     reason='torchrun not available')
-@pytest.mark.parametrize('model', [[], ['--model', 'siedob', '--stage', 'background', '--crop_size', '64']],
-                         ids=['spmpgan', 'siedob-background'])
-def test_two_process_training_rank0_writes(tmp_path, model):
+@pytest.mark.parametrize('model,port', [([], '29533'),
+                                        (['--model', 'siedob', '--stage', 'background', '--crop_size', '64'], '29534'),
+                                        (['--model', 'siedob', '--stage', 'object_inpainting'], '29535')],
+                         ids=['spmpgan', 'siedob-background', 'siedob-object_inpainting'])
+def test_two_process_training_rank0_writes(tmp_path, model, port):
     data_root = tmp_path / 'datasets'
-    port = '29533' if not model else '29534'
     cmd = [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', '2', '--master_port', port,
            'train.py', *model, '--dataset_name', 'demo', '--dataroot', str(data_root), '--checkpoints_dir',
            str(tmp_path / 'ckpt'), '--name', 'ddp', '--ngf', '4', '--ndf', '8', '--lambda_vgg', '0',

@@ -3,6 +3,7 @@ report what they should (no timing is asserted: speed claims come from the scrip
 import argparse
 import os
 
+import pytest
 import torch
 import torch.nn.functional as F
 
@@ -30,20 +31,23 @@ def test_benchmark_script_smoke(tmp_path, capsys):
     assert 'inference b1, box mask' in printed and 'profile, fast path' in printed
 
 
-def test_benchmark_rows_for_siedobs_background_generator(tmp_path, capsys):
-    """The same rows for SIEDOB's bg_G (--model siedob --stage background): inference per mask,
-    a training iteration (bg_G, both discriminators, the boundary patches), reference vs fast."""
+@pytest.mark.parametrize('stage,generator', [('background', 'netG_BG'), ('object_inpainting', 'netG')])
+def test_benchmark_rows_for_siedobs_stages(tmp_path, capsys, stage, generator):
+    """The same rows for SIEDOB's generators (--model siedob --stage S): inference per mask, a
+    training iteration (the generator, its discriminators, bg_G's boundary patches), reference vs
+    fast; object crops at 64×64 by default."""
     import json
     import engine.benchmark as bench
     out = tmp_path / 'bg.json'
-    bench.main(['--model', 'siedob', '--stage', 'background', '--ngf', '4', '--ndf', '8', '--size', '64',
-                '--repeats', '1', '--warmup', '0', '--throughput_batch', '1', '--skip_memory', '--json', str(out)])
+    bench.main(['--model', 'siedob', '--stage', stage, '--ngf', '4', '--ndf', '8', '--repeats', '1', '--warmup', '0',
+                '--throughput_batch', '1', '--skip_memory', '--json', str(out)]
+               + (['--size', '64'] if stage == 'background' else []))
     res = json.loads(out.read_text())
-    assert res['model'] == 'siedob --stage background' and res['generator'] == 'netG_BG'
-    assert all(v['max_abs_diff'] <= 1e-4 for v in res['inference'].values())   # the SSP matmul vs the loop
+    assert res['model'] == f'siedob --stage {stage}' and res['generator'] == generator and res['size'] == 64
+    assert all(v['max_abs_diff'] <= 1e-4 for v in res['inference'].values())   # bg_G: the SSP matmul vs the loop
     assert res['training']['reference_s'] > 0 and res['training']['fast_gflop'] > 0
     assert 'whole_process_edit' not in res                                      # the SPM-PGAN authors' example
-    assert 'netG_BG' in capsys.readouterr().out
+    assert generator in capsys.readouterr().out
 
 
 

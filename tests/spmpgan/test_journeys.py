@@ -256,7 +256,7 @@ def flags(text):
 EXTERNAL = {'--logdir': 'tensorboard', '--nproc_per_node': 'torchrun'}
 ENTRY_POINTS = ('train', 'test', 'scripts.evaluate', 'scripts.benchmark', 'scripts.convert_checkpoint',
                 'scripts.make_masks', 'scripts.make_demo_edit', 'scripts.plot_metrics', 'scripts.prepare_cityscapes',
-                'scripts.prepare_ade20k', 'data.check')
+                'scripts.prepare_ade20k', 'scripts.prepare_object_dataset', 'data.check')
 
 
 def test_every_flag_in_the_readme_is_in_a_help(capsys):

@@ -1,0 +1,152 @@
+"""SIEDOB's object datasets (upstream ``instance_inpainting/dataset.py`` and ``instance_style/
+dataset.py``): car and person crops with their instance masks, in
+``<dataroot>/<dataset folder>/object_datasets/{car,person}/{train,test}/{images,inst_mask}/``
+(``scripts/prepare_object_dataset.py`` writes them; the demo data's are cut on first use).
+
+Per item, at 64×64 (persons, stored 64×32, are stretched ×2 horizontally as upstream): ``image`` X
+(the crop), ``inst_mask`` K, ``class_map`` C = K × v (car (1, 0, 0), person (0, 1, 0)), ``label``
+(26 or 24) and, for object inpainting, ``mask`` M·K: SIEDOB's hole (a brush stroke for index % 3 in
+(0, 1), a side band for 2), restricted to the object. Training crops are augmented as upstream:
+with probability 0.5 resized to 72×72 and cropped back to 64×64 at a random offset, then flipped
+with probability 0.5. Each class's crops are listed 10 times, cut to 10,000 items (upstream's
+epoch; ``--no_object_repeat`` lists each crop once).
+"""
+import os
+
+import numpy as np
+import torch
+
+from data import dataset_folder, masks as mask_gen
+from data.object_extraction import (CLASS_NAMES, EVAL_MASK_DIR, OBJECT_DIR, resize_bilinear, resize_nearest_legacy,
+                                    write_object_dataset)
+from data.scene_dataset import sample_rngs
+from util.errors import UserError
+from util.image_io import IMAGE_EXTENSIONS, read_image, read_mask
+from util.tensors import image_to_tensor
+
+SIZE = 64
+#: the class vectors of the class map (upstream: car first; the third channel is never used)
+CLASS_VECTORS = {26: (1.0, 0.0, 0.0), 24: (0.0, 1.0, 0.0)}
+#: crop sizes (rows, cols) as stored (upstream's object_datasets)
+STORED_SIZES = {26: (64, 64), 24: (64, 32)}
+MASK_DIRS = ('inst_mask', 'inst_map')  # what upstream's code reads, and what its README says
+REPEAT, ITEMS_PER_CLASS = 10, 10_000
+
+
+class ObjectDataset(torch.utils.data.Dataset):
+    """Object crops of the scene dataset ``--dataset_name`` names (``scene_class``)."""
+    scene_class = None      # set by data.dataset_class
+    with_hole = True        # object inpainting: the hole mask M
+
+    @staticmethod
+    def modify_commandline_options(parser, is_train):
+        g = parser.add_argument_group('siedob object data')
+        g.add_argument('--no_object_repeat', action='store_true',
+                       help='list each object crop once per epoch (upstream lists each class 10 times, cut to '
+                            '10,000 items)')
+        g.add_argument('--object_mask_dir', default=None,
+                       help='test holes, paired with the sorted test crops (default: object_datasets/object_mask/)')
+        return parser
+
+    def __init__(self, opt, phase):
+        self.opt, self.phase = opt, phase
+        self.color_order = opt.color_order
+        scene_root = os.path.join(opt.dataroot, dataset_folder(opt.dataset_name))
+        self.root = os.path.join(scene_root, OBJECT_DIR)
+        if self.scene_class is not None and self.scene_class.prepares_itself:
+            self.scene_class.prepare_data(opt)  # the demo scenes, then (once) their objects
+            if not os.path.isdir(self.root):
+                write_object_dataset(scene_root)
+        self.epoch = 0
+        self.entries = []   # (image path, mask path, class)
+        for c in (26, 24):
+            entries = self._list(c)
+            if phase == 'train' and not getattr(opt, 'no_object_repeat', False):
+                entries = (entries * REPEAT)[:ITEMS_PER_CLASS]
+            self.entries += entries
+        if not self.entries:
+            raise UserError(f'no object crops in {self.root}/{{car,person}}/{phase}/images/: cut them from the '
+                            f'scene dataset with scripts/prepare_object_dataset.py --dataroot {opt.dataroot} '
+                            f'--dataset_name {opt.dataset_name}')
+        if phase == 'test' and self.with_hole:
+            self.hole_paths = self._test_holes(getattr(opt, 'object_mask_dir', None)
+                                               or os.path.join(self.root, EVAL_MASK_DIR))
+
+    def _list(self, c):
+        base = os.path.join(self.root, CLASS_NAMES[c], self.phase)
+        image_dir = os.path.join(base, 'images')
+        if not os.path.isdir(image_dir):
+            return []
+        mask_dir = next((os.path.join(base, d) for d in MASK_DIRS if os.path.isdir(os.path.join(base, d))), None)
+        names = sorted(f for f in os.listdir(image_dir) if f.lower().endswith(IMAGE_EXTENSIONS))
+        if names and mask_dir is None:
+            raise UserError(f'{base}/inst_mask/ not found: each crop needs its instance mask (same stem, .png)')
+        return [(os.path.join(image_dir, n), os.path.join(mask_dir, os.path.splitext(n)[0] + '.png'), c)
+                for n in names]
+
+    def _test_holes(self, folder):
+        if not os.path.isdir(folder):
+            raise UserError(f'object hole masks not found: {folder} (scripts/prepare_object_dataset.py writes them; '
+                            f'or give --object_mask_dir)')
+        files = sorted(f for f in os.listdir(folder) if f.lower().endswith(IMAGE_EXTENSIONS))
+        if len(files) < len(self.entries):
+            raise UserError(f'{folder} has {len(files)} masks but the test split has {len(self.entries)} object '
+                            f'crops; the i-th sorted mask goes with the i-th sorted crop, so at least as many are needed')
+        return [os.path.join(folder, f) for f in files]
+
+    def set_epoch(self, epoch):
+        self.epoch = epoch
+
+    def check_sizes(self, size_rule):
+        """The crops are resized to 64×64 whatever the rule; the rule must accept that."""
+        if not size_rule.accepts(SIZE, SIZE):
+            raise UserError(f'this model cannot run on {SIZE}×{SIZE} object crops: {size_rule.describe()}')
+
+    def __len__(self):
+        return len(self.entries)
+
+    def read_crop(self, i):
+        """(image H×W×3 uint8 RGB, mask H×W float {0, 1}, class) at 64×64, checked."""
+        image_path, mask_path, c = self.entries[i]
+        image = read_image(image_path)
+        if not os.path.isfile(mask_path):
+            raise UserError(f'{mask_path} not found: the instance mask of {image_path} (same stem, .png)')
+        mask = read_mask(mask_path)
+        if image.shape[:2] != mask.shape or image.shape[:2] != STORED_SIZES[c]:
+            h, w = STORED_SIZES[c]
+            raise UserError(f'{image_path} is {image.shape[1]}×{image.shape[0]} and its mask {mask.shape[1]}×'
+                            f'{mask.shape[0]} (W×H); {CLASS_NAMES[c]} crops are {w}×{h}, as '
+                            f'scripts/prepare_object_dataset.py writes them')
+        if not mask.any():
+            raise UserError(f'{mask_path} is empty: an object crop needs its object (white pixels)')
+        return resize_bilinear(image, (SIZE, SIZE)), resize_nearest_legacy(mask, (SIZE, SIZE)), c
+
+    def __getitem__(self, i):
+        image, mask, c = self.read_crop(i)
+        rng, np_rng = sample_rngs(self.opt.seed, self.epoch if self.phase == 'train' else 2 ** 31 - 1, i)
+        if self.phase == 'train':
+            image, mask = augment(image, mask, rng, flip=not getattr(self.opt, 'no_flip', False))
+        k = torch.from_numpy(np.ascontiguousarray(mask, dtype=np.float32))[None]
+        item = {'image': image_to_tensor(np.ascontiguousarray(image), self.color_order), 'inst_mask': k,
+                'class_map': k * torch.tensor(CLASS_VECTORS[c])[:, None, None], 'label': torch.tensor(c),
+                'path': self.entries[i][0], 'index': i}
+        if self.with_hole:
+            if self.phase == 'train':
+                hole = mask_gen.object_training_mask(i, SIZE, SIZE, rng, np_rng)
+            else:
+                hole = resize_nearest_legacy(read_mask(self.hole_paths[i]), (SIZE, SIZE))
+            item['mask'] = torch.from_numpy(np.ascontiguousarray(hole, dtype=np.float32))[None] * k
+        return item
+
+
+def augment(image, mask, rng, flip=True):
+    """Upstream's object augmentation: with random() > 0.5 resize to 72×72 (bilinear / nearest) and
+    cut 64×64 at (randint(0, 8), randint(0, 8)); then with random() > 0.5 a horizontal flip."""
+    if rng.random() > 0.5:
+        big = SIZE + 8
+        image, mask = resize_bilinear(image, (big, big)), resize_nearest_legacy(mask, (big, big))
+        top, left = rng.randint(0, 8), rng.randint(0, 8)
+        image, mask = image[top:top + SIZE, left:left + SIZE], mask[top:top + SIZE, left:left + SIZE]
+    if rng.random() > 0.5 and flip:
+        image, mask = image[:, ::-1], mask[:, ::-1]
+    return image, mask
