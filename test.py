@@ -5,14 +5,18 @@ Single image (mask: 255 = region to repaint):
         --mask_path MASK --output_path out.png [--instance_path INST] [--device cpu]
 Test split:
     python test.py --name demo --dataset_name demo [--mask_dir DIR]   # -> results/<name>/test_latest/
+SIEDOB's object stages, one crop (the hole for inpainting, a reference crop for style):
+    python test.py --name obj --image_path CROP --inst_mask_path MASK --object_class car --mask_path HOLE
+    python test.py --name sty --image_path CROP --inst_mask_path MASK --object_class person \
+        --ref_image_path REF --ref_inst_mask_path REF_MASK
 """
 import os
 
 import torch
 
 import data
-from engine.editing import edit_arrays
-from engine.inference import build_model, parse_with_checkpoint, run_test_split
+from engine.editing import edit_arrays, edit_object_crop
+from engine.inference import build_model, parse_with_checkpoint, run_object_test_split, run_test_split
 from options.test_options import TestOptions
 from util.errors import UserError, exit_on_user_error
 from util.image_io import check_output_path, check_same_size, read_image, read_instance, read_label, read_mask, save_image_atomic
@@ -56,13 +60,50 @@ def edit_single_image(opt, model):
     return out
 
 
+OBJECT_CLASSES = {'car': 26, 'person': 24}
+
+
+def edit_single_object(opt, model):
+    """SIEDOB's object stages: one object crop (--image_path, --inst_mask_path, --object_class; the
+    hole --mask_path for inpainting; --ref_image_path / --ref_inst_mask_path for style)."""
+    inpainting = model.stage == 'object_inpainting'
+    needed = ['image_path', 'inst_mask_path', 'object_class'] + (['mask_path'] if inpainting else [])
+    missing = [f'--{k}' for k in needed if not getattr(opt, k, None)]
+    if missing:
+        raise UserError(f'editing one object crop with the {model.stage} stage needs ' + ', '.join(missing))
+    output = opt.output_path or os.path.join('results', 'test_single_result.png')
+    check_output_path(output)
+    image = read_image(opt.image_path)
+    inst = read_mask(opt.inst_mask_path, what='instance mask (--inst_mask_path)')
+    named = [(opt.image_path, image), (opt.inst_mask_path, inst)]
+    hole = ref = ref_mask = None
+    if inpainting:
+        hole = read_mask(opt.mask_path, what='mask (--mask_path)')
+        named.append((opt.mask_path, hole))
+    elif getattr(opt, 'ref_image_path', None):
+        if not opt.ref_inst_mask_path:
+            raise UserError('--ref_image_path needs --ref_inst_mask_path, the reference\'s instance mask')
+        ref, ref_mask = read_image(opt.ref_image_path), read_mask(opt.ref_inst_mask_path, what='reference mask')
+        check_same_size([(opt.ref_image_path, ref), (opt.ref_inst_mask_path, ref_mask)])
+    check_same_size(named)
+    out = edit_object_crop(model, image, inst, OBJECT_CLASSES[opt.object_class], hole, ref, ref_mask,
+                           opt.quantize, source=opt.image_path)
+    save_image_atomic(out, output)
+    print(f'Wrote {output}')
+    return out
+
+
 def main(argv=None):
     with exit_on_user_error():
         options = TestOptions()
         opt, ckpt, path = parse_with_checkpoint(options, argv)
         model, path = build_model(opt, ckpt, path, options.parser)
-        singles = [opt.image_path, opt.segmap_path, opt.mask_path]
         with torch.inference_mode():
+            if model.edits == 'object':
+                if opt.image_path:
+                    return edit_single_object(opt, model)
+                return run_object_test_split(opt, model)
+            singles = [opt.image_path, opt.segmap_path, opt.mask_path]
             if any(singles):
                 if not all(singles):
                     raise UserError('single-image editing needs --image_path, --segmap_path and --mask_path')

@@ -60,6 +60,7 @@ ITEMS = {
     'siedob_scene': ('data.siedob_scene', 'SIEDOBScene'),
     'siedob_scene_crops': ('data.siedob_scene', 'SIEDOBSceneCrops'),
     'siedob_objects': ('data.object_dataset', 'ObjectDataset'),   # a dataset of its own: the scene's object crops
+    'siedob_objects_ref': ('data.object_dataset', 'ObjectStyleDataset'),  # ... with a reference object each
 }
 
 

@@ -150,3 +150,33 @@ def augment(image, mask, rng, flip=True):
     if rng.random() > 0.5 and flip:
         image, mask = image[:, ::-1], mask[:, ::-1]
     return image, mask
+
+
+class ObjectStyleDataset(ObjectDataset):
+    """The object-style stage's items: each crop (augmented as above, no hole) with a reference of
+    its class, not augmented: ``ref_image``, ``ref_inst_mask``, ``ref_class_map``. Training draws the
+    reference uniformly among the class's crops (what upstream intends; its index arithmetic assumes
+    10,000 items per class and fails on smaller data); the test split uses a fixed one (the class's
+    second crop; upstream always its list's second item)."""
+    with_hole = False
+
+    def __init__(self, opt, phase):
+        super().__init__(opt, phase)
+        self.by_class = {}
+        for i, (_, _, c) in enumerate(self.entries):
+            self.by_class.setdefault(c, []).append(i)
+
+    def __getitem__(self, i):
+        item = super().__getitem__(i)
+        c = int(item['label'])
+        same = self.by_class[c]
+        if self.phase == 'train':
+            rng, _ = sample_rngs(self.opt.seed, self.epoch, i, 1)  # a stream of its own, beside the crop's
+            j = same[rng.randrange(len(same))]
+        else:
+            j = same[min(1, len(same) - 1)]
+        image, mask, _ = self.read_crop(j)
+        k = torch.from_numpy(np.ascontiguousarray(mask, dtype=np.float32))[None]
+        item.update(ref_image=image_to_tensor(np.ascontiguousarray(image), self.color_order), ref_inst_mask=k,
+                    ref_class_map=k * torch.tensor(CLASS_VECTORS[c])[:, None, None])
+        return item

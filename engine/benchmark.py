@@ -443,7 +443,7 @@ def main(argv=None):
     if args._authors_edit:
         return authors_steps_edit(args._authors_edit, args.label_nc)
     if args.size is None:
-        args.size = 64 if model_class(args).dataset_items == 'siedob_objects' else 256
+        args.size = 64 if model_class(args).edits == 'object' else 256
     if args.quick:
         args.ngf, args.ndf, args.repeats, args.throughput_batch = 8, 16, 2, 2
     device = resolve_device(args.device)

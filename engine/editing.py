@@ -3,6 +3,7 @@ import os
 
 import numpy as np
 import torch
+from PIL import Image
 from tqdm import tqdm
 
 from data.preprocess import paste_back, resize_image, resize_mask, resize_nearest
@@ -51,3 +52,37 @@ def edit_test_split(model, dataset, preprocess='resize', load_size=256, quantize
             out, masked = edit_arrays(model, s['image'], s['label'], s['mask'], s['instance'], preprocess,
                                       load_size, quantize, source=s['path'])
             yield stem, s, out, masked
+
+
+def edit_object_crop(model, image, inst_mask, label, hole=None, ref_image=None, ref_mask=None,
+                     quantize='truncate', source='the crop'):
+    """SIEDOB's object networks on one crop of any size (H×W×3 uint8 RGB, masks H×W {0, 1}):
+    resized to the 64×64 the networks see (bilinear, masks nearest), edited, resized back and pasted
+    where the network repaints (the hole on the object for inpainting, the whole object for
+    style), so every other pixel is the input's. ``label``: 26 (car) or 24 (person)."""
+    from data.object_dataset import CLASS_VECTORS, SIZE
+    from data.object_extraction import resize_bilinear, resize_nearest_legacy
+    if label not in CLASS_VECTORS:
+        raise UserError(f'SIEDOB\'s object networks know car (26) and person (24), not class {label}')
+    if not inst_mask.any():
+        raise UserError(f'{source}: the instance mask is empty: it must mark the object (white pixels)')
+    size = (SIZE, SIZE)
+    order, rounding = model.color_order, quantize == 'round'
+
+    def crop_tensors(img, mask):
+        k = torch.from_numpy(np.ascontiguousarray(resize_nearest_legacy(mask, size), dtype=np.float32))[None, None]
+        return image_to_tensor(resize_bilinear(img, size), order)[None], k, k * torch.tensor(
+            CLASS_VECTORS[label])[None, :, None, None]
+
+    x, k, cmap = crop_tensors(image, inst_mask)
+    batch = {'image': x, 'inst_mask': k, 'class_map': cmap, 'path': source}
+    region = inst_mask > 0.5
+    if hole is not None:
+        batch['mask'] = torch.from_numpy(np.ascontiguousarray(resize_nearest_legacy(hole, size),
+                                                              dtype=np.float32))[None, None] * k
+        region = region & (hole > 0.5)
+    if ref_image is not None:
+        batch['ref_image'], batch['ref_inst_mask'], batch['ref_class_map'] = crop_tensors(ref_image, ref_mask)
+    small = tensor_to_image(model.edit(batch)[0], order, rounding)
+    big = resize_image(small, image.shape[:2], resample=Image.BILINEAR)
+    return np.where(region[..., None], big, image)

@@ -4,6 +4,7 @@ import os
 import sys
 
 import numpy as np
+import torch
 
 import data
 import models
@@ -51,7 +52,7 @@ def parse_with_checkpoint(options, argv=None):
     then with the options it was trained with as defaults for the data (dataset, data root, the
     dataset's own flags such as --instance_format), so the test split reads the data the model was
     trained on unless the command line says otherwise."""
-    opt = options.parse(argv)
+    opt = options.parse(argv, known_only=True)  # the checkpoint's model may add flags: parsed in full below
     path = checkpoint_file(opt)
     ckpt = load_checkpoint(path)
     check_model_named(opt, argv, ckpt, path)
@@ -108,3 +109,21 @@ def run_test_split(opt, model, dataset=None):
             save_image_atomic(panel, os.path.join(out_dir, 'panels', stem + '.png'))
         n += 1
     print(f'Wrote {n} edited images to {out_dir}/edited/')
+
+
+def run_object_test_split(opt, model):
+    """SIEDOB's object stages: edit the object test crops (each with its hole, or its class's
+    fixed reference) and write the 64×64 results (the networks' size) beside the crops."""
+    from util.tensors import tensor_to_image
+    dataset = data.create_dataset(opt, 'test', model.dataset_items)
+    out_dir = os.path.join(opt.results_dir, opt.name, f'test_{opt.which_epoch}')
+    n = len(dataset) if opt.how_many is None else min(opt.how_many, len(dataset))
+    for i in range(n):
+        item = dataset[i]
+        batch = {k: v[None] for k, v in item.items() if torch.is_tensor(v) and v.dim() == 3}
+        out = model.edit(batch)[0]
+        stem = os.path.splitext(os.path.basename(item['path']))[0]
+        save_image_atomic(tensor_to_image(out, model.color_order, opt.quantize == 'round'),
+                          os.path.join(out_dir, 'edited', stem + '.png'))
+        save_image_atomic(tensor_to_image(item['image'], model.color_order), os.path.join(out_dir, 'crops', stem + '.png'))
+    print(f'Wrote {n} edited object crops to {out_dir}/edited/')

@@ -37,6 +37,8 @@ class BaseModel:
     size_rule = ANY_SIZE
     #: what its samples hold: 'edit' (image, label, instance, mask) or another ``data.ITEMS`` kind
     dataset_items = 'edit'
+    #: what test.py edits with it: 'scene' (image, label map, mask) or 'object' (one object's crop)
+    edits = 'scene'
     #: what to give instead when a checkpoint lacks one of ``inference_nets``
     missing_net_hint = 'give a checkpoint saved from the full model by train.py'
 

@@ -172,7 +172,7 @@ SIEDOB_PARTS = {'background': 'background generator (netG_BG, the authors\' bg.p
                 'fusion': 'fusion network (netG_F, the authors\' Fnet.pth)',
                 'object_inpainting': 'object-inpainting generator (the authors\' object_inpainting.pth)',
                 'object_style': 'object-style generator (the authors\' object_style.pth)'}
-SIEDOB_SUPPORTED = ('background', 'object_inpainting')
+SIEDOB_SUPPORTED = ('background', 'object_inpainting', 'object_style')
 #: the authors' object files: netG is their training wrapper, whose net sits under this prefix
 SIEDOB_OBJECT_PREFIXES = {'object_inpainting': 'fg_inpainting.', 'object_style': 'fg_style.'}
 SIEDOB_OBJECT_D = {'object_inpainting': 'netD_inp', 'object_style': 'netD_style'}
@@ -265,10 +265,13 @@ def _to_upstream_siedob_object(part):
 
 register_format('siedob', "the authors' SIEDOB object-inpainting generator (object_inpainting.pth)",
                 lambda c: siedob_part(c) == 'object_inpainting', _from_upstream_siedob_object('object_inpainting'))
+register_format('siedob', "the authors' SIEDOB object-style generator (object_style.pth)",
+                lambda c: siedob_part(c) == 'object_style', _from_upstream_siedob_object('object_style'))
 
 #: (model, stage) -> the function writing the authors' layout (scripts/convert_checkpoint.py --to upstream)
 UPSTREAM_EXPORTS = {('spmpgan', None): to_upstream_spmpgan, ('siedob', 'background'): to_upstream_siedob_background,
-                    ('siedob', 'object_inpainting'): _to_upstream_siedob_object('object_inpainting')}
+                    ('siedob', 'object_inpainting'): _to_upstream_siedob_object('object_inpainting'),
+                    ('siedob', 'object_style'): _to_upstream_siedob_object('object_style')}
 
 
 def to_upstream(ckpt):

@@ -94,7 +94,7 @@ class BaseOptions:
                        help='NHWC memory format for nets and inputs (GPU convs with --amp; no help on CPUs)')
         return parser
 
-    def gather_options(self, args=None, saved=None):
+    def gather_options(self, args=None, saved=None, known_only=False):
         """Parse ``args``; ``saved``: the options a checkpoint was trained with, which give test.py
         the data it was trained on (``FROM_CHECKPOINT`` and the dataset's own flags) unless the
         command line sets them."""
@@ -124,12 +124,14 @@ class BaseOptions:
         parser.add_argument('-h', '--help', action='help', default=argparse.SUPPRESS,
                             help='show this help message and exit')
         self.parser = parser
-        return parser.parse_args(args)
+        # known_only: a first pass that only needs a few flags (test.py's finding the checkpoint, whose
+        # model may add flags the default model does not know)
+        return parser.parse_known_args(args)[0] if known_only else parser.parse_args(args)
 
     description = 'Semantic image editing.'
 
-    def parse(self, args=None, saved=None):
-        opt = self.gather_options(args, saved)
+    def parse(self, args=None, saved=None, known_only=False):
+        opt = self.gather_options(args, saved, known_only)
         opt.is_train = self.is_train
         if opt.label_nc is None and opt.dataset_name is not None:
             if self.is_train or data.find_dataset_using_name(opt.dataset_name).default_label_nc is not None:

@@ -54,7 +54,7 @@ def convert(ckpt, to, color_order=None, fold_sn=False):
             raise UserError('the authors\' code feeds BGR images: add --color_order bgr to convert the weights')
         if not arch.get('spectral_norm', True):
             raise UserError('the authors\' code needs the spectral-norm layout: do not use --fold_sn with --to upstream')
-        authors_ngf = {'object_inpainting': 64}.get(ckpt.get('stage'), 32)  # hard-coded in their networks
+        authors_ngf = {'object_inpainting': 64}.get(ckpt.get('stage'), 32)  # object_style: 32  # hard-coded in their networks
         if arch.get('hidden', 2 * arch['ngf']) != 2 * authors_ngf or arch['ngf'] != authors_ngf:
             notes.append(f'note: ngf {arch["ngf"]} differs from the authors\' {authors_ngf}; their code cannot '
                          f'build this net')

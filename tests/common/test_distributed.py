@@ -15,8 +15,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
                     reason='torchrun not available')
 @pytest.mark.parametrize('model,port', [([], '29533'),
                                         (['--model', 'siedob', '--stage', 'background', '--crop_size', '64'], '29534'),
-                                        (['--model', 'siedob', '--stage', 'object_inpainting'], '29535')],
-                         ids=['spmpgan', 'siedob-background', 'siedob-object_inpainting'])
+                                        (['--model', 'siedob', '--stage', 'object_inpainting'], '29535'),
+                                        (['--model', 'siedob', '--stage', 'object_style'], '29536')],
+                         ids=['spmpgan', 'siedob-background', 'siedob-object_inpainting', 'siedob-object_style'])
 def test_two_process_training_rank0_writes(tmp_path, model, port):
     data_root = tmp_path / 'datasets'
     cmd = [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', '2', '--master_port', port,

@@ -196,9 +196,9 @@ def test_broken_bg_pth_is_a_one_line_error(tmp_path):
     opt = default_options(False, model='siedob', stage='background', dataset_name='cityscapes')
     with pytest.raises(UserError, match=r'bg\.pth.*netG_BG.*missing.*dec3\.gated_conv2d\.conv2d\.weight_orig'):
         SIEDOBBackgroundModel.from_checkpoint(opt, CPU, native, path)
-    torch.save({'netG': {'fg_style.enc1.conv.weight': torch.zeros(1)}}, tmp_path / 'obj.pth')
-    with pytest.raises(UserError, match=r'obj\.pth is a SIEDOB object_style checkpoint'):
-        legacy.load_checkpoint(str(tmp_path / 'obj.pth'))
+    torch.save({'netG_F': {'init_conv.conv.weight': torch.zeros(1)}}, tmp_path / 'fnet.pth')
+    with pytest.raises(UserError, match=r'fnet\.pth is a SIEDOB fusion checkpoint'):
+        legacy.load_checkpoint(str(tmp_path / 'fnet.pth'))
 
 
 def test_convert_both_ways(tmp_path, capsys):

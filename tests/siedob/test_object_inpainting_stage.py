@@ -143,3 +143,35 @@ def test_train_py_on_the_demo_objects_resumes_exactly(tmp_path):
         assert all(torch.equal(b['nets'][net][k], v) for k, v in a['nets'][net].items()), net
     grids = os.listdir(tmp_path / 'ckpt' / 'straight' / 'web' / 'images')
     assert 'iter_00000004.png' in grids
+
+
+def test_test_py_edits_one_object_crop(tmp_path, capsys):
+    import numpy as np
+    from PIL import Image
+    import test as test_script
+    path = str(tmp_path / 'object_inpainting.pth')
+    authors_file(path)
+    crop = (np.random.RandomState(0).rand(64, 32, 3) * 255).astype(np.uint8)   # a person crop, 64×32
+    inst = np.zeros((64, 32), np.uint8)
+    inst[4:60, 6:26] = 255
+    hole = np.zeros((64, 32), np.uint8)
+    hole[30:, :] = 255
+    for name, a in (('crop.png', crop), ('inst.png', inst), ('hole.png', hole), ('empty.png', inst * 0),
+                    ('small.png', hole[:32])):
+        Image.fromarray(a).save(tmp_path / name)
+    argv = ['--checkpoint', path, '--image_path', str(tmp_path / 'crop.png'), '--inst_mask_path',
+            str(tmp_path / 'inst.png'), '--object_class', 'person', '--output_path', str(tmp_path / 'out' / 'e.png')]
+    test_script.main(argv + ['--mask_path', str(tmp_path / 'hole.png')])
+    out = np.asarray(Image.open(tmp_path / 'out' / 'e.png'))
+    repainted = (inst > 127) & (hole > 127)
+    assert out.shape == crop.shape and np.array_equal(out[~repainted], crop[~repainted])
+    assert not np.array_equal(out[repainted], crop[repainted])
+    capsys.readouterr()
+    for extra, said in (([], 'needs --mask_path'),
+                        (['--mask_path', str(tmp_path / 'small.png')], 'size mismatch'),
+                        (['--mask_path', str(tmp_path / 'hole.png'), '--inst_mask_path', str(tmp_path / 'empty.png')],
+                         'the instance mask is empty')):
+        with pytest.raises(SystemExit):
+            test_script.main(argv + extra)
+        err = capsys.readouterr().err
+        assert said in err and len(err.strip().splitlines()) == 1, err

@@ -31,7 +31,8 @@ def test_benchmark_script_smoke(tmp_path, capsys):
     assert 'inference b1, box mask' in printed and 'profile, fast path' in printed
 
 
-@pytest.mark.parametrize('stage,generator', [('background', 'netG_BG'), ('object_inpainting', 'netG')])
+@pytest.mark.parametrize('stage,generator', [('background', 'netG_BG'), ('object_inpainting', 'netG'),
+                                             ('object_style', 'netG')])
 def test_benchmark_rows_for_siedobs_stages(tmp_path, capsys, stage, generator):
     """The same rows for SIEDOB's generators (--model siedob --stage S): inference per mask, a
     training iteration (the generator, its discriminators, bg_G's boundary patches), reference vs

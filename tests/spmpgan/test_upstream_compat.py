@@ -311,7 +311,8 @@ def test_working_size_rules():
     ('Fnet', {'netG_F': {'conv.weight': torch.zeros(1)}}, 'is a SIEDOB fusion checkpoint'),
     ('object_inpainting', {'netG': {'fg_inpainting.enc.weight': torch.zeros(1)}},
      "looks like SIEDOB's object_inpainting file but lacks fg_inpainting.init_conv.conv.weight"),
-    ('object_style', {'netG': {'fg_style.enc.weight': torch.zeros(1)}}, 'is a SIEDOB object_style checkpoint')])
+    ('object_style', {'netG': {'fg_style.enc.weight': torch.zeros(1)}},
+     "looks like SIEDOB's object_style file but lacks fg_style.init_conv.conv.weight")])
 def test_siedob_file_is_named(tmp_path, inputs, capsys, part, content, said):
     """A SIEDOB part this code cannot use given to test.py: which part it is, in one line, no traceback
     (a whole bg.pth is SIEDOB's background stage: tests/siedob/test_background_stage.py)."""
