@@ -115,3 +115,18 @@ class ObjectStyleGenerator(nn.Module):
         h = self.spade3(self.up(self.conv2(h)), cls_map, s)
         x = self.conv_img(F.leaky_relu(self.up(self.conv3(h)), 0.2))
         return x, s, self.cycle_style(torch.cat([x * inst_mask, cls_map], 1))
+
+
+# ---- the branches as the fusion stage calls them (upstream fusion/networks/inst_Gs.py) -----------
+
+def inpaint_objects(net, masked_crops, inst_masks, masks, classes):
+    """Object inpainting on a batch of 64×64 crops: ``masked_crops`` the scene's masked image cut at
+    each object's box (N×3), ``inst_masks`` K and ``masks`` the edit mask cut alike (N×1), ``classes``
+    each crop's label id. The inputs as the network was trained on them: X·(1−M)·K, K, M·K, C."""
+    return net(masked_crops * inst_masks, inst_masks, masks * inst_masks, class_map(inst_masks, classes))
+
+
+def style_objects(net, inst_masks, classes, ref_images, ref_masks):
+    """Reference-guided generation on a batch of crops: each object (its mask K and class) drawn in
+    the style of its reference (X_ref, K_ref, of the same class); the image only (N×3×64×64)."""
+    return net(class_map(inst_masks, classes), ref_images * ref_masks, class_map(ref_masks, classes), inst_masks)[0]

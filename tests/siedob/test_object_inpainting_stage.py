@@ -175,3 +175,12 @@ def test_test_py_edits_one_object_crop(tmp_path, capsys):
             test_script.main(argv + extra)
         err = capsys.readouterr().err
         assert said in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_a_class_other_than_car_or_person_is_refused():
+    import numpy as np
+    from engine.editing import edit_object_crop
+    m = make_model(is_train=False)
+    crop, inst = np.zeros((64, 64, 3), np.uint8), np.ones((64, 64), np.float32)
+    with pytest.raises(UserError, match=r'know car \(26\) and person \(24\), not class 25'):
+        edit_object_crop(m, crop, inst, 25, hole=inst)

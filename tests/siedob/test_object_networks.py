@@ -188,3 +188,14 @@ def test_object_style_against_its_layer_list_and_mode_independence():
     assert_float64_close(code, sc)
     assert_float64_close(x, want)
     assert_float64_close(cycle, style_encoder(s.cycle_style, torch.cat([want * k, c], 1)))
+
+
+def test_the_branches_as_the_fusion_stage_calls_them():
+    from models.networks.siedob_objects import inpaint_objects, style_objects
+    g, s = ObjectInpaintingGenerator(ngf=4).eval(), ObjectStyleGenerator(ngf=4).eval()
+    x, ref = torch.rand(2, 3, 64, 64) * 2 - 1, torch.rand(2, 3, 64, 64) * 2 - 1
+    k, kr, m = ((torch.rand(2, 1, 64, 64) > p).float() for p in (0.3, 0.4, 0.5))
+    c = class_map(k, [26, 24])
+    with torch.no_grad():
+        assert torch.equal(inpaint_objects(g, x * (1 - m), k, m, [26, 24]), g(x * (1 - m) * k, k, m * k, c))
+        assert torch.equal(style_objects(s, k, [26, 24], ref, kr), s(c, ref * kr, class_map(kr, [26, 24]), k)[0])
