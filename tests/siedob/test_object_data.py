@@ -132,3 +132,14 @@ def test_object_holes():
         sides.add('right' if m[0, -1] and not m[0, 0] else 'left' if m[0, 0] and not m[0, -1] else
                   'bottom' if m[-1, 0] else 'top')
     assert sides == {'right', 'left', 'bottom', 'top'}
+
+
+def test_inst_map_folders_are_read_too(tmp_path):
+    """upstream's README names the mask folders inst_map/, its code inst_mask/: both work."""
+    base = write_scene_dataset(str(tmp_path))
+    write_object_dataset(base, splits=('train',))
+    for c in ('car', 'person'):
+        d = os.path.join(base, 'object_datasets', c, 'train')
+        os.rename(os.path.join(d, 'inst_mask'), os.path.join(d, 'inst_map'))
+    ds = object_dataset(tmp_path, no_object_repeat=True)
+    assert len(ds) == 4 and ds[0]['inst_mask'].sum() > 0
