@@ -119,3 +119,38 @@ class BackgroundGenerator(nn.Module):
         d = self.style3(self.dec3(d, skip=feats[1]), seg, bg_mask, mask)
         d = self.dec5(self.dec4(d))
         return self.conv_img(F.leaky_relu(d, 0.2))
+
+
+class FusionNetwork(nn.Module):
+    """F_stage: fuses the pasted objects and the generated background into one image (the paper's
+    fusion network; upstream ``fusion/networks/F_stage.py``). A gated-conv U-Net on the composite,
+    the mask and the edges, whose output is a residual inside the mask::
+
+        fake = tanh(U([masked_G, M, E])) · M + masked_G
+
+    (so edited pixels can leave [−1, 1]: the caller clips when writing). ngf 32 (upstream hard-codes
+    it) gives 3,550,048 parameters, 55 entries. The label map upstream passes is unused."""
+
+    def __init__(self, ngf=32, input_nc=3, output_nc=3, norm='in'):
+        super().__init__()
+        gated = lambda i, o, s=1: GatedConv2d(i, o, 3, s, 1, norm=norm, activation='lrelu')  # noqa: E731
+        up = lambda i, o: TransposeGatedConv2d(i, o, 3, 1, 1, norm=norm, activation='lrelu')  # noqa: E731
+        self.init_conv = Conv2dBlock(input_nc + 1 + 1, ngf, 7, 1, 3, norm=norm, activation='lrelu')
+        self.enc1 = gated(ngf, ngf * 2, 2)
+        self.enc2 = gated(ngf * 2, ngf * 2)
+        self.enc3 = gated(ngf * 2, ngf * 4, 2)
+        self.enc4 = gated(ngf * 4, ngf * 4)
+        self.enc5 = gated(ngf * 4, ngf * 8, 2)
+        self.enc6 = gated(ngf * 8, ngf * 8)
+        self.dec2 = up(ngf * 8 + ngf * 4, ngf * 4)
+        self.dec3 = up(ngf * 4 + ngf * 2, ngf * 2)
+        self.dec4 = up(ngf * 2, ngf * 2)
+        self.dec5 = gated(ngf * 2, ngf)
+        self.conv_img = Conv2dBlock(ngf, output_nc, 3, 1, 1, norm='none', activation='tanh')
+
+    def forward(self, masked_g, mask, edges):
+        e2 = self.enc2(self.enc1(self.init_conv(torch.cat([masked_g, mask, edges], 1))))
+        e4 = self.enc4(self.enc3(e2))
+        d = self.dec2(self.enc6(self.enc5(e4)), skip=e4)
+        d = self.dec4(self.dec3(d, skip=e2))
+        return self.conv_img(self.dec5(d)) * mask + masked_g  # no LeakyReLU before conv_img (unlike bg_G)

@@ -199,3 +199,23 @@ def test_boundary_patches_windows_and_no_boundary():
         assert r1 - r0 == c1 - c0 and 96 <= r1 - r0 <= 160 and (r1 - r0) % 2 == 0
     (empty,), none = boundary_patches([images], torch.zeros(2, 1, 256, 256), random.Random(0))
     assert empty.shape == (0, 3, 160, 160) and none == []  # upstream crashes on such a batch
+
+
+def test_fusion_network_counts_layout_and_residual():
+    """F_stage (upstream fusion/networks/F_stage.py): 3,550,048 parameters, 55 entries; the output is
+    the composite plus a tanh correction inside the mask only."""
+    from models.networks.siedob import FusionNetwork
+    f = FusionNetwork()
+    sd = f.state_dict()
+    assert count(f) == 3_550_048 and len(sd) == 55
+    assert sd['init_conv.conv.weight'].shape == (32, 5, 7, 7)
+    assert sd['dec2.gated_conv2d.conv2d.weight_orig'].shape == (128, 384, 3, 3) and 'dec1.conv2d.weight' not in sd
+    assert sd['dec5.conv2d.weight'].shape == (32, 64, 3, 3) and 'conv_img.conv.bias' not in sd
+    small = randomize(FusionNetwork(ngf=4)).eval()
+    x = torch.rand(2, 3, 32, 32) * 2 - 1
+    mask = torch.zeros(2, 1, 32, 32)
+    mask[..., 8:24, 4:20] = 1
+    with torch.no_grad():
+        out = small(x, mask, torch.rand(2, 1, 32, 32).round())
+    assert torch.equal(out[(mask == 0).expand_as(out)], x[(mask == 0).expand_as(x)])   # outside: the composite
+    assert float((out - x).abs().max()) <= 1                                           # inside: + tanh
