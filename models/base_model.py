@@ -17,6 +17,7 @@ See docs/overview.md, "Adding a model".
 import torch
 
 from models.networks import fast
+from models.networks.losses import VGGLoss, build_vgg19_features
 from models.runtime import Runtime
 from util import distributed as dist_util
 from util.checkpoint import capture_rng_state, load_state_strict, make_checkpoint, restore_rng_state
@@ -127,8 +128,9 @@ class BaseModel:
         return {}
 
     def arch(self):
-        """Everything needed to rebuild the nets from a checkpoint alone."""
-        raise NotImplementedError
+        """Everything needed to rebuild the nets from a checkpoint alone (``self._arch``, which a
+        model sets from its options and the checkpoint's arch)."""
+        return dict(self._arch)
 
     # ---- modes ------------------------------------------------------------------------------
     def nets(self):
@@ -231,6 +233,19 @@ class GANModel(BaseModel):
     summary_losses = ('G', 'D')
     #: the model attributes the training step reads (set by ``set_input``)
     graph_inputs = ()
+    #: the VGG19 perceptual loss (``make_vgg_loss``), moved with the nets
+    vgg = None
+
+    def make_vgg_loss(self, vgg_features=None):
+        """The VGG loss when --lambda_vgg > 0 (``vgg_features``: a stand-in for the pretrained
+        layers, else the file --vgg_path or the torch hub cache), else None."""
+        if getattr(self.opt, 'lambda_vgg', 0) <= 0:
+            return None
+        return VGGLoss(vgg_features if vgg_features is not None else build_vgg19_features(self.opt.vgg_path))
+
+    def modules_to_move(self):
+        # its input is NHWC with --channels_last: it follows the nets' memory format (setup)
+        return super().modules_to_move() + ([self.vgg] if self.vgg is not None else [])
 
     def optimizers_of(self, net_names):
         return [getattr(self, 'optimizer_' + n[len('net'):]) for n in net_names]

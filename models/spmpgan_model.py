@@ -8,7 +8,7 @@ from models.base_model import GANModel, add_gan_loss_options
 from models.networks import fast
 from models.networks.discriminators import SNPatchDiscriminator
 from models.networks.init import init_weights
-from models.networks.losses import HingeGANLoss, VGGLoss, build_vgg19_features
+from models.networks.losses import HingeGANLoss
 from models.networks.spmpgan import ProgressiveGenerator
 from util.errors import UserError
 from util.sizes import SizeRule
@@ -53,7 +53,6 @@ class SPMPGANModel(GANModel):
                             'test.py but not trained further (use the unfolded file)')
         init_weights(self.netG, getattr(opt, 'init_type', 'gaussian'))
         self.net_names = ('netG',)
-        self.vgg = None
         if not self.is_train:
             return
         d_in = a['label_nc'] + 3  # one-hot·M then the image
@@ -61,15 +60,7 @@ class SPMPGANModel(GANModel):
             setattr(self, f'netD_{k}', init_weights(SNPatchDiscriminator(d_in, layers, a['ndf']), opt.init_type))
         self.net_names = ('netG',) + self.discriminator_names
         self.criterion_gan = HingeGANLoss()
-        if opt.lambda_vgg > 0:
-            # its input is NHWC with --channels_last: it follows the nets' memory format (setup)
-            self.vgg = VGGLoss(vgg_features if vgg_features is not None else build_vgg19_features(opt.vgg_path))
-
-    def modules_to_move(self):
-        return super().modules_to_move() + ([self.vgg] if self.vgg is not None else [])
-
-    def arch(self):
-        return dict(self._arch)
+        self.vgg = self.make_vgg_loss(vgg_features)
 
     # ---- inputs ---------------------------------------------------------------------------
     def set_input(self, batch):

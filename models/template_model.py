@@ -59,9 +59,6 @@ class TemplateModel(GANModel):
             self.net_names = ('netG', 'netD')
             self.criterion_gan = HingeGANLoss()
 
-    def arch(self):
-        return dict(self._arch)
-
     def set_input(self, batch):
         dev = self.device
         self.image = batch['image'].to(dev)

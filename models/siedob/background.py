@@ -26,7 +26,7 @@ from models.base_model import GANModel, add_gan_loss_options
 from models.networks import fast
 from models.networks.discriminators import SNPatchDiscriminator, boundary_patches
 from models.networks.init import init_weights
-from models.networks.losses import HingeGANLoss, VGGLoss, build_vgg19_features
+from models.networks.losses import HingeGANLoss
 from models.networks.siedob import OBJECT_CLASSES, BackgroundGenerator
 from util.errors import UserError
 from util.sizes import SizeRule
@@ -106,7 +106,6 @@ class SIEDOBBackgroundModel(GANModel):
         self.netG_BG = init_weights(BackgroundGenerator(a['label_nc'], a['ngf'], excluded=a['object_classes']),
                                     getattr(opt, 'init_type', 'gaussian'))
         self.net_names = ('netG_BG',)
-        self.vgg = None
         if not self.is_train:
             return
         if getattr(opt, 'cuda_graph', False):
@@ -119,17 +118,10 @@ class SIEDOBBackgroundModel(GANModel):
         self.netD_BG, self.netD_patch = make_d(), make_d()
         self.net_names = ('netG_BG',) + self.discriminator_names
         self.criterion_gan = HingeGANLoss()
-        if opt.lambda_vgg > 0:
-            self.vgg = VGGLoss(vgg_features if vgg_features is not None else build_vgg19_features(opt.vgg_path))
+        self.vgg = self.make_vgg_loss(vgg_features)
         # Python's random, as upstream's crop_patch: part of the checkpoint's RNG state, so resuming
         # draws the same patches
         self.patch_rng = random
-
-    def modules_to_move(self):
-        return super().modules_to_move() + ([self.vgg] if self.vgg is not None else [])
-
-    def arch(self):
-        return dict(self._arch)
 
     # ---- inputs ---------------------------------------------------------------------------
     def set_input(self, batch):

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 
 from models.base_model import GANModel, add_gan_loss_options
 from models.networks.discriminators import SNPatchDiscriminator
-from models.networks.losses import HingeGANLoss, VGGLoss, build_vgg19_features
+from models.networks.losses import HingeGANLoss
 from models.networks.siedob_objects import ObjectInpaintingGenerator, ObjectStyleGenerator
 from util.errors import UserError
 from util.sizes import SizeRule
@@ -69,20 +69,12 @@ class SIEDOBObjectInpaintingModel(GANModel):
         self.label_nc, self.color_order = opt.label_nc, a['color_order']
         self.netG = ObjectInpaintingGenerator(a['ngf'])
         self.net_names = ('netG',)
-        self.vgg = None
         if not self.is_train:
             return
         self.netD_inp = SNPatchDiscriminator(3 + 1 + 3, 6, a['ndf'], pad_type='zero', sparse_labels=False)
         self.net_names = ('netG', 'netD_inp')
         self.criterion_gan = HingeGANLoss()
-        if opt.lambda_vgg > 0:
-            self.vgg = VGGLoss(vgg_features if vgg_features is not None else build_vgg19_features(opt.vgg_path))
-
-    def modules_to_move(self):
-        return super().modules_to_move() + ([self.vgg] if self.vgg is not None else [])
-
-    def arch(self):
-        return dict(self._arch)
+        self.vgg = self.make_vgg_loss(vgg_features)
 
     def set_input(self, batch):
         """batch: image X N×3×64×64, inst_mask K and mask M (already ·K) N×1×64×64, class_map C N×3×64×64."""
@@ -187,20 +179,12 @@ class SIEDOBObjectStyleModel(GANModel):
         self.label_nc, self.color_order = opt.label_nc, a['color_order']
         self.netG = ObjectStyleGenerator(a['ngf'])
         self.net_names = ('netG',)
-        self.vgg = None
         if not self.is_train:
             return
         self.netD_style = SNPatchDiscriminator(3 + 3, 6, a['ndf'], pad_type='zero', sparse_labels=False)
         self.net_names = ('netG', 'netD_style')
         self.criterion_gan = HingeGANLoss()
-        if opt.lambda_vgg > 0:
-            self.vgg = VGGLoss(vgg_features if vgg_features is not None else build_vgg19_features(opt.vgg_path))
-
-    def modules_to_move(self):
-        return super().modules_to_move() + ([self.vgg] if self.vgg is not None else [])
-
-    def arch(self):
-        return dict(self._arch)
+        self.vgg = self.make_vgg_loss(vgg_features)
 
     def set_input(self, batch):
         """batch: image X, inst_mask K, class_map C, and the reference's ref_image, ref_inst_mask,
