@@ -20,7 +20,9 @@ from engine.inference import build_model, parse_with_checkpoint, run_object_test
 from options.test_options import TestOptions
 from util.errors import UserError, exit_on_user_error
 from util.image_io import check_output_path, check_same_size, read_image, read_instance, read_label, read_mask, save_image_atomic
+from util.tensors import tensor_to_image
 from util.visualizer import colorize_label, make_row
+from data.preprocess import resize_image
 
 def output_paths(opt):
     """(edited, masked input, panel) paths; upstream writes results/test_single_result.jpg and
@@ -30,6 +32,18 @@ def output_paths(opt):
                 os.path.join('results', 'test_single_panel.jpg'))
     stem, ext = os.path.splitext(opt.output_path)
     return opt.output_path, stem + '_masked' + ext, stem + '_panel' + ext
+
+
+def stage_images(model, size):
+    """A model's intermediate results of the last edit (SIEDOB: objects, background, composite before
+    fusion) as images of ``size``, for the panel; none for a one-network model."""
+    visuals = model.edit_visuals() if hasattr(model, 'edit_visuals') else {}
+    visuals.pop('masked_input', None)  # the panel shows it already
+    out = []
+    for t in visuals.values():
+        img = tensor_to_image(t[0], model.color_order)
+        out.append(img if img.shape[:2] == tuple(size) else resize_image(img, size))
+    return out
 
 
 def edit_single_image(opt, model):
@@ -53,7 +67,8 @@ def edit_single_image(opt, model):
         save_image_atomic(masked, masked_path)
         written.append(masked_path)
     if opt.save_panel:
-        panel = make_row([image, masked, colorize_label(label, model.label_nc), out])
+        panel = make_row([image, masked, colorize_label(label, model.label_nc)] + stage_images(model, image.shape[:2])
+                         + [out])
         save_image_atomic(panel, panel_path)
         written.append(panel_path)
     print('Wrote ' + ', '.join(written))

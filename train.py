@@ -145,6 +145,7 @@ def train(opt, options=None):
         if options is not None:
             print(options.format(opt, options.parser))
             options.save(opt, os.path.join(opt.checkpoints_dir, opt.name))
+        model.prepare_run_folder(os.path.join(opt.checkpoints_dir, opt.name))
         for name, n in model.count_parameters().items():
             print(f'[{name}] {n / 1e6:.3f} M parameters')
     visualizer = Visualizer(opt, model.label_nc, model.color_order) if main else None

@@ -59,6 +59,7 @@ ITEMS = {
     'edit': None,
     'siedob_scene': ('data.siedob_scene', 'SIEDOBScene'),
     'siedob_scene_crops': ('data.siedob_scene', 'SIEDOBSceneCrops'),
+    'siedob_fusion': ('data.siedob_scene', 'SIEDOBFusionScene'),   # ... with style references
     'siedob_objects': ('data.object_dataset', 'ObjectDataset'),   # a dataset of its own: the scene's object crops
     'siedob_objects_ref': ('data.object_dataset', 'ObjectStyleDataset'),  # ... with a reference object each
 }

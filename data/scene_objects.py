@@ -125,7 +125,7 @@ def object_crops(image, masked, label, mask, kept, size, image_hr=None, max_num=
         out['image'].append(resize(image[win], 'bilinear'))
         out['masked'].append(resize(masked[win], 'bilinear'))
         out['label'].append(resize(label[win], 'nearest'))
-        obj_mask = torch.from_numpy(np.ascontiguousarray(obj.mask))[None]
+        obj_mask = torch.from_numpy(np.ascontiguousarray(obj.mask))[None].to(image.device)
         out['object_mask'].append((resize(obj_mask[win], 'bilinear') > 0.5).float())
         out['mask'].append(resize(mask[win], 'nearest'))
         out['boxes'].append(torch.tensor([r0, r1, c0, c1], dtype=torch.int64))

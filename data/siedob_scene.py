@@ -11,6 +11,9 @@ Per sample, besides image, label, instance map and mask (as every scene dataset)
   rest (``data/scene_objects.py``);
 * with ``--high_res`` (training split): ``image_hr``, the ``images2048/`` copy cropped and flipped
   with the 256 crop (upstream's ``gt2048``; the object stages' high-resolution targets);
+* ``dataset_items = 'siedob_fusion'`` (the fusion stage, which finds its objects itself by the
+  fusion rules): no fg/bg split, and ``refs``: per class, 4 style references drawn at random with
+  replacement from the object crops (upstream ``NUM_OBJ_PER_IMG``);
 * ``dataset_items = 'siedob_scene_crops'`` also gives ``objects``: per foreground class, the crops
   of its selected objects (upstream's ``inst_crop``), zero-padded to the rule's ``max_num``.
   (Upstream's background dataset builds them too; its trainer never reads them.)
@@ -50,6 +53,7 @@ def selection_rules(classes, table=BACKGROUND_RULES):
 class SIEDOBScene:
     """Mixed into a scene dataset class (``data.create_dataset``): SIEDOB's masks and samples."""
     with_object_crops = False
+    split_objects = True      # fg_mask / bg_mask by the background stage's rules
 
     @classmethod
     def modify_commandline_options(cls, parser, is_train):
@@ -105,6 +109,8 @@ class SIEDOBScene:
 
     def to_item(self, s):
         item = super().to_item(s)
+        if not self.split_objects:
+            return item
         split = foreground(s['label'], s['instance'], s['mask'], self.rules,
                            limits=(s['label'].shape[0] - 1, s['label'].shape[1] - 1))
         item['fg_mask'] = torch.from_numpy(split['fg'])[None]
@@ -123,3 +129,48 @@ class SIEDOBScene:
 class SIEDOBSceneCrops(SIEDOBScene):
     """SIEDOB's scene samples with the crops of their selected objects."""
     with_object_crops = True
+
+
+#: style references per class and sample (upstream fusion/dataset.py NUM_OBJ_PER_IMG)
+REFS_PER_SAMPLE = 4
+
+
+class SIEDOBFusionScene(SIEDOBScene):
+    """The fusion stage's samples: the scene and ``refs`` {26: car, 24: person} ({'image':
+    4×3×64×64, 'mask': 4×1×64×64}), drawn from ``--style_dir`` or the dataset's object crops
+    (``object_datasets/<class>/train/``, cut on first use for the demo)."""
+    split_objects = False
+
+    @classmethod
+    def modify_commandline_options(cls, parser, is_train):
+        super(SIEDOBFusionScene, cls).modify_commandline_options(parser, is_train)
+        parser.add_argument('--style_dir', default=None,
+                            help='style references: <dir>/<car|person>/{images,inst_mask}/ (default: the dataset\'s '
+                                 'object crops, object_datasets/<class>/train/)')
+        return parser
+
+    def __init__(self, opt, phase):
+        super().__init__(opt, phase)
+        from data.object_extraction import write_object_dataset
+        from data.object_references import ObjectReferences
+        if getattr(opt, 'style_dir', None):
+            self.references = ObjectReferences.from_style_dir(opt.style_dir, self.color_order)
+        else:
+            scene_root = os.path.dirname(self.root)
+            if self.prepares_itself and not os.path.isdir(os.path.join(scene_root, 'object_datasets')):
+                write_object_dataset(scene_root)
+            self.references = ObjectReferences.from_object_dataset(scene_root, 'train', self.color_order)
+        for c in (26, 24):
+            if not self.references.count(c):
+                raise UserError(self.references.missing(c).replace('the edit wholly covers', 'the fusion stage '
+                                                                   'trains on edits that wholly cover'))
+
+    def to_item(self, s):
+        from data.scene_dataset import sample_rngs
+        item = super().to_item(s)
+        rng, _ = sample_rngs(self.opt.seed, self.epoch if self.phase == 'train' else 2 ** 31 - 1, s['index'], 2)
+        item['refs'] = {}
+        for c in (26, 24):
+            images, masks = self.references.draw(c, rng, REFS_PER_SAMPLE)
+            item['refs'][c] = {'image': images, 'mask': masks}
+        return item

@@ -84,6 +84,23 @@ def model_class(args):
     return find_model_using_name(args.model, args.stage)
 
 
+def is_composite(args):
+    """A model test.py reads from a folder of parts (``read_checkpoint_folder``: SIEDOB's editor)."""
+    return hasattr(model_class(args), 'read_checkpoint_folder')
+
+
+def batch_for(args, n, family, seed=0):
+    """The benchmark's input batch for this model (SIEDOB's editor: three objects and references)."""
+    if is_composite(args):
+        from engine import benchmark_siedob
+        return benchmark_siedob.make_batch(n, (args.size, args.size), family, seed)
+    return make_batch(n, (args.size, args.size), family, seed)
+
+
+def to_device(batch, device):
+    return {k: to_device(v, device) if isinstance(v, dict) else v.to(device) for k, v in batch.items()}
+
+
 def inference_net(model):
     """The network an edit runs (the first of the model's ``inference_nets``)."""
     return getattr(model, model.inference_nets[0])
@@ -93,11 +110,14 @@ def build_model(args, device, train=False, fast=True):
     """The model as train.py / test.py build it; --amp / --compile / --semantic_window only for
     the fast path."""
     from options import default_options
-    opt = default_options(train, model=args.model, stage=args.stage, label_nc=args.label_nc, ngf=args.ngf,
-                          ndf=args.ndf, lambda_vgg=10.0, forward='fast' if fast else 'reference',
-                          amp=args.amp if fast else 'none', compile=args.compile and fast,
-                          semantic_window=args.semantic_window, channels_last=args.channels_last and fast,
-                          cuda_graph=args.cuda_graph and fast)
+    kwargs = dict(label_nc=args.label_nc, ngf=args.ngf, ndf=args.ndf, lambda_vgg=10.0,
+                  forward='fast' if fast else 'reference', amp=args.amp if fast else 'none',
+                  compile=args.compile and fast, semantic_window=args.semantic_window,
+                  channels_last=args.channels_last and fast, cuda_graph=args.cuda_graph and fast)
+    if is_composite(args):  # a model made of several files (SIEDOB's editor; training: its fusion stage)
+        from engine import benchmark_siedob
+        return benchmark_siedob.build(args, device, train, fast, kwargs)
+    opt = default_options(train, model=args.model, stage=args.stage, **kwargs)
     vgg = None
     if train:
         import torchvision
@@ -176,8 +196,7 @@ def edit_gflops(model, batch):
 def inference_times(args, device, models, family, n):
     """(reference s, fast s, max |diff|) of model.edit on one batch; ``models`` = (reference, fast)
     with the same weights."""
-    batch = make_batch(n, (args.size, args.size), family)
-    batch = {k: v.to(device) for k, v in batch.items()}
+    batch = to_device(batch_for(args, n, family), device)
     with torch.inference_mode():
         outputs = [model.edit(batch) for model in models]
         diff = float((outputs[0] - outputs[1]).abs().max())
@@ -190,7 +209,7 @@ def training_step(args, device, fast):
     """One training iteration at batch 1 (box mask) as a callable, on a fresh model."""
     model = build_model(args, device, train=True, fast=fast)
     model.train()
-    batch = make_batch(1, (args.size, args.size), 'box')
+    batch = batch_for(args, 1, 'box')
 
     def step():
         model.set_input(batch)
@@ -257,7 +276,7 @@ def memory_child(args, device):
             step()
     else:
         model = build_model(args, device, fast=fast)
-        batch = make_batch(1, (args.size, args.size), 'box')
+        batch = to_device(batch_for(args, 1, 'box'), device)
         with torch.inference_mode():
             for _ in range(2):
                 model.edit(batch)
@@ -386,8 +405,13 @@ def whole_process_edit(args):
     import tempfile
     folder = tempfile.mkdtemp(prefix='semedit_bench_')
     try:
-        paths = write_authors_example(folder, args)
-        commands = process_commands(paths, args)
+        if is_composite(args):
+            from engine import benchmark_siedob
+            paths = benchmark_siedob.write_example(folder, args)
+            commands = benchmark_siedob.process_commands(paths, args, SCRIPT, ROOT)
+        else:
+            paths = write_authors_example(folder, args)
+            commands = process_commands(paths, args)
         for _, argv in commands:  # warm the page cache and the interpreter's files once
             run_timed(argv)
         runs = {name: [] for name, _ in commands}
@@ -397,7 +421,8 @@ def whole_process_edit(args):
         rows = {name: {'median_s': float(np.median([r[0] for r in rs])), 'min_s': min(r[0] for r in rs),
                        'max_s': max(r[0] for r in rs), 'peak_rss_mib': max(r[1] for r in rs)}
                 for name, rs in runs.items()}
-        return {'checkpoint_mb': os.path.getsize(paths['ckpt']) / 1e6, 'repeats': args.process_repeats,
+        files = [os.path.join(folder, f) for f in os.listdir(folder) if f.endswith('.pth') and f != 'vgg19.pth']
+        return {'checkpoint_mb': sum(os.path.getsize(f) for f in files) / 1e6, 'repeats': args.process_repeats,
                 'processes': rows, 'fidelity': fidelity(folder, paths['mask'])}
     finally:
         shutil.rmtree(folder, ignore_errors=True)
@@ -441,6 +466,9 @@ def main(argv=None):
     p.add_argument('--_authors_edit', default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args._authors_edit:
+        if is_composite(args):
+            from engine import benchmark_siedob
+            return benchmark_siedob.authors_steps_edit(args._authors_edit, args.label_nc)
         return authors_steps_edit(args._authors_edit, args.label_nc)
     if args.size is None:
         args.size = 64 if model_class(args).edits == 'object' else 256
@@ -465,10 +493,10 @@ def main(argv=None):
     models = build_model(args, device, fast=False), build_model(args, device, fast=True)
     weights = inference_net(models[0]).state_dict()
     inference_net(models[1]).load_state_dict(weights)
-    res['generator'] = models[0].inference_nets[0]
-    res['params_generator'] = sum(p.numel() for p in inference_net(models[0]).parameters())
-    res['gflops_per_image'] = edit_gflops(models[0], {k: v.to(device) for k, v in
-                                                      make_batch(1, (args.size, args.size), 'box').items()})
+    res['generator'] = ' + '.join(models[0].inference_nets) if is_composite(args) else models[0].inference_nets[0]
+    edit_nets = models[0].nets().values() if is_composite(args) else [inference_net(models[0])]
+    res['params_generator'] = sum(p.numel() for net in edit_nets for p in net.parameters())
+    res['gflops_per_image'] = edit_gflops(models[0], to_device(batch_for(args, 1, 'box'), device))
     counting = models[1]  # the fast path's executed work per mask family, on an eager model
     if args.cuda_graph or args.compile:
         counting = build_model(eager(args), device)
@@ -476,7 +504,7 @@ def main(argv=None):
     res['inference'] = {}
     for family in FAMILIES:
         ref, fast, diff = inference_times(args, device, models, family, 1)
-        work = edit_gflops(counting, make_batch(1, (args.size, args.size), family))
+        work = edit_gflops(counting, to_device(batch_for(args, 1, family), device))
         res['inference'][family] = {'reference_s': ref, 'fast_s': fast, 'speedup': ref / fast, 'max_abs_diff': diff,
                                     'fast_gflop': work, 'work_ratio': res['gflops_per_image'] / work}
     del counting
@@ -499,7 +527,8 @@ def main(argv=None):
     if not args.skip_memory:
         res['memory_mib'] = {k: child_peak_memory(args, k) for k in
                              ('infer:reference', 'infer:fast', 'train:reference', 'train:fast')}
-    if not args.skip_process and device.type == 'cpu' and args.model == 'spmpgan':  # the authors' README example
+    # the authors' README example (SPM-PGAN), or their test_one_image.py steps (SIEDOB)
+    if not args.skip_process and device.type == 'cpu' and (args.model == 'spmpgan' or is_composite(args)):
         res['whole_process_edit'] = whole_process_edit(args)
     if args.profile:
         res['profile'] = profile_fast_path(args, device)
@@ -524,7 +553,7 @@ def profile_fast_path(args, device, top=12):
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == 'cuda' else [])
     key = 'self_device_time_total' if device.type == 'cuda' else 'self_cpu_time_total'
     batch = {k: v.to(device) for k, v in
-             make_batch(args.throughput_batch, (args.size, args.size), 'box').items()}
+             batch_for(args, args.throughput_batch, 'box').items()}
     model = build_model(args, device, fast=True)
     with torch.inference_mode():
         for _ in range(args.warmup + 1):
@@ -589,10 +618,12 @@ def print_table(r):
     if 'whole_process_edit' in r:
         w = r['whole_process_edit']
         rows = w['processes']
-        base = rows["authors' test.py steps"]['median_s']
-        print(f"\nwhole-process edit (start, import, build, load, edit, write; the authors' README example, "
-              f"{r['size']}², a {w['checkpoint_mb']:.0f} MB generator file; median of {w['repeats']}, in turn)")
-        print(f"{'process':<34}{'median s':>10}{'min':>8}{'max':>8}{'vs authors':>12}{'peak MiB':>10}")
+        base = next(iter(rows.values()))['median_s']
+        what = ('the authors\' README example' if r['model'] == 'spmpgan' else 'upstream\'s test_one_image.py case: '
+                'three objects edited in part')
+        print(f"\nwhole-process edit (start, import, build, load, edit, write; {what}, "
+              f"{r['size']}², {w['checkpoint_mb']:.0f} MB of checkpoint files; median of {w['repeats']}, in turn)")
+        print(f"{'process':<34}{'median s':>10}{'min':>8}{'max':>8}{'vs first':>12}{'peak MiB':>10}")
         for name, v in rows.items():
             print(f"{name:<34}{v['median_s']:>10.2f}{v['min_s']:>8.2f}{v['max_s']:>8.2f}"
                   f"{base / v['median_s']:>11.2f}×{v['peak_rss_mib']:>10.0f}")

@@ -18,40 +18,70 @@ def edit_arrays(model, image, label, mask, instance=None, preprocess='resize', l
     At a size the generator accepts nothing is resized and the output is upstream's, bit for bit.
     Otherwise (``preprocess='resize'``) the inputs are resized to the working size, and the result is
     resized back and pasted only inside the mask: known pixels are the input's, exactly."""
-    h, w = image.shape[:2]
+    sample = {'image': image, 'label': label, 'mask': mask, 'instance': instance, 'path': source}
+    return edit_samples(model, [sample], preprocess, load_size, quantize)[0]
+
+
+def working_size(model, shape, preprocess, load_size, source):
+    h, w = shape
     if preprocess == 'none':
         problem = model.size_rule.problem(h, w)
         if problem:
             raise UserError(f'{source}: {problem}; use --preprocess resize (the default) to edit any size')
-        size = (h, w)
-    else:
-        size = model.size_rule.working_size(h, w, load_size)
+        return (h, w)
+    return model.size_rule.working_size(h, w, load_size)
+
+
+def edit_samples(model, samples, preprocess='resize', load_size=256, quantize='truncate'):
+    """[(edited, masked input)] of samples (dicts of arrays: image, label, mask, instance or None,
+    path) edited as one batch; they must share one working size (``edit_test_split`` groups them)."""
     order, rounding = model.color_order, quantize == 'round'
-    small = (resize_image(image, size), resize_nearest(label, size), resize_mask(mask, size))
-    batch = {'image': image_to_tensor(small[0], order)[None],
-             'label': torch.from_numpy(np.ascontiguousarray(small[1]))[None, None],
-             'mask': torch.from_numpy(np.ascontiguousarray(small[2], dtype=np.float32))[None, None],
-             'path': source}
-    if instance is not None:
-        batch['instance'] = torch.from_numpy(np.ascontiguousarray(resize_nearest(instance, size)))[None, None]
-    out = tensor_to_image(model.edit(batch)[0], order, rounding)
-    if size == (h, w):  # the masked input as the network saw it (upstream's masked_img.jpg)
-        return out, tensor_to_image(batch['image'][0] * (1 - batch['mask'][0]), order, rounding)
-    hole = mask[..., None] > 0.5
-    return paste_back(image, out, mask), np.where(hole, np.uint8(127), image)
+    sizes = {working_size(model, s['image'].shape[:2], preprocess, load_size, s['path']) for s in samples}
+    assert len(sizes) == 1, 'edit_samples: one working size per batch'
+    size = sizes.pop()
+    smalls = [(resize_image(s['image'], size), resize_nearest(s['label'], size), resize_mask(s['mask'], size))
+              for s in samples]
+    batch = {'image': torch.stack([image_to_tensor(a[0], order) for a in smalls]),
+             'label': torch.stack([torch.from_numpy(np.ascontiguousarray(a[1]))[None] for a in smalls]),
+             'mask': torch.stack([torch.from_numpy(np.ascontiguousarray(a[2], dtype=np.float32))[None] for a in smalls]),
+             'path': samples[0]['path'] if len(samples) == 1 else ', '.join(s['path'] for s in samples)}
+    if all(s.get('instance') is not None for s in samples):
+        batch['instance'] = torch.stack([torch.from_numpy(np.ascontiguousarray(resize_nearest(s['instance'], size)))[None]
+                                         for s in samples])
+    edited = model.edit(batch)
+    results = []
+    for i, s in enumerate(samples):
+        out = tensor_to_image(edited[i], order, rounding)
+        if size == s['image'].shape[:2]:  # the masked input as the network saw it (upstream's masked_img.jpg)
+            results.append((out, tensor_to_image(batch['image'][i] * (1 - batch['mask'][i]), order, rounding)))
+        else:
+            hole = s['mask'][..., None] > 0.5
+            results.append((paste_back(s['image'], out, s['mask']), np.where(hole, np.uint8(127), s['image'])))
+    return results
 
 
 def edit_test_split(model, dataset, preprocess='resize', load_size=256, quantize='truncate', how_many=None,
-                    progress=True):
-    """Yields (stem, sample arrays, edited, masked input) for the first ``how_many`` test samples."""
+                    progress=True, batch_size=1):
+    """Yields (stem, sample arrays, edited, masked input) for the first ``how_many`` test samples,
+    edited ``batch_size`` at a time (consecutive samples of one working size)."""
     n = len(dataset) if how_many is None else min(how_many, len(dataset))
+    pending = []
+
+    def flush():
+        for s, (out, masked) in zip(pending, edit_samples(model, pending, preprocess, load_size, quantize)):
+            yield os.path.splitext(os.path.basename(s['path']))[0], s, out, masked
+        pending.clear()
+
     with torch.inference_mode():
         for i in tqdm(range(n), desc='test', dynamic_ncols=True, disable=not progress):
             s = dataset.load_sample(i)
-            stem = os.path.splitext(os.path.basename(s['path']))[0]
-            out, masked = edit_arrays(model, s['image'], s['label'], s['mask'], s['instance'], preprocess,
-                                      load_size, quantize, source=s['path'])
-            yield stem, s, out, masked
+            size = working_size(model, s['image'].shape[:2], preprocess, load_size, s['path'])
+            if pending and (len(pending) == batch_size or size != working_size(
+                    model, pending[0]['image'].shape[:2], preprocess, load_size, pending[0]['path'])):
+                yield from flush()
+            pending.append(s)
+        if pending:
+            yield from flush()
 
 
 def edit_object_crop(model, image, inst_mask, label, hole=None, ref_image=None, ref_mask=None,

@@ -53,11 +53,23 @@ def parse_with_checkpoint(options, argv=None):
     dataset's own flags such as --instance_format), so the test split reads the data the model was
     trained on unless the command line says otherwise."""
     opt = options.parse(argv, known_only=True)  # the checkpoint's model may add flags: parsed in full below
-    path = checkpoint_file(opt)
-    ckpt = load_checkpoint(path)
+    folder_reader = getattr(named_model_class(opt), 'read_checkpoint_folder', None)
+    if folder_reader is not None and not opt.checkpoint:
+        ckpt, path = folder_reader(opt)  # a model made of several files (SIEDOB's four parts)
+    else:
+        path = checkpoint_file(opt)
+        ckpt = load_checkpoint(path)
     check_model_named(opt, argv, ckpt, path)
     saved = dict(ckpt.get('opt') or {}, model=ckpt['model'], stage=ckpt.get('stage'))
     return options.parse(argv, saved=saved), ckpt, path
+
+
+def named_model_class(opt):
+    """The class of the --model / --stage the command line names (the default model otherwise)."""
+    try:
+        return models.find_model_using_name(opt.model, opt.stage)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
 
 
 def check_model_named(opt, argv, ckpt, path):
@@ -100,7 +112,7 @@ def run_test_split(opt, model, dataset=None):
     out_dir = os.path.join(opt.results_dir, opt.name, f'test_{opt.which_epoch}')
     n = 0
     for stem, s, out, masked in edit_test_split(model, dataset, opt.preprocess, opt.load_size, opt.quantize,
-                                                 opt.how_many):
+                                                 opt.how_many, batch_size=opt.batch_size):
         save_image_atomic(out, os.path.join(out_dir, 'edited', stem + '.png'))
         save_image_atomic(masked, os.path.join(out_dir, 'masked', stem + '.png'))
         save_image_atomic((s['mask'] * 255).astype(np.uint8), os.path.join(out_dir, 'masks', stem + '.png'))

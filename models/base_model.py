@@ -82,6 +82,9 @@ class BaseModel:
     def define_optimizers(self):
         """Create ``self.optimizer_names`` (training only; after the nets are on the device)."""
 
+    def prepare_run_folder(self, folder):
+        """Write what a run's folder needs besides its checkpoints (train.py, rank 0, at the start)."""
+
     def set_forward(self, impl, semantic_window=None):
         """The fast forward (and backward) of every net, or the reference one (the paper's
         formulation, module by module); same results up to float rounding (models/networks/fast).

@@ -172,7 +172,7 @@ SIEDOB_PARTS = {'background': 'background generator (netG_BG, the authors\' bg.p
                 'fusion': 'fusion network (netG_F, the authors\' Fnet.pth)',
                 'object_inpainting': 'object-inpainting generator (the authors\' object_inpainting.pth)',
                 'object_style': 'object-style generator (the authors\' object_style.pth)'}
-SIEDOB_SUPPORTED = ('background', 'object_inpainting', 'object_style')
+SIEDOB_SUPPORTED = ('background', 'object_inpainting', 'object_style', 'fusion')
 #: the authors' object files: netG is their training wrapper, whose net sits under this prefix
 SIEDOB_OBJECT_PREFIXES = {'object_inpainting': 'fg_inpainting.', 'object_style': 'fg_style.'}
 SIEDOB_OBJECT_D = {'object_inpainting': 'netD_inp', 'object_style': 'netD_style'}
@@ -268,10 +268,51 @@ register_format('siedob', "the authors' SIEDOB object-inpainting generator (obje
 register_format('siedob', "the authors' SIEDOB object-style generator (object_style.pth)",
                 lambda c: siedob_part(c) == 'object_style', _from_upstream_siedob_object('object_style'))
 
+def _is_fusion_network(state):
+    """F_stage's entries: a 5-channel init_conv (image, mask, edges) and six encoders."""
+    w = state.get('init_conv.conv.weight') if isinstance(state, dict) else None
+    return torch.is_tensor(w) and w.dim() == 4 and w.shape[1] == 5 and _has_prefix(state, 'enc6.') \
+        and not _has_prefix(state, 'enc7.')
+
+
+SIEDOB_FUSION_OPTIMIZERS = ('optimizer_G_F', 'optimizer_D_F')
+
+
+def _from_upstream_siedob_fusion(ckpt, path):
+    """The authors' ``Fnet.pth`` (``{'netG_F', ...}``, maybe with ``netD_F``, ``optimizer_G_F``,
+    ``optimizer_D_F`` and ``epoch``; fusion/trainer.py's save), BGR; ngf from the weight shapes."""
+    g = ckpt['netG_F']
+    if not _is_fusion_network(g):
+        raise UserError(f'{path}: netG_F is not a SIEDOB fusion network (no 5-channel init_conv.conv.weight / '
+                        f'enc6.* entries); is the file complete?')
+    nets = {'netG_F': g}
+    arch = {'ngf': int(g['init_conv.conv.weight'].shape[0]), 'ndf': 64, 'color_order': 'bgr'}
+    if isinstance(ckpt.get('netD_F'), dict):
+        nets['netD_F'] = ckpt['netD_F']
+        arch['ndf'] = int(ckpt['netD_F']['dis_model.0.conv.weight_orig'].shape[0])
+    optimizers = {k: ckpt[k] for k in SIEDOB_FUSION_OPTIMIZERS if isinstance(ckpt.get(k), dict)}
+    return make_checkpoint('siedob', arch, nets, optimizers, epoch=ckpt.get('epoch', 0), stage='fusion',
+                           format='upstream-siedob-fusion', format_version=0)
+
+
+def to_upstream_siedob_fusion(ckpt):
+    """Ours -> the authors' fusion/trainer.py layout (what their test_one_image.py reads as Fnet.pth)."""
+    out = {'epoch': int(ckpt.get('epoch', 0))}
+    out.update({k: v for k, v in ckpt['nets'].items() if k in ('netG_F', 'netD_F')})
+    out.update({k: v for k, v in ckpt.get('optimizers', {}).items() if k in SIEDOB_FUSION_OPTIMIZERS})
+    return out
+
+
+register_format('siedob', "the authors' SIEDOB fusion network (Fnet.pth)",
+                lambda c: isinstance(c.get('netG_F'), dict), _from_upstream_siedob_fusion)
+register_format('siedob', 'a bare SIEDOB fusion-network state dict', _is_fusion_network,
+                lambda c, path: _from_upstream_siedob_fusion({'netG_F': c}, path))
+
 #: (model, stage) -> the function writing the authors' layout (scripts/convert_checkpoint.py --to upstream)
 UPSTREAM_EXPORTS = {('spmpgan', None): to_upstream_spmpgan, ('siedob', 'background'): to_upstream_siedob_background,
                     ('siedob', 'object_inpainting'): _to_upstream_siedob_object('object_inpainting'),
-                    ('siedob', 'object_style'): _to_upstream_siedob_object('object_style')}
+                    ('siedob', 'object_style'): _to_upstream_siedob_object('object_style'),
+                    ('siedob', 'fusion'): to_upstream_siedob_fusion}
 
 
 def to_upstream(ckpt):
@@ -288,9 +329,3 @@ register_format('siedob', "the authors' SIEDOB background generator (bg.pth)",
                 lambda c: isinstance(c.get('netG_BG'), dict), _from_upstream_siedob_background)
 register_format('siedob', 'a bare SIEDOB background-generator state dict', _is_bg_generator,
                 lambda c, path: _from_upstream_siedob_background({'netG_BG': c}, path))
-
-register_refusal(
-    lambda c: siedob_part(c) not in (None,) + SIEDOB_SUPPORTED,
-    lambda c, path: f'{path} is a SIEDOB {siedob_part(c)} checkpoint ({SIEDOB_PARTS[siedob_part(c)]}); this '
-                    f'code reads SIEDOB\'s ' + ', '.join(SIEDOB_SUPPORTED) + ' stages so far, not its '
-                    f'{siedob_part(c)} network yet', first=True)

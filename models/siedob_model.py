@@ -10,11 +10,38 @@ background are edited by separate networks, trained separately, and fused (the p
   from its visible pixels, on 64×64 object crops;
 * ``object_style`` (same file): draws a wholly edited object from its mask and class in the style of
   a reference object;
+* ``fusion`` (``models/siedob/fusion.py``): with the three above frozen, learns to blend their
+  composite into one image.
 
-the fusion network, which composes them into the end-to-end editor, follows. ``--model siedob`` alone will be the end-to-end editor test.py uses once they exist.
+``--model siedob`` alone (``SIEDOBModel``, below) is the end-to-end editor test.py runs: it reads
+the four files from one folder (``--checkpoints_dir``) and edits as upstream's
+``fusion/test_one_image.py`` (``models/siedob/composition.py``).
 """
+import os
+
+import torch
+
 from models.base_model import BaseModel
+from models.networks import fast
+from models.siedob.composition import compose, fuse, scene_inputs
+from models.siedob.fusion import SIEDOB_SIZE_RULE, add_composition_options
+from models.siedob.parts import AUTHORS_FILES, build_part, check_compatible, part_nets, read_part
 from util.errors import UserError
+
+#: the parts in upstream's loading order, and the attribute each one's generator is held under
+PART_NETS = {'object_inpainting': 'netG_inp', 'object_style': 'netG_sty', 'background': 'netG_BG',
+             'fusion': 'netG_F'}
+
+
+def add_editor_options(parser):
+    g = parser.add_argument_group('siedob editing')
+    fast.add_forward_options(g)
+    add_composition_options(g)
+    g.add_argument('--style_dir', default=None,
+                   help='references for wholly edited objects: <dir>/<car|person>/{images,inst_mask}/<stem>.{jpg,png} '
+                        '(upstream fusion/example/object_style/); sorted by file name, object k of a class takes '
+                        'reference k mod N. Default: the dataset\'s object crops (object_datasets/<class>/train/; '
+                        'the demo\'s, cut on first use, when the dataset has none)')
 
 
 class SIEDOBModel(BaseModel):
@@ -22,9 +49,117 @@ class SIEDOBModel(BaseModel):
     #: stage name -> 'module:Class' (``models.find_model_using_name(name, stage)``)
     stages = {'background': 'models.siedob.background:SIEDOBBackgroundModel',
               'object_inpainting': 'models.siedob.objects:SIEDOBObjectInpaintingModel',
-              'object_style': 'models.siedob.objects:SIEDOBObjectStyleModel'}
+              'object_style': 'models.siedob.objects:SIEDOBObjectStyleModel',
+              'fusion': 'models.siedob.fusion:SIEDOBFusionModel'}
+    dataset_items = 'siedob_scene'   # the test split: scenes with instance maps
+    inference_nets = tuple(PART_NETS.values())
+    arch_options = ('label_nc', 'color_order')
+    size_rule = SIEDOB_SIZE_RULE
+    missing_net_hint = 'give the folder holding ' + ', '.join(AUTHORS_FILES.values())
 
-    def __init__(self, opt, device, arch=None):
-        raise UserError('SIEDOB is trained stage by stage: give --stage ' + ' or --stage '.join(self.stages)
-                        + '; the end-to-end editor (--model siedob alone) needs the fusion '
-                          'stage, which is not implemented yet')
+    @staticmethod
+    def modify_commandline_options(parser, is_train):
+        if not is_train:
+            add_editor_options(parser)
+        return parser
+
+    # ---- the checkpoint folder -------------------------------------------------------------------
+    @classmethod
+    def read_checkpoint_folder(cls, opt):
+        """(checkpoint dict, folder): the four parts from ``--checkpoints_dir`` (or its ``<name>/``), each
+        under the authors' file name, ours or theirs; the fusion part may also be our fusion run's
+        ``<which_epoch>.pth`` (train.py --stage fusion copies the three others beside it)."""
+        folder = opt.checkpoints_dir
+        named = os.path.join(folder, opt.name)
+        if not os.path.isfile(os.path.join(folder, AUTHORS_FILES['background'])) and \
+                os.path.isfile(os.path.join(named, AUTHORS_FILES['background'])):
+            folder = named
+        if not os.path.isdir(folder):
+            raise UserError(f'checkpoint folder not found: {folder} (--checkpoints_dir: the folder holding SIEDOB\'s '
+                            f'{", ".join(AUTHORS_FILES.values())})')
+        paths = {stage: os.path.join(folder, name) for stage, name in AUTHORS_FILES.items()}
+        ours = os.path.join(folder, f'{opt.which_epoch}.pth')
+        if not os.path.isfile(paths['fusion']) and os.path.isfile(ours):
+            paths['fusion'] = ours
+        parts = {stage: (read_part(path, stage), path) for stage, path in paths.items()}
+        bg = parts['background'][0]
+        fusion = parts['fusion'][0]
+        arch = {'label_nc': bg['arch']['label_nc'], 'color_order': bg['arch'].get('color_order', 'bgr')}
+        return {'format': 'siedob parts', 'model': 'siedob', 'stage': None, 'arch': arch, 'parts': parts,
+                'opt': fusion.get('opt') or {}}, folder
+
+    @classmethod
+    def from_checkpoint(cls, opt, device, ckpt, path, nets=None):
+        model = cls(opt, device, parts={s: build_part(opt, device, s, c, p) for s, (c, p) in ckpt['parts'].items()})
+        return model.setup()
+
+    def __init__(self, opt, device, arch=None, parts=None):
+        if parts is None:
+            raise UserError('SIEDOB is trained stage by stage: give --stage ' + ' or --stage '.join(self.stages)
+                            + '; --model siedob alone is the end-to-end editor of test.py')
+        super().__init__(opt, device)
+        check_compatible(parts)
+        self.parts = parts
+        bg = parts['background']
+        self._arch = {'label_nc': bg.label_nc, 'color_order': bg.color_order}
+        self.label_nc, self.color_order = bg.label_nc, bg.color_order
+        self.keep_label_0 = bg._arch.get('keep_label_0', False)
+        for stage, attr in PART_NETS.items():
+            setattr(self, attr, part_nets({stage: parts[stage]})[stage])
+        self.net_names = tuple(PART_NETS.values())
+        self._references = None
+
+    # ---- references -----------------------------------------------------------------------------
+    def references(self):
+        """The style references (``--style_dir``, else the dataset's object crops, else the demo's)."""
+        if self._references is None:
+            from data.object_references import ObjectReferences
+            style_dir = getattr(self.opt, 'style_dir', None)
+            if style_dir:
+                self._references = ObjectReferences.from_style_dir(style_dir, self.color_order)
+            else:
+                self._references = default_references(self.opt, self.color_order)
+        return self._references
+
+    def reference_tensors(self, c):
+        images, masks = self.references().tensors(c)
+        return images.to(self.device), masks.to(self.device)
+
+    # ---- editing ----------------------------------------------------------------------------------
+    @torch.no_grad()
+    def edit(self, batch):
+        """masked_F for a batch of scenes (image, label, instance, mask), float32; known pixels from
+        the image. Also keeps ``self.composition`` (objects, background, composite) for panels."""
+        h, w = batch['image'].shape[-2:]
+        if not self.size_rule.accepts(h, w):
+            raise UserError(f'SIEDOB cannot run on {w}×{h} (W×H) images: {self.size_rule.describe()}')
+        self.scene = scene_inputs(batch, self.label_nc, self.keep_label_0, self.device)
+        nets = {'object_inpainting': self.netG_inp, 'object_style': self.netG_sty, 'background': self.netG_BG}
+        with self.runtime.autocast():
+            self.composition = compose(self.scene, nets, self.reference_tensors, self.opt.bg_inputs)
+            self.fake, self.output = fuse(self.netG_F, self.scene, self.composition.masked_G)
+        return self.output.float()
+
+    def edit_visuals(self):
+        """The last edit's stages, for test.py's --save_panel: masked input, pasted objects,
+        background, composite before fusion."""
+        c, s = self.composition, self.scene
+        return {'masked_input': s.image * (1 - s.mask), 'objects': c.fg_output.float(),
+                'background': c.bg_output.float(), 'before_fusion': c.masked_G.float()}
+
+
+def default_references(opt, color_order):
+    """The dataset's object crops if it has them, else the demo's (cut on first use)."""
+    from data import dataset_folder
+    from data.demo import ensure_demo_dataset
+    from data.object_extraction import OBJECT_DIR, write_object_dataset
+    from data.object_references import ObjectReferences
+    if opt.dataset_name:
+        root = os.path.join(opt.dataroot, dataset_folder(opt.dataset_name))
+        if os.path.isdir(os.path.join(root, OBJECT_DIR)):
+            return ObjectReferences.from_object_dataset(root, 'train', color_order)
+    ensure_demo_dataset(opt.dataroot)
+    root = os.path.join(opt.dataroot, 'demo')
+    if not os.path.isdir(os.path.join(root, OBJECT_DIR)):
+        write_object_dataset(root)
+    return ObjectReferences.from_object_dataset(root, 'train', color_order)

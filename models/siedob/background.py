@@ -28,9 +28,9 @@ from models.networks.discriminators import SNPatchDiscriminator, boundary_patche
 from models.networks.init import init_weights
 from models.networks.losses import HingeGANLoss
 from models.networks.siedob import OBJECT_CLASSES, BackgroundGenerator
+from models.siedob.composition import background_inputs, scene_inputs
 from util.errors import UserError
 from util.sizes import SizeRule
-from util.tensors import edge_map, one_hot
 
 #: upstream's patch sampling at 256×256: 4 windows per image, sides 96..160, resized to 160
 PATCH_NUM, PATCH_SIDES, PATCH_OUT, UPSTREAM_SIDE = 4, (96, 160), 160, 256
@@ -127,28 +127,16 @@ class SIEDOBBackgroundModel(GANModel):
     def set_input(self, batch):
         """batch: image N×3×H×W in [-1, 1], label and instance N×1×H×W ids, mask N×1×H×W (1 = edit),
         bg_mask N×1×H×W (1 − the selected objects; all ones when absent: everything is background)."""
-        dev = self.device
-        self.image = batch['image'].to(dev, non_blocking=True)
-        label = batch['label'].to(dev, non_blocking=True)
-        self.mask = batch['mask'].to(dev, non_blocking=True)
-        h, w = self.image.shape[-2:]
+        h, w = batch['image'].shape[-2:]
         if not self.size_rule.accepts(h, w):
             raise UserError(f'SIEDOB\'s background generator cannot run on {w}×{h} (W×H) images: '
                             f'{self.size_rule.describe()}')
+        scene = scene_inputs(batch, self.label_nc, self._arch.get('keep_label_0', False), self.device)
+        self.image, self.label, self.mask, self.segmap = scene.image, scene.label, scene.mask, scene.segmap
         bg = batch.get('bg_mask')
-        self.bg_mask = bg.to(dev, non_blocking=True) if bg is not None else torch.ones_like(self.mask)
-        source = f'label map of {batch.get("path", "the batch")}'
-        one_hot(label, self.label_nc, source=source)  # the range check, before the remap hides an id
-        if not self._arch.get('keep_label_0', False):
-            label = torch.where(label == 0, torch.full_like(label, self.label_nc - 1), label)  # upstream dataset.py
-        self.label = label
-        self.segmap = one_hot(label, self.label_nc, source=source)
-        ids = batch.get('instance')
-        # upstream: edges of the instance map under the original mask
-        edges = edge_map(ids.to(dev, non_blocking=True) if ids is not None else label) * self.mask
-        self.mask_bg = self.mask * self.bg_mask
-        self.masked = self.image * (1 - self.mask) * self.bg_mask
-        self.net_input = torch.cat([self.masked, torch.cat([self.segmap, edges], 1) * self.bg_mask, self.mask_bg], 1)
+        self.bg_mask = bg.to(self.device, non_blocking=True) if bg is not None else torch.ones_like(self.mask)
+        self.net_input, self.mask_bg = background_inputs(scene, self.bg_mask, as_trained=True)
+        self.masked = self.net_input[:, :3]
 
     def forward(self, patches=True):
         with self.runtime.autocast():

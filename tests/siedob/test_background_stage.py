@@ -48,8 +48,8 @@ def toy_batch(n=2, size=32, seed=0):
 
 def test_stage_is_found_by_name_and_the_whole_model_says_what_to_do():
     assert find_model_using_name('siedob', 'background') is SIEDOBBackgroundModel
-    with pytest.raises(ValueError, match="its stages are background"):
-        find_model_using_name('siedob', 'fusion')
+    with pytest.raises(ValueError, match="its stages are background, object_inpainting, object_style, fusion"):
+        find_model_using_name('siedob', 'blending')
     with pytest.raises(UserError, match='SIEDOB is trained stage by stage: give --stage background'):
         find_model_using_name('siedob')(default_options(True, model='siedob'), CPU)
 
@@ -197,7 +197,7 @@ def test_broken_bg_pth_is_a_one_line_error(tmp_path):
     with pytest.raises(UserError, match=r'bg\.pth.*netG_BG.*missing.*dec3\.gated_conv2d\.conv2d\.weight_orig'):
         SIEDOBBackgroundModel.from_checkpoint(opt, CPU, native, path)
     torch.save({'netG_F': {'init_conv.conv.weight': torch.zeros(1)}}, tmp_path / 'fnet.pth')
-    with pytest.raises(UserError, match=r'fnet\.pth is a SIEDOB fusion checkpoint'):
+    with pytest.raises(UserError, match=r'fnet\.pth: netG_F is not a SIEDOB fusion network'):
         legacy.load_checkpoint(str(tmp_path / 'fnet.pth'))
 
 

@@ -86,9 +86,35 @@ def test_benchmark_whole_process_row():
     import tempfile
     import engine.benchmark as bench
     before = set(os.listdir(tempfile.gettempdir()))
-    res = bench.whole_process_edit(argparse.Namespace(ngf=4, label_nc=L, size=256, process_repeats=1))
+    res = bench.whole_process_edit(argparse.Namespace(model='spmpgan', stage=None, ngf=4, label_nc=L, size=256,
+                                                      process_repeats=1))
     assert list(res['processes']) == ["authors' test.py steps", 'test.py --forward reference', 'test.py (default)']
     assert all(v['median_s'] > 0 and v['peak_rss_mib'] > 0 for v in res['processes'].values())
     f = res['fidelity']
     assert f['edited_share_over_1_level'] <= 1e-3 and f['edited_mean_levels'] < 0.05 and f['known_max_levels'] <= 1
     assert not [d for d in set(os.listdir(tempfile.gettempdir())) - before if d.startswith('semedit_bench_')]
+
+
+def test_benchmark_rows_for_the_siedob_editor(tmp_path, capsys):
+    """--model siedob: the end-to-end edit (four parts from a folder in the authors' layout, three
+    objects edited in part) per mask, reference vs fast; the fusion stage's training iteration; the
+    whole-process edit against upstream's steps and test.py --forward reference."""
+    import json
+    import tempfile
+    import engine.benchmark as bench
+    before = set(os.listdir(tempfile.gettempdir()))
+    out = tmp_path / 'siedob.json'
+    bench.main(['--model', 'siedob', '--ngf', '4', '--ndf', '8', '--repeats', '1', '--warmup', '0',
+                '--throughput_batch', '2', '--skip_memory', '--process_repeats', '1', '--json', str(out)])
+    res = json.loads(out.read_text())
+    assert res['model'] == 'siedob' and res['generator'] == 'netG_inp + netG_sty + netG_BG + netG_F'
+    assert all(v['max_abs_diff'] <= 1e-3 for v in res['inference'].values())
+    assert res['training']['reference_s'] > 0
+    rows = res['whole_process_edit']['processes']
+    assert list(rows) == ["upstream's steps (reference)", 'test.py --forward reference', 'test.py (default)']
+    f = res['whole_process_edit']['fidelity']
+    assert f['edited_mean_levels'] < 0.5 and f['known_max_levels'] <= 1
+    assert 'whole-process edit' in capsys.readouterr().out
+    from engine import benchmark_siedob
+    benchmark_siedob.cleanup()  # also at exit
+    assert not [d for d in set(os.listdir(tempfile.gettempdir())) - before if d.startswith('semedit_')]

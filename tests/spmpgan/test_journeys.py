@@ -267,8 +267,9 @@ def test_every_flag_in_the_readme_is_in_a_help(capsys):
     helps = {name: flags(help_text(name, capsys)) for name in ENTRY_POINTS}
     # a model's own flags are listed by --help with that model (SIEDOB's stages)
     for name in ('train', 'test'):
-        for stage in ('background', 'object_inpainting', 'object_style'):
+        for stage in ('background', 'object_inpainting', 'object_style', 'fusion'):
             helps[name] |= flags(help_text(name, capsys, '--model', 'siedob', '--stage', stage))
+        helps[name] |= flags(help_text(name, capsys, '--model', 'siedob'))  # the end-to-end editor
     everything = set().union(*helps.values()) | set(EXTERNAL)
     assert not flags(readme) - everything, sorted(flags(readme) - everything)
     others = ('scripts/', 'data.check', 'eval_fid', 'tensorboard')

@@ -308,13 +308,13 @@ def test_working_size_rules():
 
 @pytest.mark.parametrize('part,content,said', [
     ('bg', {'epoch': 1, 'netG_BG': {'conv.weight': torch.zeros(1)}}, 'netG_BG is not a SIEDOB background generator'),
-    ('Fnet', {'netG_F': {'conv.weight': torch.zeros(1)}}, 'is a SIEDOB fusion checkpoint'),
+    ('Fnet', {'netG_F': {'conv.weight': torch.zeros(1)}}, 'netG_F is not a SIEDOB fusion network'),
     ('object_inpainting', {'netG': {'fg_inpainting.enc.weight': torch.zeros(1)}},
      "looks like SIEDOB's object_inpainting file but lacks fg_inpainting.init_conv.conv.weight"),
     ('object_style', {'netG': {'fg_style.enc.weight': torch.zeros(1)}},
      "looks like SIEDOB's object_style file but lacks fg_style.init_conv.conv.weight")])
 def test_siedob_file_is_named(tmp_path, inputs, capsys, part, content, said):
-    """A SIEDOB part this code cannot use given to test.py: which part it is, in one line, no traceback
+    """A broken SIEDOB part given to test.py: which part it is, in one line, no traceback
     (a whole bg.pth is SIEDOB's background stage: tests/siedob/test_background_stage.py)."""
     bad = tmp_path / f'{part}.pth'
     torch.save(content, bad)

@@ -1,0 +1,216 @@
+"""SIEDOB's fusion stage (the paper's fusion network; upstream ``fusion/trainer.py``): the three
+generation stages, trained before and frozen here, compose an edit (``composition.py``: objects
+drawn and pasted, background generated, ``masked_G``); the fusion network ``netG_F`` learns to
+blend them into one image, against an image-only patch discriminator ``netD_F``::
+
+    fake_F = netG_F(masked_G, M, E)                    (= tanh(·)·M + masked_G)
+    masked_F = fake_F · M + I · (1 − M)
+    D:  hinge(netD_F(masked_F), fake) + hinge(netD_F(I), real)
+    G:  GAN(netD_F(masked_F)) + 10 · VGG(fake_F, I)    (no L1 term: upstream leaves it commented out)
+
+Adam 2e-4 (0.5, 0.999), constant, batch 30 upstream; N(0, 0.02) initialisation. The frozen nets
+come from their stages' files (``--submodels`` or one flag each, ours or the authors'); they stay in
+train mode as upstream's trainer leaves them, so the spectral norms of the background and
+inpainting decoders take one power iteration per call (``--frozen_eval`` keeps them in eval mode).
+"""
+import os
+
+import torch
+import torch.nn.functional as F
+
+from models.base_model import GANModel, add_gan_loss_options
+from models.networks import fast
+from models.networks.discriminators import SNPatchDiscriminator
+from models.networks.init import init_weights
+from models.networks.losses import HingeGANLoss
+from models.networks.siedob import FusionNetwork
+from models.siedob.composition import compose, fuse, scene_inputs
+from models.siedob.parts import AUTHORS_FILES, GENERATION_STAGES, load_parts, part_nets
+from util.checkpoint import make_checkpoint, save_checkpoint
+from util.errors import UserError
+from util.sizes import SizeRule
+
+#: the size rule of the whole editor: the background generator's (the fusion network's is laxer)
+SIEDOB_SIZE_RULE = SizeRule(16, 32, 'four stride-2 encoder layers in the background generator')
+
+
+def add_composition_options(g):
+    """Upstream quirks of the generation stage, with their fixes (training and editing)."""
+    g.add_argument('--bg_inputs', choices=['upstream', 'as_trained'], default='upstream',
+                   help='upstream: the background generator gets the masked image and the full edit mask, as '
+                        'upstream\'s fusion stage and editor call it; as_trained: the inputs it was trained on '
+                        '(masked image · Bg and the mask · Bg)')
+
+
+def add_submodel_options(g):
+    g.add_argument('--submodels', default=None,
+                   help='folder holding the three trained stages under the authors\' names: object_inpainting.pth, '
+                        'object_style.pth, bg.pth (ours or the authors\'; upstream fusion/submodels/)')
+    for stage in GENERATION_STAGES:
+        g.add_argument(f'--{stage}_checkpoint', default=None,
+                       help=f'the {stage.replace("_", "-")} stage\'s file (default: <--submodels>/{AUTHORS_FILES[stage]})')
+
+
+def submodel_paths(opt):
+    paths = {}
+    for stage in GENERATION_STAGES:
+        path = getattr(opt, f'{stage}_checkpoint', None)
+        if path is None and getattr(opt, 'submodels', None):
+            path = os.path.join(opt.submodels, AUTHORS_FILES[stage])
+        if path is None:
+            raise UserError(f'the fusion stage composes the three trained stages: give --submodels DIR (holding '
+                            f'{", ".join(AUTHORS_FILES[s] for s in GENERATION_STAGES)}) or --{stage}_checkpoint FILE')
+        paths[stage] = path
+    return paths
+
+
+class SIEDOBFusionModel(GANModel):
+    model_name = 'siedob'
+    stage = 'fusion'
+    dataset_items = 'siedob_fusion'   # scene samples with 4 + 4 style references (data/siedob_scene.py)
+    inference_nets = ('netG_F',)
+    generator_names = ('netG_F',)
+    discriminator_names = ('netD_F',)
+    arch_options = ('ngf', 'ndf', 'color_order')
+    size_rule = SIEDOB_SIZE_RULE
+    missing_net_hint = 'give the fusion stage\'s latest.pth written by train.py --model siedob --stage fusion, ' \
+                       'or the authors\' Fnet.pth'
+
+    @staticmethod
+    def modify_commandline_options(parser, is_train):
+        g = parser.add_argument_group('siedob fusion stage')
+        fast.add_forward_options(g)
+        add_gan_loss_options(g, is_train, lambda_l1=0.0)  # upstream: λ_GAN 1, λ_VGG 10, no L1
+        add_composition_options(g)
+        if is_train:
+            add_submodel_options(g)
+            g.add_argument('--frozen_eval', action='store_true',
+                           help='fix: keep the frozen stages in eval mode; upstream leaves them in train mode, so '
+                                'their spectral norms take a power iteration at every call (not saved)')
+        # upstream fusion/train.py: Adam 2e-4 for G and D, ngf 32 (hard-coded)
+        parser.set_defaults(lr=2e-4, D_lr_mult=1.0, ngf=32)
+        return parser
+
+    def __init__(self, opt, device, arch=None, vgg_features=None):
+        super().__init__(opt, device)
+        a = {'ngf': opt.ngf, 'ndf': getattr(opt, 'ndf', 64), 'color_order': opt.color_order}
+        a.update(arch or {})
+        self._arch = a
+        self.label_nc, self.color_order = opt.label_nc, a['color_order']
+        self.netG_F = init_weights(FusionNetwork(a['ngf']), getattr(opt, 'init_type', 'gaussian'))
+        self.net_names = ('netG_F',)
+        if not self.is_train:
+            return
+        if getattr(opt, 'cuda_graph', False):
+            raise UserError('--cuda_graph cannot capture the fusion stage\'s training step: the number of objects '
+                            'changes from batch to batch; drop --cuda_graph')
+        self.netD_F = init_weights(SNPatchDiscriminator(3, 6, a['ndf'], pad_type='zero', sparse_labels=False),
+                                   opt.init_type)
+        self.net_names = ('netG_F', 'netD_F')
+        self.criterion_gan = HingeGANLoss()
+        self.vgg = self.make_vgg_loss(vgg_features)
+        self.submodel_paths = submodel_paths(opt)
+        self.parts = load_parts(opt, device, self.submodel_paths)
+        bg = self.parts['background']
+        if bg.label_nc != opt.label_nc:
+            raise UserError(f'{self.submodel_paths["background"]} was trained with {bg.label_nc} label ids, the data '
+                            f'has {opt.label_nc}: give the background stage trained on this dataset')
+        if bg.color_order != a['color_order']:
+            raise UserError(f'{self.submodel_paths["background"]} sees {bg.color_order.upper()} images; train the '
+                            f'fusion stage with --color_order {bg.color_order}')
+        for net in part_nets(self.parts).values():
+            net.requires_grad_(False)
+
+    # ---- the frozen stages follow the device and the mode ------------------------------------------
+    def frozen_nets(self):
+        return list(part_nets(self.parts).values()) if hasattr(self, 'parts') else []
+
+    def modules_to_move(self):
+        return super().modules_to_move() + self.frozen_nets()
+
+    def set_forward(self, impl, semantic_window=None):
+        super().set_forward(impl, semantic_window)
+        for net in self.frozen_nets():
+            fast.set_impl(net, impl, False)
+
+    def train(self):
+        super().train()
+        for net in self.frozen_nets():
+            net.train(not self.opt.frozen_eval)
+
+    def eval(self):
+        super().eval()
+        for net in self.frozen_nets():
+            net.eval()
+
+    def prepare_run_folder(self, folder):
+        """Copy the frozen stages' generators into the run folder under the authors' names, so that
+        it is a complete checkpoint folder for ``test.py --model siedob --checkpoints_dir`` (with
+        latest.pth as the fusion network)."""
+        for stage, part in self.parts.items():
+            nets = {n: {k: v.detach().cpu() for k, v in getattr(part, n).state_dict().items()}
+                    for n in part.inference_nets}
+            save_checkpoint(make_checkpoint('siedob', part.arch(), nets, stage=stage,
+                                            opt={'source': self.submodel_paths[stage]}),
+                            os.path.join(folder, AUTHORS_FILES[stage]))
+
+    # ---- one iteration ---------------------------------------------------------------------------------
+    def set_input(self, batch):
+        """batch: image, label, instance, mask (scene samples) and ``refs``: per class (26, 24) the
+        sample's style references, image N×4×3×64×64 and mask N×4×1×64×64 (flattened sample-major:
+        object k of a class takes reference k mod 4N, as upstream)."""
+        h, w = batch['image'].shape[-2:]
+        if not self.size_rule.accepts(h, w):
+            raise UserError(f'SIEDOB cannot run on {w}×{h} (W×H) images: {self.size_rule.describe()}')
+        bg = self.parts['background']
+        self.scene = scene_inputs(batch, bg.label_nc, bg._arch.get('keep_label_0', False), self.device)
+        self.image, self.mask, self.label = self.scene.image, self.scene.mask, self.scene.label
+        refs = batch['refs']
+        self.refs = {int(c): (r['image'].flatten(0, 1).to(self.device), r['mask'].flatten(0, 1).to(self.device))
+                     for c, r in refs.items()}
+
+    def compose(self):
+        """The frozen generation stage (no gradients; upstream's G_stage under no_grad)."""
+        with torch.no_grad(), self.runtime.autocast():
+            one_by_one = self.is_train and not self.opt.frozen_eval
+            self.composition = compose(self.scene, part_nets(self.parts), self.refs.__getitem__,
+                                       self.opt.bg_inputs, one_by_one=one_by_one)
+        return self.composition.masked_G.float()
+
+    def forward(self):
+        masked_g = self.compose()
+        with self.runtime.autocast():
+            self.fake, self.output = fuse(self.wrap('netG_F'), self.scene, masked_g)
+        return self.output
+
+    def compute_D_loss(self):
+        g = self.opt.lambda_gan
+        fake = self.criterion_gan(self.wrap('netD_F')(self.output.detach()), False) * g
+        real = self.criterion_gan(self.wrap('netD_F')(self.image), True) * g
+        self.losses.update(D_fake=fake.detach(), D_real=real.detach(), D=(fake + real).detach())
+        return fake + real
+
+    def compute_G_loss(self):
+        o = self.opt
+        # through the raw (not DDP) discriminator: no D gradients to synchronise here
+        gan = self.criterion_gan(self.netD_F(self.output), True, for_discriminator=False) * o.lambda_gan
+        total = gan
+        self.losses['G_GAN'] = gan.detach()
+        if o.lambda_l1 > 0:
+            l1 = F.l1_loss(self.fake, self.image) * o.lambda_l1
+            self.losses['G_L1'] = l1.detach()
+            total = total + l1
+        if self.vgg is not None:
+            vgg = self.vgg(self.fake, self.image) * o.lambda_vgg
+            self.losses['G_VGG'] = vgg.detach()
+            total = total + vgg
+        self.losses['G'] = total.detach()
+        return total
+
+    def get_current_visuals(self):
+        v = {'input': self.image, 'label': self.label, 'masked_input': self.image * (1 - self.mask)}
+        if hasattr(self, 'composition'):
+            c = self.composition
+            v.update(objects=c.fg_output.float(), background=c.bg_output.float(), composite=c.masked_G.float(),
+                     output=self.output.detach().float())
+        return v
