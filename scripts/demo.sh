@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job on the built-in demo dataset: train SPM-PGAN briefly (small widths, CPU friendly),
-# then edit a demo image. Extra arguments go to train.py (e.g. --device cuda).
+# then edit a demo image; then the same with SIEDOB's four stages (scripts/demo_siedob.sh; SIEDOB=0
+# skips it). Extra arguments go to train.py (e.g. --device cuda).
 # Demo-only settings, so that colours are learnt in minutes: ngf 8 / ndf 16 (the paper: 32 / 64),
 # lr 5e-4 (paper 1e-4), L1 weight 10 (paper 1), no VGG loss (its weights are not downloaded).
 set -euo pipefail
@@ -16,8 +17,11 @@ python test.py --checkpoint "checkpoints/$NAME/latest.pth" \
     --mask_path "results/$NAME/edit_inputs/mask.png" \
     --output_path "results/$NAME/edited.png" --save_panel
 python test.py --name "$NAME" --how_many 8 --save_panel
+if [ "${SIEDOB:-1}" != 0 ]; then
+    bash scripts/demo_siedob.sh "$@"
+fi
 echo
-echo "Results:"
+echo "SPM-PGAN results:"
 echo "  edited image:        results/$NAME/edited.png"
 echo "  panel:               results/$NAME/edited_panel.png  (input | masked input | edited labels | output)"
 echo "  test split (8 imgs): results/$NAME/test_latest/{edited,panels}/"

@@ -60,14 +60,14 @@ def main(argv=None):
     image = os.path.join(root, 'test', 'images', stem + '.jpg')
     label = read_label(os.path.join(root, 'test', 'labels', stem + '.png'), 34)
     edited, mask = make_edit(label)
-    instance = read_instance(os.path.join(root, 'test', 'inst_map', stem + '.png'), 'cityscapes')
-    Image.fromarray(edit_instances(instance, label, edited).astype(np.uint16)).save(
-        os.path.join(a.out_dir, 'instance.png'))
     os.makedirs(a.out_dir, exist_ok=True)
     shutil.copyfile(image, os.path.join(a.out_dir, 'image.jpg'))
     Image.fromarray(label.astype(np.uint8)).save(os.path.join(a.out_dir, 'segmap_original.png'))
     Image.fromarray(edited.astype(np.uint8)).save(os.path.join(a.out_dir, 'segmap.png'))
     Image.fromarray(mask).save(os.path.join(a.out_dir, 'mask.png'))
+    instance = read_instance(os.path.join(root, 'test', 'inst_map', stem + '.png'), 'cityscapes')
+    Image.fromarray(edit_instances(instance, label, edited).astype(np.uint16)).save(
+        os.path.join(a.out_dir, 'instance.png'))
     print(f'Wrote the edit inputs to {a.out_dir}/ (image.jpg, segmap.png, mask.png, instance.png)')
 
 
