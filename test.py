@@ -11,6 +11,7 @@ SIEDOB's object stages, one crop (the hole for inpainting, a reference crop for 
         --ref_image_path REF --ref_inst_mask_path REF_MASK
 """
 import os
+import sys
 
 import torch
 
@@ -126,5 +127,15 @@ def main(argv=None):
             run_test_split(opt, model)
 
 
+def fast_exit(code=0):
+    """Leave without the interpreter's teardown (unloading torch and its thread pools, unmapping the
+    memory-mapped weights): 0.6–0.8 s of a 4 s SIEDOB edit on a 2-core CPU. Everything is written
+    and closed by then (images are written atomically, nothing else is open)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == '__main__':
     main()
+    fast_exit()

@@ -80,6 +80,21 @@ def test_fnet_converts_both_ways(tmp_path):
     assert legacy.load_checkpoint(str(tmp_path / 'bare.pth'))['stage'] == 'fusion'
 
 
+def test_convert_checkpoint_handles_all_four_authors_files(tmp_path, folders):
+    import scripts.convert_checkpoint as convert
+    for stage, name in FILES.items():
+        src = os.path.join(folders['authors'], name)
+        convert.main([src, str(tmp_path / f'{stage}_ours.pth'), '--to', 'ours'])
+        ours = torch.load(tmp_path / f'{stage}_ours.pth', weights_only=True)
+        assert (ours['format'], ours['stage']) == ('semedit', stage)
+        convert.main([str(tmp_path / f'{stage}_ours.pth'), str(tmp_path / name), '--to', 'upstream'])
+        a, b = torch.load(src, weights_only=True), torch.load(tmp_path / name, weights_only=True)
+        assert set(a) == set(b)
+        for k in a:
+            if isinstance(a[k], dict):
+                assert a[k].keys() == b[k].keys() and all(torch.equal(a[k][t], b[k][t]) for t in a[k])
+
+
 # ---- what the editor computes ------------------------------------------------------------------------
 
 def test_masked_F_is_the_input_outside_the_mask(folders):
@@ -142,6 +157,22 @@ def test_a_batch_edits_as_its_samples_one_by_one(folders):
     # sample 2's car is car k = 0 in the batch too (sample 1 has no car), so it takes the same reference
     two = model.edit(batch_of(s2))
     assert torch.allclose(both[:1], one, atol=1e-5) and torch.allclose(both[1:], two, atol=1e-5)
+
+
+def test_a_mask_without_objects_or_without_background(folders):
+    """Only background edited (no object touched), or only an object (no background pixel edited)."""
+    model = editor(folders['ours'])
+    model.opt.style_dir = folders['refs']
+    image, label, instance, mask = scene((64, 64), cars=((34, 50, 36, 60, False),))
+    sky = np.zeros_like(mask)
+    sky[2:12, 2:30] = 1
+    out = model.edit(batch_of((image, label, instance, sky)))
+    assert model.composition.routes == {26: [], 24: []} and model.composition.fg_mask.sum() == 0
+    inside = np.zeros_like(mask)
+    inside[36:48, 40:56] = 1  # within the car: a partly edited object, no background under the mask
+    out = model.edit(batch_of((image, label, instance, inside)))
+    assert [r.branch for r in model.composition.routes[26]] == ['inpaint']
+    assert torch.isfinite(out).all()
 
 
 def test_an_object_on_the_image_border_is_pasted(folders):

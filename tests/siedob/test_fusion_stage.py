@@ -184,3 +184,15 @@ def test_train_then_edit_with_the_run_folder(submodels, tmp_path):
         src = np.asarray(Image.open(test_dir / 'images' / f'demo_{i:05d}.jpg').convert('RGB')).astype(int)
         known = np.asarray(Image.open(edited / 'masks' / f'demo_{i:05d}.png')) == 0
         assert known.any() and not known.all() and np.array_equal(a[known], src[known])
+    # FID and the other metrics on predefined masks, as for SPM-PGAN (stand-in metric weights)
+    from standins import write_metric_stand_ins
+    inception, alexnet = write_metric_stand_ins(str(tmp_path / 'weights'))
+    run(os.path.join(ROOT, 'scripts', 'make_masks.py'), '--out_dir', 'masks', '--count', '20')
+    res = subprocess.run(['bash', os.path.join(ROOT, 'scripts', 'eval_fid.sh'), '--model', 'siedob',
+                          '--checkpoints_dir', str(exp), '--mask_dir', 'masks', '--name', 'fid', '--how_many', '3',
+                          '--batch_size', '2', '--inception_path', inception, '--lpips_backbone_path', alexnet,
+                          '--device', 'cpu'], cwd=tmp_path, env=ENV, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, (res.stdout + res.stderr)[-3000:]
+    import json
+    metrics = json.loads((tmp_path / 'results' / 'fid' / 'test_latest' / 'metrics.json').read_text())
+    assert metrics['n_images'] == 3 and np.isfinite(metrics['metrics']['fid'])
