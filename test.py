@@ -5,6 +5,10 @@ Single image (mask: 255 = region to repaint):
         --mask_path MASK --output_path out.png [--instance_path INST] [--device cpu]
 Test split:
     python test.py --name demo --dataset_name demo [--mask_dir DIR]   # -> results/<name>/test_latest/
+SIEDOB end to end (DIR: object_inpainting.pth, object_style.pth, bg.pth, Fnet.pth, or a fusion run's folder):
+    python test.py --model siedob --checkpoints_dir DIR --image_path IMG --segmap_path SEG --instance_path INST \
+        --mask_path MASK --output_path OUT.png [--style_dir REFS] [--seed N] [--device cpu]
+    python test.py --model siedob --checkpoints_dir DIR --dataset_name cityscapes512x256 --mask_dir M --batch_size 8
 SIEDOB's object stages, one crop (the hole for inpainting, a reference crop for style):
     python test.py --name obj --image_path CROP --inst_mask_path MASK --object_class car --mask_path HOLE
     python test.py --name sty --image_path CROP --inst_mask_path MASK --object_class person \

@@ -97,6 +97,10 @@ class ObjectReferences:
             self._tensors[c] = (torch.stack([p[0] for p in pairs]), torch.stack([p[1] for p in pairs]))
         return self._tensors[c]
 
+    def on(self, device):
+        """class -> (images, masks) on ``device``: what ``composition.compose`` asks for."""
+        return lambda c: tuple(t.to(device) for t in self.tensors(c))
+
     def draw(self, c, rng, n):
         """``n`` references of class ``c`` drawn uniformly with replacement (upstream's ``random.randint``
         over the listing), as (n×3×64×64, n×1×64×64)."""
@@ -105,3 +109,22 @@ class ObjectReferences:
             raise UserError(self.missing(c))
         picks = [self.read(*entries[rng.randrange(len(entries))]) for _ in range(n)]
         return torch.stack([p[0] for p in picks]), torch.stack([p[1] for p in picks])
+
+
+def references_for(opt, color_order):
+    """``--style_dir`` if given, else the dataset's object crops (``object_datasets/<class>/train/``),
+    else the demo's (generated and cut on first use)."""
+    from data import dataset_folder
+    from data.demo import ensure_demo_dataset
+    from data.object_extraction import write_object_dataset
+    if getattr(opt, 'style_dir', None):
+        return ObjectReferences.from_style_dir(opt.style_dir, color_order)
+    if getattr(opt, 'dataset_name', None):
+        root = os.path.join(opt.dataroot, dataset_folder(opt.dataset_name))
+        if os.path.isdir(os.path.join(root, OBJECT_DIR)):
+            return ObjectReferences.from_object_dataset(root, 'train', color_order)
+    ensure_demo_dataset(opt.dataroot)
+    root = os.path.join(opt.dataroot, 'demo')
+    if not os.path.isdir(os.path.join(root, OBJECT_DIR)):
+        write_object_dataset(root)
+    return ObjectReferences.from_object_dataset(root, 'train', color_order)

@@ -144,6 +144,8 @@ class SIEDOBFusionScene(SIEDOBScene):
     @classmethod
     def modify_commandline_options(cls, parser, is_train):
         super(SIEDOBFusionScene, cls).modify_commandline_options(parser, is_train)
+        if not is_train:  # test.py edits with the editor's flags (models/siedob/fusion.add_editor_options)
+            return parser
         parser.add_argument('--style_dir', default=None,
                             help='style references: <dir>/<car|person>/{images,inst_mask}/ (default: the dataset\'s '
                                  'object crops, object_datasets/<class>/train/)')

@@ -292,6 +292,14 @@ class GANModel(BaseModel):
         self.runtime.backward_and_step(loss, optimizers)
 
 
+def width_arch(opt, arch=None):
+    """The architecture of nets that see no label map (SIEDOB's object and fusion nets): widths and
+    colour order from the options, overridden by a checkpoint's ``arch``."""
+    a = {'ngf': opt.ngf, 'ndf': getattr(opt, 'ndf', 64), 'color_order': opt.color_order}
+    a.update(arch or {})
+    return a
+
+
 def add_gan_loss_options(group, is_train, lambda_l1=1.0, lambda_gan=1.0, lambda_vgg=10.0, ndf=64):
     """The flags of the L1 + hinge GAN + VGG recipe both papers train with, at a model's defaults."""
     group.add_argument('--ndf', type=int, default=ndf, help='discriminator base width')

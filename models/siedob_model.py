@@ -22,26 +22,15 @@ import os
 import torch
 
 from models.base_model import BaseModel
-from models.networks import fast
-from models.siedob.composition import compose, fuse, scene_inputs
-from models.siedob.fusion import SIEDOB_SIZE_RULE, add_composition_options
+from data.object_references import references_for
+from models.siedob.composition import edit_scene, scene_inputs
+from models.siedob.fusion import SIEDOB_SIZE_RULE, add_editor_options
 from models.siedob.parts import AUTHORS_FILES, build_part, check_compatible, part_nets, read_part
 from util.errors import UserError
 
 #: the parts in upstream's loading order, and the attribute each one's generator is held under
 PART_NETS = {'object_inpainting': 'netG_inp', 'object_style': 'netG_sty', 'background': 'netG_BG',
              'fusion': 'netG_F'}
-
-
-def add_editor_options(parser):
-    g = parser.add_argument_group('siedob editing')
-    fast.add_forward_options(g)
-    add_composition_options(g)
-    g.add_argument('--style_dir', default=None,
-                   help='references for wholly edited objects: <dir>/<car|person>/{images,inst_mask}/<stem>.{jpg,png} '
-                        '(upstream fusion/example/object_style/); sorted by file name, object k of a class takes '
-                        'reference k mod N. Default: the dataset\'s object crops (object_datasets/<class>/train/; '
-                        'the demo\'s, cut on first use, when the dataset has none)')
 
 
 class SIEDOBModel(BaseModel):
@@ -77,16 +66,21 @@ class SIEDOBModel(BaseModel):
         if not os.path.isdir(folder):
             raise UserError(f'checkpoint folder not found: {folder} (--checkpoints_dir: the folder holding SIEDOB\'s '
                             f'{", ".join(AUTHORS_FILES.values())})')
-        paths = {stage: os.path.join(folder, name) for stage, name in AUTHORS_FILES.items()}
+        fusion = os.path.join(folder, AUTHORS_FILES['fusion'])
         ours = os.path.join(folder, f'{opt.which_epoch}.pth')
-        if not os.path.isfile(paths['fusion']) and os.path.isfile(ours):
-            paths['fusion'] = ours
-        parts = {stage: (read_part(path, stage), path) for stage, path in paths.items()}
-        bg = parts['background'][0]
-        fusion = parts['fusion'][0]
+        return cls.read_parts(folder, ours if not os.path.isfile(fusion) and os.path.isfile(ours) else fusion), folder
+
+    @staticmethod
+    def read_parts(folder, fusion_path, fusion_ckpt=None):
+        """The combined checkpoint dict of the parts in ``folder`` (the fusion part at ``fusion_path``)."""
+        paths = {stage: os.path.join(folder, name) for stage, name in AUTHORS_FILES.items()}
+        paths['fusion'] = fusion_path
+        parts = {stage: (read_part(path, stage) if stage != 'fusion' or fusion_ckpt is None else fusion_ckpt, path)
+                 for stage, path in paths.items()}
+        bg, fusion = parts['background'][0], parts['fusion'][0]
         arch = {'label_nc': bg['arch']['label_nc'], 'color_order': bg['arch'].get('color_order', 'bgr')}
         return {'format': 'siedob parts', 'model': 'siedob', 'stage': None, 'arch': arch, 'parts': parts,
-                'opt': fusion.get('opt') or {}}, folder
+                'opt': fusion.get('opt') or {}}
 
     @classmethod
     def from_checkpoint(cls, opt, device, ckpt, path, nets=None):
@@ -113,17 +107,8 @@ class SIEDOBModel(BaseModel):
     def references(self):
         """The style references (``--style_dir``, else the dataset's object crops, else the demo's)."""
         if self._references is None:
-            from data.object_references import ObjectReferences
-            style_dir = getattr(self.opt, 'style_dir', None)
-            if style_dir:
-                self._references = ObjectReferences.from_style_dir(style_dir, self.color_order)
-            else:
-                self._references = default_references(self.opt, self.color_order)
+            self._references = references_for(self.opt, self.color_order)
         return self._references
-
-    def reference_tensors(self, c):
-        images, masks = self.references().tensors(c)
-        return images.to(self.device), masks.to(self.device)
 
     # ---- editing ----------------------------------------------------------------------------------
     @torch.no_grad()
@@ -136,8 +121,8 @@ class SIEDOBModel(BaseModel):
         self.scene = scene_inputs(batch, self.label_nc, self.keep_label_0, self.device)
         nets = {'object_inpainting': self.netG_inp, 'object_style': self.netG_sty, 'background': self.netG_BG}
         with self.runtime.autocast():
-            self.composition = compose(self.scene, nets, self.reference_tensors, self.opt.bg_inputs)
-            self.fake, self.output = fuse(self.netG_F, self.scene, self.composition.masked_G)
+            self.composition, self.fake, self.output = edit_scene(
+                self.scene, nets, self.netG_F, self.references().on(self.device), self.opt.bg_inputs)
         return self.output.float()
 
     def edit_visuals(self):
@@ -146,20 +131,3 @@ class SIEDOBModel(BaseModel):
         c, s = self.composition, self.scene
         return {'masked_input': s.image * (1 - s.mask), 'objects': c.fg_output.float(),
                 'background': c.bg_output.float(), 'before_fusion': c.masked_G.float()}
-
-
-def default_references(opt, color_order):
-    """The dataset's object crops if it has them, else the demo's (cut on first use)."""
-    from data import dataset_folder
-    from data.demo import ensure_demo_dataset
-    from data.object_extraction import OBJECT_DIR, write_object_dataset
-    from data.object_references import ObjectReferences
-    if opt.dataset_name:
-        root = os.path.join(opt.dataroot, dataset_folder(opt.dataset_name))
-        if os.path.isdir(os.path.join(root, OBJECT_DIR)):
-            return ObjectReferences.from_object_dataset(root, 'train', color_order)
-    ensure_demo_dataset(opt.dataroot)
-    root = os.path.join(opt.dataroot, 'demo')
-    if not os.path.isdir(os.path.join(root, OBJECT_DIR)):
-        write_object_dataset(root)
-    return ObjectReferences.from_object_dataset(root, 'train', color_order)

@@ -208,3 +208,11 @@ def fuse(fusion_net, scene, masked_g):
     from I."""
     fake = fusion_net(masked_g, scene.mask, scene.edges)
     return fake, fake * scene.mask + scene.image * (1 - scene.mask)
+
+
+def edit_scene(scene, nets, fusion_net, references, bg_inputs='upstream'):
+    """(composition, fake_F, masked_F) of an edit in eval mode: the editor's, and the fusion stage's
+    at test time."""
+    composition = compose(scene, nets, references, bg_inputs)
+    fake, out = fuse(fusion_net, scene, composition.masked_G)
+    return composition, fake, out

@@ -18,13 +18,14 @@ import os
 import torch
 import torch.nn.functional as F
 
-from models.base_model import GANModel, add_gan_loss_options
+from models.base_model import GANModel, add_gan_loss_options, width_arch
 from models.networks import fast
 from models.networks.discriminators import SNPatchDiscriminator
 from models.networks.init import init_weights
 from models.networks.losses import HingeGANLoss
 from models.networks.siedob import FusionNetwork
-from models.siedob.composition import compose, fuse, scene_inputs
+from data.object_references import references_for
+from models.siedob.composition import compose, edit_scene, fuse, scene_inputs
 from models.siedob.parts import AUTHORS_FILES, GENERATION_STAGES, load_parts, part_nets
 from util.checkpoint import make_checkpoint, save_checkpoint
 from util.errors import UserError
@@ -40,6 +41,18 @@ def add_composition_options(g):
                    help='upstream: the background generator gets the masked image and the full edit mask, as '
                         'upstream\'s fusion stage and editor call it; as_trained: the inputs it was trained on '
                         '(masked image · Bg and the mask · Bg)')
+
+
+def add_editor_options(parser):
+    """test.py's flags for SIEDOB's end-to-end edit (``--model siedob``, or a fusion checkpoint)."""
+    g = parser.add_argument_group('siedob editing')
+    fast.add_forward_options(g)
+    add_composition_options(g)
+    g.add_argument('--style_dir', default=None,
+                   help='references for wholly edited objects: <dir>/<car|person>/{images,inst_mask}/<stem>.{jpg,png} '
+                        '(upstream fusion/example/object_style/); sorted by file name, object k of a class takes '
+                        'reference k mod N. Default: the dataset\'s object crops (object_datasets/<class>/train/; '
+                        'the demo\'s, cut on first use, when the dataset has none)')
 
 
 def add_submodel_options(g):
@@ -78,6 +91,9 @@ class SIEDOBFusionModel(GANModel):
 
     @staticmethod
     def modify_commandline_options(parser, is_train):
+        if not is_train:  # test.py with a fusion checkpoint edits end to end (from_checkpoint)
+            add_editor_options(parser)
+            return parser
         g = parser.add_argument_group('siedob fusion stage')
         fast.add_forward_options(g)
         add_gan_loss_options(g, is_train, lambda_l1=0.0)  # upstream: λ_GAN 1, λ_VGG 10, no L1
@@ -93,12 +109,11 @@ class SIEDOBFusionModel(GANModel):
 
     def __init__(self, opt, device, arch=None, vgg_features=None):
         super().__init__(opt, device)
-        a = {'ngf': opt.ngf, 'ndf': getattr(opt, 'ndf', 64), 'color_order': opt.color_order}
-        a.update(arch or {})
-        self._arch = a
+        self._arch = a = width_arch(opt, arch)
         self.label_nc, self.color_order = opt.label_nc, a['color_order']
         self.netG_F = init_weights(FusionNetwork(a['ngf']), getattr(opt, 'init_type', 'gaussian'))
         self.net_names = ('netG_F',)
+        self._references = None
         if not self.is_train:
             return
         if getattr(opt, 'cuda_graph', False):
@@ -120,6 +135,14 @@ class SIEDOBFusionModel(GANModel):
                             f'fusion stage with --color_order {bg.color_order}')
         for net in part_nets(self.parts).values():
             net.requires_grad_(False)
+
+    @classmethod
+    def from_checkpoint(cls, opt, device, ckpt, path, nets=None):
+        """For test.py a fusion checkpoint is the end-to-end editor, with the three other parts from
+        its folder (the run folder, where training copies them)."""
+        from models.siedob_model import SIEDOBModel
+        folder = os.path.dirname(os.path.abspath(path))
+        return SIEDOBModel.from_checkpoint(opt, device, SIEDOBModel.read_parts(folder, path, ckpt), folder)
 
     # ---- the frozen stages follow the device and the mode ------------------------------------------
     def frozen_nets(self):
@@ -182,6 +205,19 @@ class SIEDOBFusionModel(GANModel):
         with self.runtime.autocast():
             self.fake, self.output = fuse(self.wrap('netG_F'), self.scene, masked_g)
         return self.output
+
+    @torch.no_grad()
+    def edit(self, batch):
+        """The end-to-end edit with the current fusion network, as the editor makes it from this
+        run's folder (train-time FID: ``--eval_freq``); references as the editor's."""
+        bg = self.parts['background']
+        self.scene = scene_inputs(batch, bg.label_nc, bg._arch.get('keep_label_0', False), self.device)
+        if self._references is None:
+            self._references = references_for(self.opt, self.color_order)
+        with self.runtime.autocast():
+            self.composition, self.fake, self.output = edit_scene(
+                self.scene, part_nets(self.parts), self.netG_F, self._references.on(self.device), self.opt.bg_inputs)
+        return self.output.float()
 
     def compute_D_loss(self):
         g = self.opt.lambda_gan

@@ -17,7 +17,7 @@ initialisation, as the authors' object trainers (no N(0, 0.02)). The object-styl
 import torch
 import torch.nn.functional as F
 
-from models.base_model import GANModel, add_gan_loss_options
+from models.base_model import GANModel, add_gan_loss_options, width_arch
 from models.networks.discriminators import SNPatchDiscriminator
 from models.networks.losses import HingeGANLoss
 from models.networks.siedob_objects import ObjectInpaintingGenerator, ObjectStyleGenerator
@@ -63,9 +63,8 @@ class SIEDOBObjectInpaintingModel(GANModel):
 
     def __init__(self, opt, device, arch=None, vgg_features=None):
         super().__init__(opt, device)
-        a = {'ngf': opt.ngf, 'ndf': getattr(opt, 'ndf', 64), 'color_order': opt.color_order}
-        a.update(arch or {})
-        self._arch = a  # no label_nc: the nets see a 3-channel class map, whatever the scene's labels
+        # no label_nc: the nets see a 3-channel class map, whatever the scene's labels
+        self._arch = a = width_arch(opt, arch)
         self.label_nc, self.color_order = opt.label_nc, a['color_order']
         self.netG = ObjectInpaintingGenerator(a['ngf'])
         self.net_names = ('netG',)
@@ -173,9 +172,7 @@ class SIEDOBObjectStyleModel(GANModel):
 
     def __init__(self, opt, device, arch=None, vgg_features=None):
         super().__init__(opt, device)
-        a = {'ngf': opt.ngf, 'ndf': getattr(opt, 'ndf', 64), 'color_order': opt.color_order}
-        a.update(arch or {})
-        self._arch = a
+        self._arch = a = width_arch(opt, arch)
         self.label_nc, self.color_order = opt.label_nc, a['color_order']
         self.netG = ObjectStyleGenerator(a['ngf'])
         self.net_names = ('netG',)

@@ -119,6 +119,33 @@ def test_checkpoint_holds_the_fusion_nets_and_the_run_folder_the_three_stages(su
         assert all(torch.equal(v, original['nets'][list(original['nets'])[0]][k]) for k, v in net.items())
 
 
+def test_the_stage_edits_as_the_editor_of_its_run_folder(submodels, tmp_path):
+    """The fusion stage's own edit (train-time FID) is the end-to-end editor's: the same pixels as
+    test.py's model built from the run folder (the parts copied there, latest.pth), and a fusion
+    checkpoint given to test.py alone is that editor."""
+    from models.siedob_model import SIEDOBModel
+    from siedob.parts_folder import write_references
+    from util.checkpoint import save_checkpoint
+    refs = write_references(str(tmp_path / 'refs'))
+    m = make_model(submodels)
+    m.opt.style_dir = refs
+    m.prepare_run_folder(str(tmp_path))
+    save_checkpoint(m.checkpoint_state(0, 0, 0), str(tmp_path / 'latest.pth'))
+    b = toy_batch()
+    del b['refs']
+    m.eval()
+    ours = m.edit(b)
+    opt = default_options(False, model='siedob', checkpoints_dir=str(tmp_path), dataset_name='cityscapes',
+                          style_dir=refs)
+    ckpt, path = SIEDOBModel.read_checkpoint_folder(opt)
+    editor = SIEDOBModel.from_checkpoint(opt, CPU, ckpt, path)
+    assert torch.equal(editor.edit(b), ours)
+    from models.legacy import load_checkpoint
+    alone = SIEDOBFusionModel.from_checkpoint(opt, CPU, load_checkpoint(str(tmp_path / 'latest.pth')),
+                                              str(tmp_path / 'latest.pth'))
+    assert isinstance(alone, SIEDOBModel) and torch.equal(alone.edit(b), ours)
+
+
 def test_missing_or_mismatched_submodels(submodels, tmp_path):
     opt = default_options(True, model='siedob', stage='fusion', dataset_name='cityscapes', lambda_vgg=0)
     with pytest.raises(UserError, match='give --submodels DIR'):
@@ -174,6 +201,12 @@ def test_train_then_edit_with_the_run_folder(submodels, tmp_path):
         '--instance_path', test_dir / 'inst_map' / f'{stem}.png', '--mask_path', tmp_path / 'mask.png',
         '--output_path', tmp_path / 'out' / 'edited.png', '--device', 'cpu')
     assert Image.open(tmp_path / 'out' / 'edited.png').size == (w, h)
+    # the usual --name form: the fusion run's checkpoint, with the parts beside it
+    run(os.path.join(ROOT, 'test.py'), '--name', 'fus', '--image_path', test_dir / 'images' / f'{stem}.jpg',
+        '--segmap_path', test_dir / 'labels' / f'{stem}.png', '--instance_path', test_dir / 'inst_map' / f'{stem}.png',
+        '--mask_path', tmp_path / 'mask.png', '--output_path', tmp_path / 'out' / 'by_name.png', '--device', 'cpu')
+    assert np.array_equal(np.asarray(Image.open(tmp_path / 'out' / 'by_name.png')),
+                          np.asarray(Image.open(tmp_path / 'out' / 'edited.png')))
     # the test split, two images per batch (demo test images: 256×256, seeded SIEDOB masks)
     out = run(os.path.join(ROOT, 'test.py'), '--model', 'siedob', '--checkpoints_dir', exp, '--how_many', '3',
               '--batch_size', '2', '--device', 'cpu', '--quantize', 'round')
