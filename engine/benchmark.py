@@ -93,7 +93,7 @@ def batch_for(args, n, family, seed=0):
     """The benchmark's input batch for this model (SIEDOB's editor: three objects and references)."""
     if is_composite(args):
         from engine import benchmark_siedob
-        return benchmark_siedob.make_batch(n, (args.size, args.size), family, seed)
+        return benchmark_siedob.make_batch(n, (args.size, args.size), make_mask(family, (args.size, args.size), seed))
     return make_batch(n, (args.size, args.size), family, seed)
 
 
@@ -407,7 +407,7 @@ def whole_process_edit(args):
     try:
         if is_composite(args):
             from engine import benchmark_siedob
-            paths = benchmark_siedob.write_example(folder, args)
+            paths = benchmark_siedob.write_example(folder, args, make_mask('box', (args.size, args.size)))
             commands = benchmark_siedob.process_commands(paths, args, SCRIPT, ROOT)
         else:
             paths = write_authors_example(folder, args)

@@ -82,10 +82,9 @@ def build(args, device, train, fast, opt_kwargs):
 
 # ---- the scene ----------------------------------------------------------------------------------------
 
-def scene_arrays(size, family='box', seed=0):
+def scene_arrays(size, mask):
     """(image uint8 RGB, label, instance, mask): sky, building, road, two cars and a person, each
-    edited in part by the box mask."""
-    from engine.benchmark import make_mask
+    edited in part by the benchmark's box mask (``mask``: H×W float, the benchmark's mask family)."""
     h, w = size
     label = np.full((h, w), 7, np.int64)
     label[: h // 3] = 23
@@ -98,7 +97,7 @@ def scene_arrays(size, family='box', seed=0):
         instance[win] = cls * 1000 + k
     yy, xx = np.mgrid[0:h, 0:w]
     image = np.stack([xx * 255 // w, yy * 255 // h, (label * 7) % 256], -1).astype(np.uint8)
-    return image, label, instance, make_mask(family, size, seed)
+    return image, label, instance, mask
 
 
 def references(n=4, seed=0):
@@ -110,9 +109,9 @@ def references(n=4, seed=0):
             for c in (26, 24)}
 
 
-def make_batch(n, size, family, seed=0):
+def make_batch(n, size, mask):
     from util.tensors import image_to_tensor
-    image, label, instance, mask = scene_arrays(size, family, seed)
+    image, label, instance, mask = scene_arrays(size, mask)
     refs = references()
     return {'image': image_to_tensor(image)[None].repeat(n, 1, 1, 1) * 0.9,
             'label': torch.from_numpy(label)[None, None].repeat(n, 1, 1, 1),
@@ -142,12 +141,12 @@ def references_folder(folder):
 
 # ---- a whole edit as a user waits for it ----------------------------------------------------------------
 
-def write_example(folder, args):
+def write_example(folder, args, mask):
     """The four files, the refs and a 256² scene (JPEG, 8-bit labels, 16-bit instances, 0/255 mask)."""
     from PIL import Image
     write_parts(folder, args)
     references_folder(folder)
-    image, label, instance, mask = scene_arrays((args.size, args.size))
+    image, label, instance, mask = scene_arrays((args.size, args.size), mask)
     paths = {k: os.path.join(folder, n) for k, n in (('image', 'image.jpg'), ('label', 'label.png'),
                                                       ('instance', 'instance.png'), ('mask', 'mask.png'))}
     Image.fromarray(image).save(paths['image'], quality=95)

@@ -140,9 +140,10 @@ class SIEDOBFusionModel(GANModel):
     def from_checkpoint(cls, opt, device, ckpt, path, nets=None):
         """For test.py a fusion checkpoint is the end-to-end editor, with the three other parts from
         its folder (the run folder, where training copies them)."""
-        from models.siedob_model import SIEDOBModel
+        import models
+        editor = models.find_model_using_name('siedob')  # by name: the editor's module imports this one
         folder = os.path.dirname(os.path.abspath(path))
-        return SIEDOBModel.from_checkpoint(opt, device, SIEDOBModel.read_parts(folder, path, ckpt), folder)
+        return editor.from_checkpoint(opt, device, editor.read_parts(folder, path, ckpt), folder)
 
     # ---- the frozen stages follow the device and the mode ------------------------------------------
     def frozen_nets(self):
