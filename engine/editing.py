@@ -65,7 +65,7 @@ def edit_test_split(model, dataset, preprocess='resize', load_size=256, quantize
     """Yields (stem, sample arrays, edited, masked input) for the first ``how_many`` test samples,
     edited ``batch_size`` at a time (consecutive samples of one working size)."""
     n = len(dataset) if how_many is None else min(how_many, len(dataset))
-    pending = []
+    pending, pending_size = [], None
 
     def flush():
         for s, (out, masked) in zip(pending, edit_samples(model, pending, preprocess, load_size, quantize)):
@@ -76,10 +76,10 @@ def edit_test_split(model, dataset, preprocess='resize', load_size=256, quantize
         for i in tqdm(range(n), desc='test', dynamic_ncols=True, disable=not progress):
             s = dataset.load_sample(i)
             size = working_size(model, s['image'].shape[:2], preprocess, load_size, s['path'])
-            if pending and (len(pending) == batch_size or size != working_size(
-                    model, pending[0]['image'].shape[:2], preprocess, load_size, pending[0]['path'])):
+            if pending and (len(pending) == batch_size or size != pending_size):
                 yield from flush()
             pending.append(s)
+            pending_size = size
         if pending:
             yield from flush()
 

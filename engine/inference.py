@@ -10,6 +10,7 @@ import data
 import models
 from engine.editing import edit_test_split
 from models.legacy import load_checkpoint
+from util.checkpoint import describe_model
 from util.device import configure_backends, resolve_device
 from util.errors import UserError
 from util.image_io import save_image_atomic
@@ -77,7 +78,7 @@ def check_model_named(opt, argv, ckpt, path):
     otherwise is a mistake worth one line (the file would be used as what it is, silently)."""
     argv = [str(a) for a in (sys.argv[1:] if argv is None else argv)]
     named = lambda flag: any(a == flag or a.startswith(flag + '=') for a in argv)  # noqa: E731
-    what = ckpt['model'] + (f' --stage {ckpt["stage"]}' if ckpt.get('stage') else '')
+    what = describe_model(ckpt)
     for flag, have in (('--model', ckpt['model']), ('--stage', ckpt.get('stage'))):
         given = getattr(opt, flag[2:], None)
         if named(flag) and given != have:

@@ -246,6 +246,14 @@ class GANModel(BaseModel):
             return None
         return VGGLoss(vgg_features if vgg_features is not None else build_vgg19_features(self.opt.vgg_path))
 
+    def vgg_term(self, fake, target, name='G_VGG'):
+        """λ_VGG · VGG(fake, target), logged as ``name``; 0 when the model has no VGG loss."""
+        if self.vgg is None:
+            return 0
+        loss = self.vgg(fake, target) * self.opt.lambda_vgg
+        self.losses[name] = loss.detach()
+        return loss
+
     def modules_to_move(self):
         # its input is NHWC with --channels_last: it follows the nets' memory format (setup)
         return super().modules_to_move() + ([self.vgg] if self.vgg is not None else [])

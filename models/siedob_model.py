@@ -23,7 +23,7 @@ import torch
 
 from models.base_model import BaseModel
 from data.object_references import references_for
-from models.siedob.composition import edit_scene, scene_inputs
+from models.siedob.composition import check_size, edit_scene, scene_inputs
 from models.siedob.fusion import SIEDOB_SIZE_RULE, add_editor_options
 from models.siedob.parts import AUTHORS_FILES, build_part, check_compatible, part_nets, read_part
 from util.errors import UserError
@@ -98,8 +98,9 @@ class SIEDOBModel(BaseModel):
         self._arch = {'label_nc': bg.label_nc, 'color_order': bg.color_order}
         self.label_nc, self.color_order = bg.label_nc, bg.color_order
         self.keep_label_0 = bg._arch.get('keep_label_0', False)
+        nets = part_nets(parts)
         for stage, attr in PART_NETS.items():
-            setattr(self, attr, part_nets({stage: parts[stage]})[stage])
+            setattr(self, attr, nets[stage])
         self.net_names = tuple(PART_NETS.values())
         self._references = None
 
@@ -115,14 +116,11 @@ class SIEDOBModel(BaseModel):
     def edit(self, batch):
         """masked_F for a batch of scenes (image, label, instance, mask), float32; known pixels from
         the image. Also keeps ``self.composition`` (objects, background, composite) for panels."""
-        h, w = batch['image'].shape[-2:]
-        if not self.size_rule.accepts(h, w):
-            raise UserError(f'SIEDOB cannot run on {w}×{h} (W×H) images: {self.size_rule.describe()}')
+        check_size(batch, self.size_rule)
         self.scene = scene_inputs(batch, self.label_nc, self.keep_label_0, self.device)
-        nets = {'object_inpainting': self.netG_inp, 'object_style': self.netG_sty, 'background': self.netG_BG}
         with self.runtime.autocast():
             self.composition, self.fake, self.output = edit_scene(
-                self.scene, nets, self.netG_F, self.references().on(self.device), self.opt.bg_inputs)
+                self.scene, part_nets(self.parts), self.netG_F, self.references().on(self.device), self.opt.bg_inputs)
         return self.output.float()
 
     def edit_visuals(self):

@@ -147,10 +147,7 @@ class SPMPGANModel(GANModel):
             self.losses[f'G_GAN_{k + 1}'] = gan.detach()
             self.losses[f'G_L1_{k + 1}'] = l1.detach()
             total = total + gan + l1
-            if self.vgg is not None:
-                vgg = self.vgg(fake, gt) * o.lambda_vgg
-                self.losses[f'G_VGG_{k + 1}'] = vgg.detach()
-                total = total + vgg
+            total = total + self.vgg_term(fake, gt, f'G_VGG_{k + 1}')
         self.losses['G'] = total.detach()
         return total
 

@@ -42,6 +42,11 @@ def is_native(ckpt):
     return isinstance(ckpt, dict) and ckpt.get('format') == FORMAT
 
 
+def describe_model(ckpt):
+    """'<model>' or '<model> --stage <stage>' of a native checkpoint, for messages."""
+    return (ckpt.get('model') or 'unknown') + (f' --stage {ckpt["stage"]}' if ckpt.get('stage') else '')
+
+
 def describe_keys(state):
     keys = [str(k) for k in list(state)[:3]]
     return ', '.join(keys) + (', ...' if len(state) > 3 else '')

@@ -28,7 +28,7 @@ from models.networks.discriminators import SNPatchDiscriminator, boundary_patche
 from models.networks.init import init_weights
 from models.networks.losses import HingeGANLoss
 from models.networks.siedob import OBJECT_CLASSES, BackgroundGenerator
-from models.siedob.composition import background_inputs, scene_inputs
+from models.siedob.composition import background_inputs, check_size, scene_inputs
 from util.errors import UserError
 from util.sizes import SizeRule
 
@@ -127,10 +127,7 @@ class SIEDOBBackgroundModel(GANModel):
     def set_input(self, batch):
         """batch: image N×3×H×W in [-1, 1], label and instance N×1×H×W ids, mask N×1×H×W (1 = edit),
         bg_mask N×1×H×W (1 − the selected objects; all ones when absent: everything is background)."""
-        h, w = batch['image'].shape[-2:]
-        if not self.size_rule.accepts(h, w):
-            raise UserError(f'SIEDOB\'s background generator cannot run on {w}×{h} (W×H) images: '
-                            f'{self.size_rule.describe()}')
+        check_size(batch, self.size_rule, 'SIEDOB\'s background generator')
         scene = scene_inputs(batch, self.label_nc, self._arch.get('keep_label_0', False), self.device)
         self.image, self.label, self.mask, self.segmap = scene.image, scene.label, scene.mask, scene.segmap
         bg = batch.get('bg_mask')
@@ -190,10 +187,7 @@ class SIEDOBBackgroundModel(GANModel):
         self.losses.update(G_L1=l1.detach(), G_GAN=gan.detach(), G_GAN_patch=patch.detach(),
                            patches=torch.tensor(float(len(self.patch_windows))))
         total = l1 + gan + patch
-        if self.vgg is not None:
-            vgg = self.vgg(self.fake, target) * o.lambda_vgg
-            self.losses['G_VGG'] = vgg.detach()
-            total = total + vgg
+        total = total + self.vgg_term(self.fake, target)
         self.losses['G'] = total.detach()
         return total
 

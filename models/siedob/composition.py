@@ -41,6 +41,13 @@ class Scene(NamedTuple):
     instance: torch.Tensor  # N×1×H×W ids, or None
 
 
+def check_size(batch, size_rule, what='SIEDOB'):
+    """A one-line error for a batch of a size the nets cannot run on."""
+    h, w = batch['image'].shape[-2:]
+    if not size_rule.accepts(h, w):
+        raise UserError(f'{what} cannot run on {w}×{h} (W×H) images: {size_rule.describe()}')
+
+
 def scene_inputs(batch, label_nc, keep_label_0, device, source=None):
     """``Scene`` of a batch (image, label, mask, optional instance): the range check before the
     label remap can hide an id; label 0 -> label_nc − 1 (upstream ``dataset.py``) unless
@@ -118,18 +125,10 @@ def draw_objects(inpainter, stylist, crops, label, references, one_by_one=False)
     if not kept:
         return outputs, []
     hole = crops['mask'] * k_mask
-    whole = (hole.flatten(1).sum(1) == k_mask.flatten(1).sum(1))
-    routes, style_rows, inpaint_rows = [], [], []
-    for k, n in enumerate(kept):
-        if bool(whole[n]):
-            style_rows.append((k, n))
-        else:
-            inpaint_rows.append(n)
-    refs = references() if style_rows else None
-    for k, n in style_rows:
-        routes.append((n, Route('style', k % len(refs[0]))))
-    routes += [(n, Route('inpaint', None)) for n in inpaint_rows]
-    routes = [r for _, r in sorted(routes, key=lambda p: p[0])]
+    whole = (hole.flatten(1).sum(1) == k_mask.flatten(1).sum(1)).tolist()
+    refs = references() if any(whole[n] for n in kept) else None
+    # object k of the class (counted over the kept crops) takes reference k mod N when wholly edited
+    routes = [Route('style', k % len(refs[0])) if whole[n] else Route('inpaint', None) for k, n in enumerate(kept)]
 
     def inpaint(rows):
         return inpaint_objects(inpainter, crops['masked'][rows], k_mask[rows], crops['mask'][rows], [label] * len(rows))
@@ -141,11 +140,13 @@ def draw_objects(inpainter, stylist, crops, label, references, one_by_one=False)
         for n, route in zip(kept, routes):
             outputs[n:n + 1] = style([n], [route.ref]) if route.branch == 'style' else inpaint([n])
         return outputs, routes
-    if style_rows:
-        rows = [n for _, n in style_rows]
-        outputs[rows] = style(rows, [k % len(refs[0]) for k, _ in style_rows])
-    if inpaint_rows:
-        outputs[inpaint_rows] = inpaint(inpaint_rows)
+    styled = [(n, r.ref) for n, r in zip(kept, routes) if r.branch == 'style']
+    inpainted = [n for n, r in zip(kept, routes) if r.branch == 'inpaint']
+    if styled:
+        rows, ref_rows = zip(*styled)
+        outputs[list(rows)] = style(list(rows), list(ref_rows))
+    if inpainted:
+        outputs[inpainted] = inpaint(inpainted)
     return outputs, routes
 
 

@@ -25,7 +25,7 @@ from models.networks.init import init_weights
 from models.networks.losses import HingeGANLoss
 from models.networks.siedob import FusionNetwork
 from data.object_references import references_for
-from models.siedob.composition import compose, edit_scene, fuse, scene_inputs
+from models.siedob.composition import check_size, compose, edit_scene, fuse, scene_inputs
 from models.siedob.parts import AUTHORS_FILES, GENERATION_STAGES, load_parts, part_nets
 from util.checkpoint import make_checkpoint, save_checkpoint
 from util.errors import UserError
@@ -183,9 +183,7 @@ class SIEDOBFusionModel(GANModel):
         """batch: image, label, instance, mask (scene samples) and ``refs``: per class (26, 24) the
         sample's style references, image N×4×3×64×64 and mask N×4×1×64×64 (flattened sample-major:
         object k of a class takes reference k mod 4N, as upstream)."""
-        h, w = batch['image'].shape[-2:]
-        if not self.size_rule.accepts(h, w):
-            raise UserError(f'SIEDOB cannot run on {w}×{h} (W×H) images: {self.size_rule.describe()}')
+        check_size(batch, self.size_rule)
         bg = self.parts['background']
         self.scene = scene_inputs(batch, bg.label_nc, bg._arch.get('keep_label_0', False), self.device)
         self.image, self.mask, self.label = self.scene.image, self.scene.mask, self.scene.label
@@ -211,6 +209,7 @@ class SIEDOBFusionModel(GANModel):
     def edit(self, batch):
         """The end-to-end edit with the current fusion network, as the editor makes it from this
         run's folder (train-time FID: ``--eval_freq``); references as the editor's."""
+        check_size(batch, self.size_rule)
         bg = self.parts['background']
         self.scene = scene_inputs(batch, bg.label_nc, bg._arch.get('keep_label_0', False), self.device)
         if self._references is None:
@@ -237,10 +236,7 @@ class SIEDOBFusionModel(GANModel):
             l1 = F.l1_loss(self.fake, self.image) * o.lambda_l1
             self.losses['G_L1'] = l1.detach()
             total = total + l1
-        if self.vgg is not None:
-            vgg = self.vgg(self.fake, self.image) * o.lambda_vgg
-            self.losses['G_VGG'] = vgg.detach()
-            total = total + vgg
+        total = total + self.vgg_term(self.fake, self.image)
         self.losses['G'] = total.detach()
         return total
 

@@ -117,10 +117,7 @@ class SIEDOBObjectInpaintingModel(GANModel):
                                  for_discriminator=False) * o.lambda_gan
         total = l1 + gan
         self.losses.update(G_L1=l1.detach(), G_GAN=gan.detach())
-        if self.vgg is not None:
-            vgg = self.vgg(self.fake, self.target) * o.lambda_vgg
-            self.losses['G_VGG'] = vgg.detach()
-            total = total + vgg
+        total = total + self.vgg_term(self.fake, self.target)
         self.losses['G'] = total.detach()
         return total
 
@@ -235,10 +232,8 @@ class SIEDOBObjectStyleModel(GANModel):
         cycle = style_cycle_loss(self.codes, self.cycles) * o.lambda_cycle
         total = l1 + gan + cycle
         self.losses.update(G_L1=l1.detach(), G_GAN=gan.detach(), G_cycle=cycle.detach())
-        if self.vgg is not None:
-            vgg = self.vgg(torch.cat([self.rec, self.sty]), self.target.repeat(2, 1, 1, 1)) * o.lambda_vgg
-            self.losses['G_VGG'] = vgg.detach()
-            total = total + vgg
+        if self.vgg is not None:  # both passes against the object itself (concatenated only when needed)
+            total = total + self.vgg_term(torch.cat([self.rec, self.sty]), self.target.repeat(2, 1, 1, 1))
         self.losses['G'] = total.detach()
         return total
 

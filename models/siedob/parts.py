@@ -5,6 +5,7 @@ file, ours (``train.py --model siedob --stage S``'s ``latest.pth``) or the autho
 import os
 
 from models.legacy import SIEDOB_PARTS, load_checkpoint
+from util.checkpoint import describe_model
 from util.errors import UserError
 
 #: stage -> the authors' file name (upstream fusion/networks/G_stage.py, test_one_image.py)
@@ -12,11 +13,6 @@ AUTHORS_FILES = {'object_inpainting': 'object_inpainting.pth', 'object_style': '
                  'background': 'bg.pth', 'fusion': 'Fnet.pth'}
 #: the three stages the fusion stage composes (frozen)
 GENERATION_STAGES = ('object_inpainting', 'object_style', 'background')
-
-
-def describe(ckpt):
-    what = ckpt.get('model') or 'unknown'
-    return what + (f' --stage {ckpt["stage"]}' if ckpt.get('stage') else '')
 
 
 def read_part(path, stage):
@@ -27,7 +23,7 @@ def read_part(path, stage):
                         f'--stage {stage}, or give the authors\' {AUTHORS_FILES[stage]})')
     ckpt = load_checkpoint(path)
     if ckpt.get('model') != 'siedob' or ckpt.get('stage') != stage:
-        raise UserError(f'{path} is a {describe(ckpt)} checkpoint, not SIEDOB\'s {SIEDOB_PARTS[stage]}: give the '
+        raise UserError(f'{path} is a {describe_model(ckpt)} checkpoint, not SIEDOB\'s {SIEDOB_PARTS[stage]}: give the '
                         f'file written by train.py --model siedob --stage {stage}, or the authors\' '
                         f'{AUTHORS_FILES[stage]}')
     return ckpt
@@ -68,5 +64,4 @@ def load_parts(opt, device, paths):
 
 def part_nets(parts):
     """The generators by stage, as ``composition.compose`` takes them."""
-    nets = {s: getattr(p, p.inference_nets[0]) for s, p in parts.items()}
-    return nets
+    return {s: getattr(p, p.inference_nets[0]) for s, p in parts.items()}
