@@ -20,14 +20,17 @@ import sys
 import torch
 
 import data
+from data.preprocess import resize_image
+from data.siedob_constants import OBJECT_CLASSES
 from engine.editing import edit_arrays, edit_object_crop
 from engine.inference import build_model, parse_with_checkpoint, run_object_test_split, run_test_split
 from options.test_options import TestOptions
 from util.errors import UserError, exit_on_user_error
-from util.image_io import check_output_path, check_same_size, read_image, read_instance, read_label, read_mask, save_image_atomic
+from util.image_io import (check_output_path, check_same_size, read_image, read_instance, read_label, read_mask,
+                           save_image_atomic)
 from util.tensors import tensor_to_image
 from util.visualizer import colorize_label, make_row
-from data.preprocess import resize_image
+
 
 def output_paths(opt):
     """(edited, masked input, panel) paths; upstream writes results/test_single_result.jpg and
@@ -42,10 +45,8 @@ def output_paths(opt):
 def stage_images(model, size):
     """A model's intermediate results of the last edit (SIEDOB: objects, background, composite before
     fusion) as images of ``size``, for the panel; none for a one-network model."""
-    visuals = model.edit_visuals() if hasattr(model, 'edit_visuals') else {}
-    visuals.pop('masked_input', None)  # the panel shows it already
     out = []
-    for t in visuals.values():
+    for t in model.edit_visuals().values():
         img = tensor_to_image(t[0], model.color_order)
         out.append(img if img.shape[:2] == tuple(size) else resize_image(img, size))
     return out
@@ -78,9 +79,6 @@ def edit_single_image(opt, model):
         written.append(panel_path)
     print('Wrote ' + ', '.join(written))
     return out
-
-
-OBJECT_CLASSES = {'car': 26, 'person': 24}
 
 
 def edit_single_object(opt, model):

@@ -1,8 +1,9 @@
-"""Check a dataset in the upstream layout before training on it (as upstream's ``dataset.py`` reads it).
+"""Check a dataset in the upstream layout before training on it (as upstream's ``dataset.py`` reads it);
+the command line is ``scripts/check_dataset.py``:
 
-    python -m data.check --dataroot datasets --dataset_name cityscapes [--splits train,test]
+    python scripts/check_dataset.py --dataroot datasets --dataset_name cityscapes [--splits train,test]
         [--label_nc N] [--instance_format none|cityscapes|ade] [--mask_dir DIR] [--max_files N]
-        [--crop_size 256|WxH] [--json FILE]
+        [--crop_size 256|WxH] [--model M [--stage S]] [--json FILE]
 
 Every file is read with the project's own readers (``util.image_io``), so what passes here loads in
 ``train.py`` / ``test.py``. A problem with one file is recorded and the check goes on. The report
@@ -18,20 +19,18 @@ has one section per split (and one for ``--mask_dir``); each finding is a line s
 followed by statistics and a one-line verdict ``OK: ...`` or ``FAILED: N errors, M warnings``.
 Exit code: 0 without errors, 1 with errors, 2 for bad command-line use (one line ``error: ...``).
 """
-import argparse
 import collections
-import json
+import functools
 import os
-import sys
 
 import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
 from data import dataset_folder
-from util.atomic import atomic_write
 from util.errors import UserError
 from util.image_io import IMAGE_EXTENSIONS, check_same_size, read_image, read_instance, read_label, read_mask
+from util.sizes import ANY_SIZE
 
 LEVELS = ('ERROR', 'WARN', 'INFO')
 MAX_LINES_PER_CHECK = 20   # per split and check in the printed report (the JSON has every finding)
@@ -45,7 +44,7 @@ class Findings:
     def __init__(self):
         self.items = []
 
-    def add(self, level, split, check, message, file=None):
+    def add(self, split, level, check, message, file=None):
         self.items.append({'level': level, 'split': split, 'check': check, 'file': file, 'message': message})
 
     def of(self, level):
@@ -110,7 +109,7 @@ def _ids_text(ids, limit=10):
 
 def _check_split(root, split, label_nc, kind, crop, max_files, findings, sizes_out, size_rule):
     """Check one split; returns its statistics. ``sizes_out`` gets {image name: (h, w)}."""
-    add = lambda level, check, message, file=None: findings.add(level, split, check, message, file)  # noqa: E731
+    add = functools.partial(findings.add, split)
     stats = {'images': 0, 'checked': 0, 'sizes': {}, 'label_ids': {}, 'images_with_instances': None,
              'out_of_range_ids': {}}
     split_dir = os.path.join(root, split)
@@ -276,7 +275,7 @@ def _check_split(root, split, label_nc, kind, crop, max_files, findings, sizes_o
 
 
 def _check_masks(mask_dir, test_dir, test_sizes, max_files, findings):
-    add = lambda level, check, message, file=None: findings.add(level, 'masks', check, message, file)  # noqa: E731
+    add = functools.partial(findings.add, 'masks')
     stats = {'masks': 0, 'checked': 0, 'coverage_mean': None, 'empty': 0}
     files = _list_images(mask_dir)
     stats['masks'] = len(files)
@@ -324,9 +323,10 @@ def _check_masks(mask_dir, test_dir, test_sizes, max_files, findings):
 
 
 def check_dataset(dataroot, dataset_name, label_nc=None, instance_format=None, splits=('train', 'test'),
-                  mask_dir=None, max_files=None, crop_size='256', size_rule=None):
+                  mask_dir=None, max_files=None, crop_size='256', size_rule=ANY_SIZE):
     """Check ``<dataroot>/<dataset_name>/<split>/...``; returns {'ok', 'errors', 'warnings', 'info', 'stats',
-    'settings'}. Raises UserError for bad use (dataset or mask folder missing, unknown name, ...)."""
+    'settings'}. ``size_rule``: the sizes the model to train accepts (``util/sizes.py``; the command
+    line asks the model). Raises UserError for bad use (dataset or mask folder missing, unknown name, ...)."""
     if isinstance(splits, str):
         splits = [s for s in splits.split(',') if s]
     splits = list(splits)
@@ -338,7 +338,6 @@ def check_dataset(dataroot, dataset_name, label_nc=None, instance_format=None, s
     if max_files is not None and max_files < 1:
         raise UserError(f'--max_files must be at least 1, got {max_files}')
     label_nc, kind, num_types = resolve_dataset(dataset_name, label_nc, instance_format)
-    size_rule = size_rule or default_size_rule()
     from data.scene_dataset import parse_crop_size
     crop = parse_crop_size(crop_size, size_rule)
     root = os.path.join(dataroot, dataset_folder(dataset_name))
@@ -436,50 +435,3 @@ def format_report(result):
     lines.append('')
     lines.append(verdict(result))
     return '\n'.join(lines)
-
-
-def default_size_rule(model=None, stage=None):
-    """The image sizes the model (default: the options' default --model; ``stage``: one of its
-    stages) accepts."""
-    import models
-    try:
-        return models.find_model_using_name(model or models.DEFAULT_MODEL, stage).size_rule
-    except ValueError as exc:
-        raise UserError(str(exc)) from None
-
-
-def main(argv=None):
-    """Prints the report; returns 0 (no errors) or 1 (errors). Bad use: ``error: ...`` and SystemExit(2)."""
-    p = argparse.ArgumentParser(prog='python -m data.check', description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument('--dataroot', default='datasets', help='folder holding <dataset_name>/ (default: datasets)')
-    p.add_argument('--dataset_name', required=True, help='cityscapes, ade20k, ADE20k-room, ADE20k-landscape, demo '
-                                                          'or custom')
-    p.add_argument('--label_nc', type=int, default=None, help='number of label ids (required for custom)')
-    p.add_argument('--instance_format', choices=['none', 'cityscapes', 'ade'], default=None,
-                   help='custom data: format of inst_map/ files (default none)')
-    p.add_argument('--splits', default='train,test', help='comma-separated splits to check (default train,test)')
-    p.add_argument('--mask_dir', default=None, help='predefined test masks to check against the test split')
-    p.add_argument('--max_files', type=int, default=None, help='check only the first N files (sorted) per split')
-    p.add_argument('--crop_size', default='256', help='training crop, N or WxH (default 256)')
-    p.add_argument('--model', default=None, help='the model whose size rule the crop and the test images are '
-                                                 'checked against (default: train.py\'s default --model)')
-    p.add_argument('--stage', default=None, help='the stage of a model trained in parts (--model siedob --stage '
-                                                 'background)')
-    p.add_argument('--json', default=None, metavar='FILE', help='also write the findings as JSON')
-    a = p.parse_args(argv)
-    try:
-        result = check_dataset(a.dataroot, a.dataset_name, label_nc=a.label_nc, instance_format=a.instance_format,
-                               splits=a.splits, mask_dir=a.mask_dir, max_files=a.max_files, crop_size=a.crop_size,
-                               size_rule=default_size_rule(a.model, a.stage))
-    except UserError as exc:
-        print(f'error: {exc}', file=sys.stderr)
-        raise SystemExit(2)
-    print(format_report(result))
-    if a.json:
-        atomic_write(a.json, json.dumps(result, indent=2))
-    return 0 if result['ok'] else 1
-
-
-if __name__ == '__main__':
-    sys.exit(main())

@@ -52,9 +52,11 @@ import uuid
 import numpy as np
 from PIL import Image
 
+from data.siedob_constants import CAR, HIGH_RES_DIR, PERSON
+
 # Cityscapes labelIds of the classes the demo draws.
 DEMO_CLASSES = {'road': 7, 'sidewalk': 8, 'building': 11, 'vegetation': 21, 'sky': 23,
-                'person': 24, 'car': 26}
+                'person': PERSON, 'car': CAR}
 
 # Bump whenever the drawing code changes, so that ensure_demo_dataset regenerates old copies.
 DEMO_VERSION = 2
@@ -62,7 +64,7 @@ DEMO_VERSION = 2
 DEMO_DIRNAME = 'demo'
 MARKER_NAME = '.complete'
 SUBDIRS = ('images', 'labels', 'inst_map')
-HIGH_RES_DIR, HIGH_RES_FACTOR = 'images2048', 4  # training split only, as SIEDOB's Cityscapes layout
+HIGH_RES_FACTOR = 4  # images2048/: the training split only, as SIEDOB's Cityscapes layout
 # split -> (seed-stream code, height, width)
 SPLITS = {'train': (0, 256, 512), 'test': (1, 256, 256)}
 

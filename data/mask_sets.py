@@ -3,18 +3,24 @@
 
     python scripts/make_masks.py --out_dir masks/ [--count 2000] [--size 256 | WxH] [--seed 0]
         [--mix brush,right_half,outpainting,box] [--dataroot D --dataset_name X] [--overwrite]
+    python scripts/make_masks.py --verify masks/        # a copy still holds the masks of its masks.json
 
 Each file is an 8-bit greyscale PNG holding 0 and 255 only; 255 (white) = region to edit, as
 ``test.py --mask_dir`` reads it (paired with the test images by sorted name, as upstream).
 
 **Deterministic.** Mask i draws only from ``random.Random(a_i)`` and ``np.random.RandomState(b_i)``
 where (a_i, b_i) = ``np.random.SeedSequence([seed, i]).generate_state(2)``: no global RNG, so
-mask i does not depend on the count, on the other masks or on the order of generation. The PNG
-bytes are written by a small built-in encoder (filter 0, fixed-Huffman deflate with run-length
-matches) rather than by the installed zlib/Pillow build, so equal masks give equal bytes on any
-machine. The masks themselves come from Python's ``random``, numpy's legacy ``RandomState`` (both
-stable across versions) and, for the brush, Pillow's ``ImageDraw`` line/ellipse rasteriser;
-masks.json records every file's sha256 and the software versions, to verify a copy elsewhere.
+mask i does not depend on the count, on the other masks or on the order of generation. The masks
+come from Python's ``random``, numpy's legacy ``RandomState`` (both stable across versions) and,
+for the brush, Pillow's ``ImageDraw`` line/ellipse rasteriser. The PNGs are written by Pillow, whose
+compressed bytes may differ between zlib builds; what is reproducible is the pixels.
+
+**masks.json** (``"format": 2``) records, besides the arguments, the software versions and the
+coverage of each mask, each file's ``pixels_sha256``: the sha256 of the ASCII header ``"H W uint8\\n"``
+(height, width, dtype) followed by the H·W pixel bytes row by row (``pixels_sha256()``), so a copy
+re-compressed by another tool still verifies (``verify_mask_set()``, ``scripts/make_masks.py
+--verify DIR``). Sets written before (``"format": 1``, by a hand-written PNG encoder) record
+``sha256`` of each file's bytes instead; they are verified by those bytes.
 
 **Families** (the type of mask i is ``mix[i % len(mix)]``, round-robin, so any prefix of the set
 keeps the mix; list a family twice to weight it):
@@ -36,8 +42,9 @@ keeps the mix; list a family twice to weight it):
 With ``--dataroot/--dataset_name`` every mask takes the size of its paired test image (``--size``
 is then refused) and ``--count`` defaults to the number of test images.
 
-Files are written to a temporary name and renamed; masks.json is written last. A folder that is not
-empty is refused unless ``--overwrite`` (which also removes numbered masks left by a larger set).
+Files are written to a temporary name and renamed (``util.image_io.save_image_atomic``); masks.json
+is written last. A folder that is not empty is refused unless ``--overwrite`` (which also removes
+numbered masks left by a larger set).
 """
 import hashlib
 import json
@@ -46,16 +53,15 @@ import os
 import platform
 import random
 import re
-import struct
-import zlib
 
 import numpy as np
+from PIL import Image
 
 from data import dataset_folder, masks as mask_gen
 from data.preprocess import parse_wxh
 from util.atomic import atomic_write
 from util.errors import UserError
-from util.image_io import IMAGE_EXTENSIONS
+from util.image_io import IMAGE_EXTENSIONS, save_image_atomic
 
 FAMILIES = ('brush', 'right_half', 'outpainting', 'box', 'class', 'instance_box')
 LABEL_FAMILIES = ('class', 'instance_box')
@@ -117,95 +123,93 @@ def make_mask(family, seed, index, height, width, label=None, instance=None, ins
     raise ValueError(f'unknown mask family {family!r}')
 
 
-# ---- deterministic PNG -----------------------------------------------------------------------
+# ---- masks.json: the hash of a mask, verifying a set ------------------------------------------
 
-def _length_table():
-    """length 3..258 -> (symbol, n_extra, extra) (RFC 1951 §3.2.5)."""
-    bases = [3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115,
-             131, 163, 195, 227, 258]
-    extra = [0] * 8 + [1] * 4 + [2] * 4 + [3] * 4 + [4] * 4 + [5] * 4 + [0]
-    table = {}
-    for sym, (base, n) in enumerate(zip(bases, extra), start=257):
-        for length in range(base, base + (1 << n)):
-            if length <= 258 and length not in table:
-                table[length] = (sym, n, length - base)
-    table[258] = (285, 0, 0)
-    return table
+FORMAT = 2          # format 1: before the PNGs came from Pillow; each record held its file's sha256
+MAX_SHOWN = 5       # problems named in a failed verification's one line
 
 
-def _fixed_codes():
-    """Fixed Huffman literal/length codes (RFC 1951 §3.2.6), bit-reversed for LSB-first writing."""
-    codes = []
-    for sym in range(288):
-        if sym < 144:
-            code, n = 0x30 + sym, 8
-        elif sym < 256:
-            code, n = 0x190 + sym - 144, 9
-        elif sym < 280:
-            code, n = sym - 256, 7
-        else:
-            code, n = 0xC0 + sym - 280, 8
-        codes.append((int(format(code, f'0{n}b')[::-1], 2), n))
-    return codes
+def pixels_sha256(pixels):
+    """The hash masks.json records for a mask (format 2): sha256 of the ASCII header ``"H W dtype\\n"``
+    followed by the pixel bytes row by row. How the PNG was compressed does not enter it."""
+    height, width = pixels.shape
+    digest = hashlib.sha256(f'{height} {width} {pixels.dtype.name}\n'.encode('ascii'))
+    digest.update(np.ascontiguousarray(pixels).tobytes())
+    return digest.hexdigest()
 
 
-_LENGTHS = _length_table()
-_CODES = _fixed_codes()
+def read_pixels(path):
+    """A mask file's decoded pixels (H×W uint8); a file that is not an 8-bit greyscale image is a UserError."""
+    try:
+        with Image.open(path) as im:
+            if im.mode != 'L':
+                raise UserError(f'{path} is not an 8-bit greyscale image (mode {im.mode})')
+            return np.asarray(im)
+    except OSError as exc:
+        raise UserError(f'cannot read {path}: {exc}') from None
 
 
-def _deflate_runs(data):
-    """zlib stream of ``data`` (bytes): one fixed-Huffman block, each run of equal bytes coded as a
-    literal and distance-1 matches. Depends on nothing but the input bytes."""
-    arr = np.frombuffer(data, np.uint8)
-    starts = np.concatenate(([0], np.nonzero(np.diff(arr))[0] + 1))
-    ends = np.concatenate((starts[1:], [arr.size]))
-    out = bytearray()
-    acc, nbits = 0, 0
-
-    def put(value, n):
-        nonlocal acc, nbits
-        acc |= value << nbits
-        nbits += n
-        while nbits >= 8:
-            out.append(acc & 0xFF)
-            acc >>= 8
-            nbits -= 8
-
-    put(1, 1)        # BFINAL
-    put(1, 2)        # BTYPE = 01, fixed Huffman
-    for s, e, value in zip(starts.tolist(), ends.tolist(), arr[starts].tolist()):
-        put(*_CODES[value])
-        left = e - s - 1
-        while left >= 3:
-            length = min(left, 258)
-            if 0 < left - length < 3 and length > 3:   # keep the remainder a match where possible
-                length -= 3 - (left - length)
-            sym, n_extra, extra = _LENGTHS[length]
-            put(*_CODES[sym])
-            if n_extra:
-                put(extra, n_extra)
-            put(0, 5)    # distance code 0 = distance 1, no extra bits
-            left -= length
-        for _ in range(left):
-            put(*_CODES[value])
-    put(*_CODES[256])  # end of block
-    if nbits:
-        out.append(acc & 0xFF)
-    return b'\x78\x01' + bytes(out) + struct.pack('>I', zlib.adler32(data) & 0xFFFFFFFF)
+def file_pixels_sha256(path):
+    return pixels_sha256(read_pixels(path))
 
 
-def _chunk(kind, payload):
-    return struct.pack('>I', len(payload)) + kind + payload + struct.pack('>I', zlib.crc32(kind + payload) & 0xFFFFFFFF)
+def file_bytes_sha256(path):
+    with open(path, 'rb') as f:
+        return hashlib.sha256(f.read()).hexdigest()
 
 
-def encode_png(mask_u8):
-    """H×W uint8 -> PNG bytes (8-bit greyscale, no ancillary chunks): same array, same bytes."""
-    h, w = mask_u8.shape
-    raw = np.zeros((h, w + 1), np.uint8)          # filter type 0 on every row
-    raw[:, 1:] = mask_u8
-    header = struct.pack('>IIBBBBB', w, h, 8, 0, 0, 0, 0)
-    return (b'\x89PNG\r\n\x1a\n' + _chunk(b'IHDR', header) + _chunk(b'IDAT', _deflate_runs(raw.tobytes()))
-            + _chunk(b'IEND', b''))
+# masks.json format -> (the key of each record's hash, how a file is hashed, what that hash covers)
+RECORDED_HASH = {1: ('sha256', file_bytes_sha256, 'file bytes'),
+                 2: ('pixels_sha256', file_pixels_sha256, 'pixels')}
+
+
+def read_masks_json(folder):
+    path = os.path.join(folder, 'masks.json')
+    try:
+        with open(path, encoding='utf-8') as f:
+            meta = json.load(f)
+    except FileNotFoundError:
+        raise UserError(f'{path} not found; give a folder written by scripts/make_masks.py') from None
+    except (OSError, ValueError) as exc:
+        raise UserError(f'cannot read {path}: {exc}') from None
+    fmt = meta.get('format') if isinstance(meta, dict) else None
+    if fmt not in RECORDED_HASH:
+        raise UserError(f'{path} has format {fmt!r}; this version reads formats '
+                        f'{", ".join(map(str, RECORDED_HASH))}')
+    return meta
+
+
+def mask_problem(folder, record, fmt):
+    """Why the file of ``record`` does not hold the mask masks.json recorded, or None."""
+    key, file_hash, what = RECORDED_HASH[fmt]
+    path = os.path.join(folder, record['file'])
+    if not os.path.isfile(path):
+        return f'{record["file"]} is missing'
+    try:
+        if file_hash(path) != record.get(key):
+            return f'{record["file"]}: {what} differ from masks.json ({key})'
+    except UserError as exc:
+        return str(exc)
+    return None
+
+
+def unlisted_images(folder, meta):
+    """Images in ``folder`` that masks.json does not list: the loader would pair them with test images too."""
+    listed = {r['file'] for r in meta['masks']}
+    return sorted(f for f in os.listdir(folder) if f.lower().endswith(IMAGE_EXTENSIONS) and f not in listed)
+
+
+def verify_mask_set(folder):
+    """Check that ``folder`` holds the masks its masks.json records (format 2: their pixels; format 1:
+    the files' bytes) and no other image. Returns masks.json's dict; a mismatch is a UserError that
+    names the files."""
+    meta = read_masks_json(folder)
+    problems = [p for r in meta['masks'] if (p := mask_problem(folder, r, meta['format']))]
+    problems += [f'{f} is not listed in masks.json' for f in unlisted_images(folder, meta)]
+    if problems:
+        shown = '; '.join(problems[:MAX_SHOWN]) + ('; ...' if len(problems) > MAX_SHOWN else '')
+        raise UserError(f'{folder} does not match its masks.json ({len(problems)} problem(s)): {shown}')
+    return meta
 
 
 # ---- command line ----------------------------------------------------------------------------
@@ -332,18 +336,17 @@ def make_masks(out_dir, count=None, size=None, seed=0, mix=DEFAULT_MIX, dataroot
                 label = split.label(i)
                 if label.shape != (height, width):
                     raise UserError(f'label map of test image {split.names[i]} is {label.shape[1]}×{label.shape[0]} '
-                                    f'but the image is {width}×{height}; run python -m data.check first')
+                                    f'but the image is {width}×{height}; run python scripts/check_dataset.py first')
                 if family == 'instance_box':
                     instance = split.instance(i)
         mask, fallback = make_mask(family, seed, i, height, width, label, instance,
                                    split.kind if split is not None else 'none', inclusive_box)
         u8 = (mask > 0.5).astype(np.uint8) * 255
-        data = encode_png(u8)
         name = file_name(i, count)
-        atomic_write(os.path.join(out_dir, name), data)
+        save_image_atomic(u8, os.path.join(out_dir, name))
         names.add(name)
         rec = {'file': name, 'family': family, 'coverage': round(float((u8 > 0).mean()), 6),
-               'width': int(width), 'height': int(height), 'sha256': hashlib.sha256(data).hexdigest()}
+               'width': int(width), 'height': int(height), 'pixels_sha256': pixels_sha256(u8)}
         if fallback:
             rec['fallback'] = fallback
         if split is not None:
@@ -361,7 +364,7 @@ def make_masks(out_dir, count=None, size=None, seed=0, mix=DEFAULT_MIX, dataroot
             summary[fam] = {'count': len(cov), 'mean': round(float(np.mean(cov)), 6),
                             'min': min(cov), 'max': max(cov)}
     meta = {
-        'format': 1,
+        'format': FORMAT,
         'args': {'count': count, 'size': None if split is not None else f'{width}x{height}', 'seed': int(seed),
                  'mix': mix, 'dataroot': dataroot, 'dataset_name': dataset_name,
                  'label_nc': split.label_nc if split is not None else None,
@@ -372,6 +375,7 @@ def make_masks(out_dir, count=None, size=None, seed=0, mix=DEFAULT_MIX, dataroot
         'families': {'box': f'area a~U({BOX_MIN},{BOX_MAX}); rho=exp(U(-ln {BOX_ASPECT:g}, ln {BOX_ASPECT:g})); '
                             'bh=round(H*sqrt(a/rho)); bw=round(a*H*W/bh) nudged into the coverage range; '
                             'top~randint(0,H-bh), left~randint(0,W-bw)'},
+        'pixels_sha256': 'sha256 of the ASCII header "H W uint8\\n" followed by the pixel bytes row by row',
         'software': {'python': platform.python_version(), 'numpy': np.__version__, 'pillow': _pillow_version()},
         'summary': summary,
         'masks': records,

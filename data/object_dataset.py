@@ -4,8 +4,8 @@ dataset.py``): car and person crops with their instance masks, in
 (``scripts/prepare_object_dataset.py`` writes them; the demo data's are cut on first use).
 
 Per item, at 64×64 (persons, stored 64×32, are stretched ×2 horizontally as upstream): ``image`` X
-(the crop), ``inst_mask`` K, ``class_map`` C = K × v (car (1, 0, 0), person (0, 1, 0)), ``label``
-(26 or 24) and, for object inpainting, ``mask`` M·K: SIEDOB's hole (a brush stroke for index % 3 in
+(the crop), ``inst_mask`` K, ``class_map`` C = K × v (``data/siedob_constants.py``), ``label`` (the
+class) and, for object inpainting, ``mask`` M·K: SIEDOB's hole (a brush stroke for index % 3 in
 (0, 1), a side band for 2), restricted to the object. Training crops are augmented as upstream:
 with probability 0.5 resized to 72×72 and cropped back to 64×64 at a random offset, then flipped
 with probability 0.5. Each class's crops are listed 10 times, cut to 10,000 items (upstream's
@@ -17,20 +17,54 @@ import numpy as np
 import torch
 
 from data import dataset_folder, masks as mask_gen
-from data.object_extraction import (CLASS_NAMES, EVAL_MASK_DIR, OBJECT_DIR, resize_bilinear, resize_nearest_legacy,
-                                    write_object_dataset)
+from data.object_extraction import resize_bilinear, resize_nearest_legacy, write_object_dataset
 from data.scene_dataset import sample_rngs
+from data.scene_objects import BACKGROUND_RULES
+from data.siedob_constants import (CLASS_NAMES, CROP_SIZE, EVAL_MASK_DIR, MASK_DIRS, OBJECT_DIR, OBJECT_ORDER,
+                                   class_map)
 from util.errors import UserError
 from util.image_io import IMAGE_EXTENSIONS, read_image, read_mask
 from util.tensors import image_to_tensor
 
-SIZE = 64
-#: the class vectors of the class map (upstream: car first; the third channel is never used)
-CLASS_VECTORS = {26: (1.0, 0.0, 0.0), 24: (0.0, 1.0, 0.0)}
-#: crop sizes (rows, cols) as stored (upstream's object_datasets)
-STORED_SIZES = {26: (64, 64), 24: (64, 32)}
-MASK_DIRS = ('inst_mask', 'inst_map')  # what upstream's code reads, and what its README says
 REPEAT, ITEMS_PER_CLASS = 10, 10_000
+
+
+def list_crops(folder):
+    """[(image path, mask path)] of the crops in ``folder``/images/, sorted by file name, each with
+    its instance mask of the same stem in ``folder``/inst_mask/ (or inst_map/); [] without images/."""
+    image_dir = os.path.join(folder, 'images')
+    if not os.path.isdir(image_dir):
+        return []
+    mask_dir = next((os.path.join(folder, d) for d in MASK_DIRS if os.path.isdir(os.path.join(folder, d))), None)
+    names = sorted(f for f in os.listdir(image_dir) if f.lower().endswith(IMAGE_EXTENSIONS))
+    if names and mask_dir is None:
+        raise UserError(f'{folder}/inst_mask/ not found: each crop in {image_dir} needs its instance mask (same stem, '
+                        f'.png)')
+    return [(os.path.join(image_dir, n), os.path.join(mask_dir, os.path.splitext(n)[0] + '.png')) for n in names]
+
+
+def read_crop(image_path, mask_path, stored_size=None, what='crop'):
+    """(64×64×3 uint8 RGB, 64×64 mask {0, 1}) of one object crop: bilinear, the mask legacy-nearest,
+    as upstream reads them. ``stored_size``: the (rows, cols) the crop must have on disk."""
+    image = read_image(image_path, what=what)
+    if not os.path.isfile(mask_path):
+        raise UserError(f'{mask_path} not found: the instance mask of the {what} {image_path} (same stem, .png)')
+    mask = read_mask(mask_path, what=f'{what} mask')
+    if stored_size is not None and not image.shape[:2] == mask.shape == tuple(stored_size):
+        raise UserError(f'{image_path} is {image.shape[1]}×{image.shape[0]} and its mask {mask.shape[1]}×'
+                        f'{mask.shape[0]} (W×H); {what}s are {stored_size[1]}×{stored_size[0]}, as '
+                        f'scripts/prepare_object_dataset.py writes them')
+    if image.shape[:2] != mask.shape:
+        raise UserError(f'size mismatch: the {what} {image_path} is {image.shape[1]}×{image.shape[0]} but its mask '
+                        f'{mask_path} is {mask.shape[1]}×{mask.shape[0]}')
+    size = (CROP_SIZE, CROP_SIZE)
+    return resize_bilinear(image, size), resize_nearest_legacy(mask, size)
+
+
+def crop_tensors(image, mask, color_order):
+    """(X 3×H×W in [−1, 1], K 1×H×W) of a crop (uint8 image, {0, 1} mask)."""
+    k = torch.from_numpy(np.ascontiguousarray(mask, dtype=np.float32))[None]
+    return image_to_tensor(np.ascontiguousarray(image), color_order), k
 
 
 class ObjectDataset(torch.utils.data.Dataset):
@@ -59,8 +93,8 @@ class ObjectDataset(torch.utils.data.Dataset):
                 write_object_dataset(scene_root)
         self.epoch = 0
         self.entries = []   # (image path, mask path, class)
-        for c in (26, 24):
-            entries = self._list(c)
+        for c in OBJECT_ORDER:
+            entries = [(image, mask, c) for image, mask in list_crops(os.path.join(self.root, CLASS_NAMES[c], phase))]
             if phase == 'train' and not getattr(opt, 'no_object_repeat', False):
                 entries = (entries * REPEAT)[:ITEMS_PER_CLASS]
             self.entries += entries
@@ -71,18 +105,6 @@ class ObjectDataset(torch.utils.data.Dataset):
         if phase == 'test' and self.with_hole:
             self.hole_paths = self._test_holes(getattr(opt, 'object_mask_dir', None)
                                                or os.path.join(self.root, EVAL_MASK_DIR))
-
-    def _list(self, c):
-        base = os.path.join(self.root, CLASS_NAMES[c], self.phase)
-        image_dir = os.path.join(base, 'images')
-        if not os.path.isdir(image_dir):
-            return []
-        mask_dir = next((os.path.join(base, d) for d in MASK_DIRS if os.path.isdir(os.path.join(base, d))), None)
-        names = sorted(f for f in os.listdir(image_dir) if f.lower().endswith(IMAGE_EXTENSIONS))
-        if names and mask_dir is None:
-            raise UserError(f'{base}/inst_mask/ not found: each crop needs its instance mask (same stem, .png)')
-        return [(os.path.join(image_dir, n), os.path.join(mask_dir, os.path.splitext(n)[0] + '.png'), c)
-                for n in names]
 
     def _test_holes(self, folder):
         if not os.path.isdir(folder):
@@ -99,8 +121,8 @@ class ObjectDataset(torch.utils.data.Dataset):
 
     def check_sizes(self, size_rule):
         """The crops are resized to 64×64 whatever the rule; the rule must accept that."""
-        if not size_rule.accepts(SIZE, SIZE):
-            raise UserError(f'this model cannot run on {SIZE}×{SIZE} object crops: {size_rule.describe()}')
+        if not size_rule.accepts(CROP_SIZE, CROP_SIZE):
+            raise UserError(f'this model cannot run on {CROP_SIZE}×{CROP_SIZE} object crops: {size_rule.describe()}')
 
     def __len__(self):
         return len(self.entries)
@@ -108,33 +130,24 @@ class ObjectDataset(torch.utils.data.Dataset):
     def read_crop(self, i):
         """(image H×W×3 uint8 RGB, mask H×W float {0, 1}, class) at 64×64, checked."""
         image_path, mask_path, c = self.entries[i]
-        image = read_image(image_path)
-        if not os.path.isfile(mask_path):
-            raise UserError(f'{mask_path} not found: the instance mask of {image_path} (same stem, .png)')
-        mask = read_mask(mask_path)
-        if image.shape[:2] != mask.shape or image.shape[:2] != STORED_SIZES[c]:
-            h, w = STORED_SIZES[c]
-            raise UserError(f'{image_path} is {image.shape[1]}×{image.shape[0]} and its mask {mask.shape[1]}×'
-                            f'{mask.shape[0]} (W×H); {CLASS_NAMES[c]} crops are {w}×{h}, as '
-                            f'scripts/prepare_object_dataset.py writes them')
+        image, mask = read_crop(image_path, mask_path, BACKGROUND_RULES[c].crop, f'{CLASS_NAMES[c]} crop')
         if not mask.any():
             raise UserError(f'{mask_path} is empty: an object crop needs its object (white pixels)')
-        return resize_bilinear(image, (SIZE, SIZE)), resize_nearest_legacy(mask, (SIZE, SIZE)), c
+        return image, mask, c
 
     def __getitem__(self, i):
         image, mask, c = self.read_crop(i)
         rng, np_rng = sample_rngs(self.opt.seed, self.epoch if self.phase == 'train' else 2 ** 31 - 1, i)
         if self.phase == 'train':
             image, mask = augment(image, mask, rng, flip=not getattr(self.opt, 'no_flip', False))
-        k = torch.from_numpy(np.ascontiguousarray(mask, dtype=np.float32))[None]
-        item = {'image': image_to_tensor(np.ascontiguousarray(image), self.color_order), 'inst_mask': k,
-                'class_map': k * torch.tensor(CLASS_VECTORS[c])[:, None, None], 'label': torch.tensor(c),
+        x, k = crop_tensors(image, mask, self.color_order)
+        item = {'image': x, 'inst_mask': k, 'class_map': class_map(k[None], [c])[0], 'label': torch.tensor(c),
                 'path': self.entries[i][0], 'index': i}
         if self.with_hole:
             if self.phase == 'train':
-                hole = mask_gen.object_training_mask(i, SIZE, SIZE, rng, np_rng)
+                hole = mask_gen.object_training_mask(i, CROP_SIZE, CROP_SIZE, rng, np_rng)
             else:
-                hole = resize_nearest_legacy(read_mask(self.hole_paths[i]), (SIZE, SIZE))
+                hole = resize_nearest_legacy(read_mask(self.hole_paths[i]), (CROP_SIZE, CROP_SIZE))
             item['mask'] = torch.from_numpy(np.ascontiguousarray(hole, dtype=np.float32))[None] * k
         return item
 
@@ -143,10 +156,10 @@ def augment(image, mask, rng, flip=True):
     """Upstream's object augmentation: with random() > 0.5 resize to 72×72 (bilinear / nearest) and
     cut 64×64 at (randint(0, 8), randint(0, 8)); then with random() > 0.5 a horizontal flip."""
     if rng.random() > 0.5:
-        big = SIZE + 8
+        big, side = CROP_SIZE + 8, CROP_SIZE
         image, mask = resize_bilinear(image, (big, big)), resize_nearest_legacy(mask, (big, big))
         top, left = rng.randint(0, 8), rng.randint(0, 8)
-        image, mask = image[top:top + SIZE, left:left + SIZE], mask[top:top + SIZE, left:left + SIZE]
+        image, mask = image[top:top + side, left:left + side], mask[top:top + side, left:left + side]
     if rng.random() > 0.5 and flip:
         image, mask = image[:, ::-1], mask[:, ::-1]
     return image, mask
@@ -176,7 +189,6 @@ class ObjectStyleDataset(ObjectDataset):
         else:
             j = same[min(1, len(same) - 1)]
         image, mask, _ = self.read_crop(j)
-        k = torch.from_numpy(np.ascontiguousarray(mask, dtype=np.float32))[None]
-        item.update(ref_image=image_to_tensor(np.ascontiguousarray(image), self.color_order), ref_inst_mask=k,
-                    ref_class_map=k * torch.tensor(CLASS_VECTORS[c])[:, None, None])
+        item['ref_image'], item['ref_inst_mask'] = crop_tensors(image, mask, self.color_order)
+        item['ref_class_map'] = class_map(item['ref_inst_mask'][None], [c])[0]
         return item

@@ -1,7 +1,7 @@
 """SIEDOB's object datasets, cut from a scene dataset (the authors ship crops but no script; the
 rule below reproduces their shipped crops: PSNR ≥ 39.8 dB, masks pixel-exact).
 
-For each instance of an object class (id // 1000 = the class: car 26, person 24), in ascending id:
+For each instance of an object class (id // 1000 = the class: car or person), in ascending id:
 
 1. its mask m = (instance == id) ∧ (label == class), on the scene's label and instance maps;
 2. its box with a 2-pixel margin, end-exclusive ``[r_min − 2, r_max + 2) × [c_min − 2, c_max + 2)``
@@ -24,12 +24,9 @@ import torch.nn.functional as F
 
 from data.masks import brush_stroke_mask
 from data.scene_objects import BACKGROUND_RULES, object_box
+from data.siedob_constants import CLASS_NAMES, EVAL_MASK_DIR, HIGH_RES_DIR, OBJECT_DIR, OBJECT_ORDER
 from util.errors import UserError
 from util.image_io import IMAGE_EXTENSIONS, read_image, read_instance, read_label, save_image_atomic
-
-CLASS_NAMES = {26: 'car', 24: 'person'}
-OBJECT_DIR, EVAL_MASK_DIR = 'object_datasets', 'object_mask'
-HIGH_RES_DIR = 'images2048'
 
 
 def resize_bilinear(image, size):
@@ -47,7 +44,7 @@ def resize_nearest_legacy(a, size):
     return a[rows][:, cols]
 
 
-def scene_objects(label, instance, classes=(26, 24)):
+def scene_objects(label, instance, classes=OBJECT_ORDER):
     """[(class, instance id, mask, [r0, r1, c0, c1])] of the objects a crop is cut for, in the
     order of ``classes`` then ascending id."""
     out = []
@@ -66,7 +63,7 @@ def scene_objects(label, instance, classes=(26, 24)):
     return out
 
 
-def crop_objects(image, label, instance, high_res=None, classes=(26, 24)):
+def crop_objects(image, label, instance, high_res=None, classes=OBJECT_ORDER):
     """[(class, kk, image crop uint8, mask crop uint8 0/255)] of one scene."""
     factor = 1
     if high_res is not None:

@@ -10,37 +10,42 @@ A reference folder holds, per class, crops and their instance masks with the sam
 (an object dataset's split, ``object_datasets/<class>/<split>/``, has the same per-class layout).
 References are listed sorted by file name, read as upstream (cars as stored, 64×64; persons,
 stored 64×32, stretched to 64×64 bilinearly; masks nearest) and normalised to [−1, 1].
+
+Where an edit takes them from is explicit (``references_for``): ``--style_dir``, else the
+references a fusion run's folder carries (``references/``, copied there when its training starts),
+else the dataset's object crops. Editing only reads them: nothing is generated or cut.
 """
 import os
+import shutil
+import tempfile
 
-import numpy as np
 import torch
 
-from data.object_extraction import CLASS_NAMES, OBJECT_DIR, resize_bilinear, resize_nearest_legacy
+from data.object_dataset import crop_tensors, list_crops, read_crop
+from data.siedob_constants import CLASS_NAMES, OBJECT_DIR
 from util.errors import UserError
-from util.image_io import IMAGE_EXTENSIONS, read_image, read_mask
-from util.tensors import image_to_tensor
 
-SIZE = 64
-MASK_DIRS = ('inst_mask', 'inst_map')
+#: the folder of a fusion run that carries its references
+RUN_REFERENCES = 'references'
+#: the most references per class a run folder carries (evenly spaced over the sorted crops): the
+#: demo's all, a sample of Cityscapes' thousands
+KEPT_PER_CLASS = 256
 
 
 class ObjectReferences:
     """Per class (label id), the sorted reference crops of ``folders[c]`` (a folder holding
-    ``images/`` and ``inst_mask/``), read when first needed."""
+    ``images/`` and ``inst_mask/``), read when first needed. ``source`` names where they come from
+    in the error for a class without any."""
 
-    def __init__(self, folders, color_order='bgr', source=None):
+    def __init__(self, folders, color_order='bgr', source='no reference folder given'):
         self.folders = dict(folders)
         self.color_order = color_order
-        self.source = source or ', '.join(sorted(set(os.path.dirname(f) for f in self.folders.values())))
+        self.source = source
         self._tensors = {}
 
     @classmethod
-    def from_style_dir(cls, folder, color_order='bgr'):
+    def from_folder(cls, folder, color_order='bgr'):
         """``<folder>/<car|person>/{images,inst_mask}/`` (upstream's ``example/object_style/``)."""
-        if not os.path.isdir(folder):
-            raise UserError(f'--style_dir {folder} not found: it holds car/ and person/ folders, each with images/ '
-                            f'and inst_mask/ (reference crops and their masks, same stems)')
         return cls({c: os.path.join(folder, name) for c, name in CLASS_NAMES.items()}, color_order, folder)
 
     @classmethod
@@ -52,15 +57,7 @@ class ObjectReferences:
     def entries(self, c):
         """[(image path, mask path)] of class ``c``, sorted by file name."""
         folder = self.folders.get(int(c))
-        image_dir = os.path.join(folder, 'images') if folder else None
-        if not image_dir or not os.path.isdir(image_dir):
-            return []
-        mask_dir = next((os.path.join(folder, d) for d in MASK_DIRS if os.path.isdir(os.path.join(folder, d))), None)
-        names = sorted(f for f in os.listdir(image_dir) if f.lower().endswith(IMAGE_EXTENSIONS))
-        if names and mask_dir is None:
-            raise UserError(f'{folder}/inst_mask/ not found: each reference crop in {image_dir} needs its instance '
-                            f'mask (same stem, .png)')
-        return [(os.path.join(image_dir, n), os.path.join(mask_dir, os.path.splitext(n)[0] + '.png')) for n in names]
+        return list_crops(folder) if folder else []
 
     def count(self, c):
         return len(self.entries(c))
@@ -68,34 +65,29 @@ class ObjectReferences:
     def missing(self, c):
         """The one-line error for an edit that needs a reference of class ``c`` and has none."""
         name = CLASS_NAMES.get(int(c), f'class {c}')
-        folder = self.folders.get(int(c), os.path.join(self.source, name))
-        return (f'no {name} references in {folder}/images/: the edit wholly covers a {name}, which is drawn in the '
-                f'style of a reference {name}; put {name} crops (images/) and their masks (inst_mask/) there, or '
-                f'give another --style_dir')
+        folder = self.folders.get(int(c))
+        where = f'in {folder}/images/' if folder else f'({self.source})'
+        return (f'no {name} references {where}: the edit wholly covers a {name}, which is drawn in the style of a '
+                f'reference {name}; give --style_dir DIR holding {name}/images/ and {name}/inst_mask/ (crops and '
+                f'their masks, same stems)')
 
     def read(self, image_path, mask_path):
         """(3×64×64 image in [−1, 1], 1×64×64 mask) of one reference."""
-        image = read_image(image_path, what='reference image')
-        if not os.path.isfile(mask_path):
-            raise UserError(f'{mask_path} not found: the instance mask of the reference {image_path} (same stem, .png)')
-        mask = read_mask(mask_path, what='reference mask')
-        if image.shape[:2] != mask.shape:
-            raise UserError(f'size mismatch: the reference {image_path} is {image.shape[1]}×{image.shape[0]} but its '
-                            f'mask {mask_path} is {mask.shape[1]}×{mask.shape[0]}')
-        image = resize_bilinear(image, (SIZE, SIZE))
-        mask = resize_nearest_legacy(mask, (SIZE, SIZE))
-        return (image_to_tensor(image, self.color_order),
-                torch.from_numpy(np.ascontiguousarray(mask, dtype=np.float32))[None])
+        image, mask = read_crop(image_path, mask_path, what='reference')
+        return crop_tensors(image, mask, self.color_order)
 
     def tensors(self, c):
         """(N×3×64×64, N×1×64×64) of every reference of class ``c``, in file-name order (read once)."""
         c = int(c)
         if c not in self._tensors:
-            pairs = [self.read(*e) for e in self.entries(c)]
-            if not pairs:
-                raise UserError(self.missing(c))
-            self._tensors[c] = (torch.stack([p[0] for p in pairs]), torch.stack([p[1] for p in pairs]))
+            self._tensors[c] = self._stack(self.entries(c), c)
         return self._tensors[c]
+
+    def _stack(self, entries, c):
+        pairs = [self.read(*e) for e in entries]
+        if not pairs:
+            raise UserError(self.missing(c))
+        return torch.stack([p[0] for p in pairs]), torch.stack([p[1] for p in pairs])
 
     def on(self, device):
         """class -> (images, masks) on ``device``: what ``composition.compose`` asks for."""
@@ -107,24 +99,63 @@ class ObjectReferences:
         entries = self.entries(c)
         if not entries:
             raise UserError(self.missing(c))
-        picks = [self.read(*entries[rng.randrange(len(entries))]) for _ in range(n)]
-        return torch.stack([p[0] for p in picks]), torch.stack([p[1] for p in picks])
+        return self._stack([entries[rng.randrange(len(entries))] for _ in range(n)], c)
+
+    def keep(self, folder, per_class=KEPT_PER_CLASS):
+        """Copy up to ``per_class`` references of each class (all when there are no more, else evenly
+        spaced over the sorted list, names kept so the order stays) to ``<folder>/<class>/``, which
+        replaces ``folder`` as a whole (written beside it, then renamed)."""
+        parent, name = os.path.split(os.path.abspath(folder))
+        os.makedirs(parent, exist_ok=True)
+        staging = tempfile.mkdtemp(prefix=f'.{name}.', dir=parent)
+        try:
+            for c, class_name in CLASS_NAMES.items():
+                entries = self.entries(c)
+                if len(entries) > per_class:
+                    entries = [entries[i * len(entries) // per_class] for i in range(per_class)]
+                for image, mask in entries:
+                    for path, sub in ((image, 'images'), (mask, 'inst_mask')):
+                        os.makedirs(os.path.join(staging, class_name, sub), exist_ok=True)
+                        shutil.copyfile(path, os.path.join(staging, class_name, sub, os.path.basename(path)))
+            old = staging + '.old'
+            if os.path.isdir(folder):
+                os.replace(folder, old)
+            os.replace(staging, folder)
+            shutil.rmtree(old, ignore_errors=True)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
 
 
-def references_for(opt, color_order):
-    """``--style_dir`` if given, else the dataset's object crops (``object_datasets/<class>/train/``),
-    else the demo's (generated and cut on first use)."""
+def add_style_dir_option(group, is_train):
+    """--style_dir: the references of the fusion stage's training samples, or of test.py's edits."""
+    layout = '<dir>/<car|person>/{images,inst_mask}/<stem>.{jpg,png} (upstream fusion/example/object_style/)'
+    if is_train:
+        use = (f'the references the training samples draw from, with replacement: {layout}. Default: the '
+               f'dataset\'s object crops (object_datasets/<class>/train/; the demo\'s are cut on first use)')
+    else:
+        use = (f'references for wholly edited objects: {layout}; sorted by file name, object k of a class takes '
+               f'reference k mod N. Default: the references/ a fusion run\'s folder carries, else the dataset\'s '
+               f'object crops (object_datasets/<class>/train/ of --dataroot, --dataset_name)')
+    group.add_argument('--style_dir', default=None, help=use)
+
+
+def references_for(opt, color_order, run_folder=None):
+    """The references an edit takes: ``--style_dir`` if given, else those the fusion run's folder
+    carries (``<run_folder>/references/``), else the dataset's object crops (``object_datasets/
+    <class>/train/`` of --dataroot / --dataset_name). None of them is an error only when an edit
+    needs a reference (``ObjectReferences.missing``)."""
     from data import dataset_folder
-    from data.demo import ensure_demo_dataset
-    from data.object_extraction import write_object_dataset
     if getattr(opt, 'style_dir', None):
-        return ObjectReferences.from_style_dir(opt.style_dir, color_order)
+        if not os.path.isdir(opt.style_dir):
+            raise UserError(f'--style_dir {opt.style_dir} not found: it holds car/ and person/ folders, each with '
+                            f'images/ and inst_mask/ (reference crops and their masks, same stems)')
+        return ObjectReferences.from_folder(opt.style_dir, color_order)
+    carried = os.path.join(run_folder, RUN_REFERENCES) if run_folder else None
+    if carried and os.path.isdir(carried):
+        return ObjectReferences.from_folder(carried, color_order)
     if getattr(opt, 'dataset_name', None):
         root = os.path.join(opt.dataroot, dataset_folder(opt.dataset_name))
         if os.path.isdir(os.path.join(root, OBJECT_DIR)):
             return ObjectReferences.from_object_dataset(root, 'train', color_order)
-    ensure_demo_dataset(opt.dataroot)
-    root = os.path.join(opt.dataroot, 'demo')
-    if not os.path.isdir(os.path.join(root, OBJECT_DIR)):
-        write_object_dataset(root)
-    return ObjectReferences.from_object_dataset(root, 'train', color_order)
+    looked = [p for p in (carried, os.path.join(getattr(opt, 'dataroot', '.'), '<dataset>', OBJECT_DIR)) if p]
+    return ObjectReferences({}, color_order, 'none in ' + ' or '.join(looked))

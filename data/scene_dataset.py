@@ -46,7 +46,7 @@ class SceneDataset(torch.utils.data.Dataset):
         g = parser.add_argument_group('dataset')
         g.add_argument('--crop_size', default='256',
                        help='training crop: N (N×N, upstream 256) or WxH, e.g. 512x256 for whole Cityscapes '
-                            'frames; sides the model accepts (the default model: multiples of 128, at least 256)')
+                            'frames; sides the model accepts (else an error says which)')
         if is_train:
             g.add_argument('--load_size', type=int, default=0,
                            help='resize training images so the short side is this before cropping '

@@ -3,7 +3,7 @@ them (upstream ``background/dataset.py`` and ``fusion/dataset.py``, ``SIE_Datase
 ``select_inst_cor``, ``gen_inst_bbox``).
 
 An object is an instance (id ≥ 1000 in the instance map) that the edit mask touches and whose
-pixels under the mask are mostly of a foreground class (person 24 or car 26 by default); its mask
+pixels under the mask are mostly of a foreground class (person or car by default); its mask
 is the instance's pixels of that class over the whole image. Each object class then keeps the
 objects that pass its rule (how much of it is edited, how well it fills its box, its aspect), and
 the kept objects make the foreground mask Fg; the rest of the image, other objects included, is
@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-FOREGROUND_CLASSES = (24, 26)  # Cityscapes person, car
+from data.siedob_constants import CAR, FOREGROUND_CLASSES, PERSON
 
 
 class SelectionRule(NamedTuple):
@@ -26,11 +26,11 @@ class SelectionRule(NamedTuple):
 
 
 #: the background stage's rules (upstream background/dataset.py)
-BACKGROUND_RULES = {26: SelectionRule(0.4, 0.6, (0, 100), (64, 64), 50),
-                    24: SelectionRule(0.4, 0.35, (2, 6), (64, 32), 50)}
+BACKGROUND_RULES = {CAR: SelectionRule(0.4, 0.6, (0, 100), (64, 64), 50),
+                    PERSON: SelectionRule(0.4, 0.35, (2, 6), (64, 32), 50)}
 #: the fusion stage's rules (upstream fusion/dataset.py)
-FUSION_RULES = {26: SelectionRule(0.0, 0.6, (0, 100), (64, 64), 180),
-                24: SelectionRule(0.0, 0.35, (0, 100), (64, 64), 180)}
+FUSION_RULES = {CAR: SelectionRule(0.0, 0.6, (0, 100), (64, 64), 180),
+                PERSON: SelectionRule(0.0, 0.35, (0, 100), (64, 64), 180)}
 
 
 class SceneObject(NamedTuple):

@@ -7,7 +7,7 @@ Per sample, besides image, label, instance map and mask (as every scene dataset)
 * the training mask: brush, right half or outpainting by ``index % 3``, then on a coin flip the
   union with the boxes of every instance (``data/masks.siedob_training_mask``);
 * ``fg_mask`` / ``bg_mask``: the objects of the foreground classes (``--fg_classes``, default person
-  24 and car 26) that the edit touches and the background stage's selection rule keeps, and the
+  and car) that the edit touches and the background stage's selection rule keeps, and the
   rest (``data/scene_objects.py``);
 * with ``--high_res`` (training split): ``image_hr``, the ``images2048/`` copy cropped and flipped
   with the 256 crop (upstream's ``gt2048``; the object stages' high-resolution targets);
@@ -26,20 +26,20 @@ import numpy as np
 import torch
 
 from data import masks as mask_gen
+from data.object_extraction import write_object_dataset
+from data.object_references import add_style_dir_option, references_for
 from data.scene_objects import BACKGROUND_RULES, foreground, object_crops
+from data.siedob_constants import CAR, FOREGROUND_CLASSES, HIGH_RES_DIR, OBJECT_DIR, OBJECT_ORDER, PERSON
 from util.errors import UserError
 from util.image_io import IMAGE_EXTENSIONS, read_image
 from util.tensors import image_to_tensor
 
-DEFAULT_FG_CLASSES = (24, 26)  # Cityscapes person, car (upstream fg_class_list)
-HIGH_RES_DIR = 'images2048'
-
 
 def add_siedob_data_options(group):
     """The flags of SIEDOB's scene samples."""
-    group.add_argument('--fg_classes', type=int, nargs='+', default=list(DEFAULT_FG_CLASSES),
-                       help='label ids of the object classes SIEDOB generates separately (upstream: person 24, '
-                            'car 26); other ids use the car rule (edited > 40 %%, fills > 60 %% of its box)')
+    group.add_argument('--fg_classes', type=int, nargs='+', default=list(FOREGROUND_CLASSES),
+                       help=f'label ids of the object classes SIEDOB generates separately (upstream: person {PERSON}, '
+                            f'car {CAR}); other ids use the car rule (edited > 40 %%, fills > 60 %% of its box)')
     group.add_argument('--high_res', action='store_true',
                        help='also read images2048/ (the full-resolution copies, 4× the images), cropped with '
                             'the training crop: the object stages\' targets; the background stage never uses them')
@@ -47,7 +47,7 @@ def add_siedob_data_options(group):
 
 def selection_rules(classes, table=BACKGROUND_RULES):
     """Each class's rule from ``table``; a class it does not list gets the car's rule."""
-    return {int(c): table.get(int(c), table[26]) for c in classes}
+    return {int(c): table.get(int(c), table[CAR]) for c in classes}
 
 
 class SIEDOBScene:
@@ -65,7 +65,7 @@ class SIEDOBScene:
         super().__init__(opt, phase)
         if not self.use_instance or self.instance_kind != 'cityscapes':
             self.no_instance_maps()
-        self.rules = selection_rules(getattr(opt, 'fg_classes', DEFAULT_FG_CLASSES))
+        self.rules = selection_rules(getattr(opt, 'fg_classes', FOREGROUND_CLASSES))
         self.high_res = bool(getattr(opt, 'high_res', False)) and phase == 'train'
         if self.high_res:
             if getattr(opt, 'load_size', 0):
@@ -136,33 +136,26 @@ REFS_PER_SAMPLE = 4
 
 
 class SIEDOBFusionScene(SIEDOBScene):
-    """The fusion stage's samples: the scene and ``refs`` {26: car, 24: person} ({'image':
-    4×3×64×64, 'mask': 4×1×64×64}), drawn from ``--style_dir`` or the dataset's object crops
+    """The fusion stage's samples: the scene and ``refs`` per object class ({'image': 4×3×64×64,
+    'mask': 4×1×64×64}), drawn from ``--style_dir`` or the dataset's object crops
     (``object_datasets/<class>/train/``, cut on first use for the demo)."""
     split_objects = False
 
     @classmethod
     def modify_commandline_options(cls, parser, is_train):
         super(SIEDOBFusionScene, cls).modify_commandline_options(parser, is_train)
-        if not is_train:  # test.py edits with the editor's flags (models/siedob/fusion.add_editor_options)
-            return parser
-        parser.add_argument('--style_dir', default=None,
-                            help='style references: <dir>/<car|person>/{images,inst_mask}/ (default: the dataset\'s '
-                                 'object crops, object_datasets/<class>/train/)')
+        if is_train:  # test.py edits with the editor's flags (models/siedob/fusion.add_editor_options)
+            add_style_dir_option(parser, is_train)
         return parser
 
     def __init__(self, opt, phase):
         super().__init__(opt, phase)
-        from data.object_extraction import write_object_dataset
-        from data.object_references import ObjectReferences
-        if getattr(opt, 'style_dir', None):
-            self.references = ObjectReferences.from_style_dir(opt.style_dir, self.color_order)
-        else:
-            scene_root = os.path.dirname(self.root)
-            if self.prepares_itself and not os.path.isdir(os.path.join(scene_root, 'object_datasets')):
-                write_object_dataset(scene_root)
-            self.references = ObjectReferences.from_object_dataset(scene_root, 'train', self.color_order)
-        for c in (26, 24):
+        scene_root = os.path.dirname(self.root)
+        if self.prepares_itself and not getattr(opt, 'style_dir', None) and \
+                not os.path.isdir(os.path.join(scene_root, OBJECT_DIR)):
+            write_object_dataset(scene_root)
+        self.references = references_for(opt, self.color_order)
+        for c in OBJECT_ORDER:
             if not self.references.count(c):
                 raise UserError(self.references.missing(c).replace('the edit wholly covers', 'the fusion stage '
                                                                    'trains on edits that wholly cover'))
@@ -172,7 +165,7 @@ class SIEDOBFusionScene(SIEDOBScene):
         item = super().to_item(s)
         rng, _ = sample_rngs(self.opt.seed, self.epoch if self.phase == 'train' else 2 ** 31 - 1, s['index'], 2)
         item['refs'] = {}
-        for c in (26, 24):
+        for c in OBJECT_ORDER:
             images, masks = self.references.draw(c, rng, REFS_PER_SAMPLE)
             item['refs'][c] = {'image': images, 'mask': masks}
         return item

@@ -6,9 +6,12 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
+from data.object_dataset import crop_tensors
+from data.object_extraction import resize_bilinear, resize_nearest_legacy
 from data.preprocess import paste_back, resize_image, resize_mask, resize_nearest
-from util.tensors import image_to_tensor, tensor_to_image
+from data.siedob_constants import CLASS_VECTORS, CROP_SIZE, class_map, unknown_class
 from util.errors import UserError
+from util.tensors import image_to_tensor, tensor_to_image
 
 
 def edit_arrays(model, image, label, mask, instance=None, preprocess='resize', load_size=256,
@@ -89,22 +92,19 @@ def edit_object_crop(model, image, inst_mask, label, hole=None, ref_image=None, 
     """SIEDOB's object networks on one crop of any size (H×W×3 uint8 RGB, masks H×W {0, 1}):
     resized to the 64×64 the networks see (bilinear, masks nearest), edited, resized back and pasted
     where the network repaints (the hole on the object for inpainting, the whole object for
-    style), so every other pixel is the input's. ``label``: 26 (car) or 24 (person)."""
-    from data.object_dataset import CLASS_VECTORS, SIZE
-    from data.object_extraction import resize_bilinear, resize_nearest_legacy
+    style), so every other pixel is the input's. ``label``: the object's class (car or person)."""
     if label not in CLASS_VECTORS:
-        raise UserError(f'SIEDOB\'s object networks know car (26) and person (24), not class {label}')
+        raise UserError(unknown_class(label))
     if not inst_mask.any():
         raise UserError(f'{source}: the instance mask is empty: it must mark the object (white pixels)')
-    size = (SIZE, SIZE)
+    size = (CROP_SIZE, CROP_SIZE)
     order, rounding = model.color_order, quantize == 'round'
 
-    def crop_tensors(img, mask):
-        k = torch.from_numpy(np.ascontiguousarray(resize_nearest_legacy(mask, size), dtype=np.float32))[None, None]
-        return image_to_tensor(resize_bilinear(img, size), order)[None], k, k * torch.tensor(
-            CLASS_VECTORS[label])[None, :, None, None]
+    def crop_batch(img, mask):
+        x, k = crop_tensors(resize_bilinear(img, size), resize_nearest_legacy(mask, size), order)
+        return x[None], k[None], class_map(k[None], [label])
 
-    x, k, cmap = crop_tensors(image, inst_mask)
+    x, k, cmap = crop_batch(image, inst_mask)
     batch = {'image': x, 'inst_mask': k, 'class_map': cmap, 'path': source}
     region = inst_mask > 0.5
     if hole is not None:
@@ -112,7 +112,7 @@ def edit_object_crop(model, image, inst_mask, label, hole=None, ref_image=None, 
                                                               dtype=np.float32))[None, None] * k
         region = region & (hole > 0.5)
     if ref_image is not None:
-        batch['ref_image'], batch['ref_inst_mask'], batch['ref_class_map'] = crop_tensors(ref_image, ref_mask)
+        batch['ref_image'], batch['ref_inst_mask'], batch['ref_class_map'] = crop_batch(ref_image, ref_mask)
     small = tensor_to_image(model.edit(batch)[0], order, rounding)
     big = resize_image(small, image.shape[:2], resample=Image.BILINEAR)
     return np.where(region[..., None], big, image)

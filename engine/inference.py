@@ -54,9 +54,10 @@ def parse_with_checkpoint(options, argv=None):
     dataset's own flags such as --instance_format), so the test split reads the data the model was
     trained on unless the command line says otherwise."""
     opt = options.parse(argv, known_only=True)  # the checkpoint's model may add flags: parsed in full below
-    folder_reader = getattr(named_model_class(opt), 'read_checkpoint_folder', None)
-    if folder_reader is not None and not opt.checkpoint:
-        ckpt, path = folder_reader(opt)  # a model made of several files (SIEDOB's four parts)
+    # a model made of several files (SIEDOB's four parts) reads its folder; the others one file
+    found = None if opt.checkpoint else named_model_class(opt).read_checkpoint_folder(opt)
+    if found is not None:
+        ckpt, path = found
     else:
         path = checkpoint_file(opt)
         ckpt = load_checkpoint(path)
@@ -77,7 +78,10 @@ def check_model_named(opt, argv, ckpt, path):
     """The checkpoint says which model it is; a --model / --stage on the command line that says
     otherwise is a mistake worth one line (the file would be used as what it is, silently)."""
     argv = [str(a) for a in (sys.argv[1:] if argv is None else argv)]
-    named = lambda flag: any(a == flag or a.startswith(flag + '=') for a in argv)  # noqa: E731
+
+    def named(flag):
+        return any(a == flag or a.startswith(flag + '=') for a in argv)
+
     what = describe_model(ckpt)
     for flag, have in (('--model', ckpt['model']), ('--stage', ckpt.get('stage'))):
         given = getattr(opt, flag[2:], None)

@@ -35,14 +35,9 @@ def find_model_using_name(name, stage=None):
 
 
 def stage_class(cls, name, stage):
-    stages = getattr(cls, 'stages', {}) or {}
+    stages = cls.stages
     if stage not in stages:
         have = f'its stages are {", ".join(stages)}' if stages else 'it is trained as one model (no --stage)'
         raise ValueError(f'--model {name} has no --stage {stage!r}: {have}')
     module, _, attr = stages[stage].partition(':')
     return getattr(importlib.import_module(module), attr)
-
-
-def create_model(opt, device, **kwargs):
-    """The ``--model`` (``--stage``) model, built and set up (``BaseModel.setup``) for ``opt.is_train``."""
-    return find_model_using_name(opt.model, getattr(opt, 'stage', None))(opt, device, **kwargs).setup()

@@ -7,16 +7,14 @@ and, when training, creates the optimisers. Then ``set_input(batch)`` -> ``optim
 (training) or ``edit(batch)`` (inference). ``checkpoint_state`` / ``load_checkpoint_state`` move
 everything a run needs in and out of one checkpoint dict (``util/checkpoint.py``).
 
-What the code around a model asks it, instead of assuming one network (class attributes):
-``inference_nets`` (what test.py loads), ``arch_options`` (the options that fix the nets: a
-resumed run may not change them, test.py takes them from the checkpoint), ``summary_losses``
-(the progress bar), ``size_rule`` (image sizes the nets accept), ``dataset_items`` (what its
-samples hold), ``missing_net_hint``.
-See docs/overview.md, "Adding a model".
+Every hook the code around a model asks is declared on ``BaseModel`` below with its default and a
+one-line docstring; a model overrides what differs. docs/overview.md, "The model contract", lists
+them with who asks; "Adding a model" shows how to write one.
 """
 import torch
+import torch.nn.functional as F
 
-from models.networks import fast
+from models.networks.implementation import DEFAULT_IMPL, FastUnavailable, set_impl
 from models.networks.losses import VGGLoss, build_vgg19_features
 from models.runtime import Runtime
 from util import distributed as dist_util
@@ -26,11 +24,18 @@ from util.sizes import ANY_SIZE
 
 
 class BaseModel:
+    """A model: its nets, how they train and how they edit. Class attributes (what the code around
+    a model reads) and hooks (what it calls) follow, each with its default."""
+
+    #: the --model name it answers to, and the --stage of a model trained in parts (None: the whole)
     model_name = None
     stage = None
+    #: a model trained in parts: --stage name -> 'module:Class' of that part (``models.find_model_using_name``)
+    stages = {}
     #: nets test.py loads from a checkpoint to edit
     inference_nets = ()
-    #: options that fix the architecture (besides --model and --dataset_name)
+    #: options that fix the architecture (besides --model and --dataset_name): a resumed run may not
+    #: change them, test.py takes them from the checkpoint
     arch_options = ('label_nc',)
     #: losses shown in train.py's progress bar
     summary_losses = ()
@@ -42,21 +47,37 @@ class BaseModel:
     edits = 'scene'
     #: what to give instead when a checkpoint lacks one of ``inference_nets``
     missing_net_hint = 'give a checkpoint saved from the full model by train.py'
+    #: the label ids its nets read, and the colour order they see (set from ``arch()``)
+    label_nc = None
+    color_order = 'bgr'
 
     @staticmethod
     def modify_commandline_options(parser, is_train):
         """Add the model's own flags and set its defaults (``parser.set_defaults``)."""
         return parser
 
-    def __init__(self, opt, device):
+    @staticmethod
+    def arch_from_opt(opt):
+        """The architecture the options ask for; a checkpoint's ``arch`` overrides it (``arch()``)."""
+        return {'label_nc': opt.label_nc, 'color_order': opt.color_order}
+
+    @classmethod
+    def read_checkpoint_folder(cls, opt):
+        """(checkpoint dict, folder) for a model test.py reads from several files in one folder
+        (SIEDOB's four parts); None for a model saved as one checkpoint file."""
+        return None
+
+    def __init__(self, opt, device, arch=None):
         self.opt = opt
         self.device = device
         self.is_train = opt.is_train
+        self._arch = dict(self.arch_from_opt(opt), **(arch or {}))
         self.losses = {}
         #: names of the nn.Module attributes saved in checkpoints, and of the optimisers
         self.net_names = ()
         self.optimizer_names = ()
         self.runtime = None
+        self._ddp = {}
 
     # ---- setup ------------------------------------------------------------------------------
     def setup(self):
@@ -64,7 +85,7 @@ class BaseModel:
         for module in self.modules_to_move():
             module.to(self.device)
         self.runtime = Runtime(self.opt, self.device, self.is_train)
-        self.set_forward(getattr(self.opt, 'forward', fast.DEFAULT_IMPL))
+        self.set_forward(getattr(self.opt, 'forward', DEFAULT_IMPL))
         if self.is_train:
             self.define_optimizers()
         self.runtime.prepare(self.modules_to_move(), self.nets().values())
@@ -85,20 +106,31 @@ class BaseModel:
     def prepare_run_folder(self, folder):
         """Write what a run's folder needs besides its checkpoints (train.py, rank 0, at the start)."""
 
+    def edit(self, batch):
+        """The edited images of a batch (image, label, mask, instance, ...): N×3×H×W in [−1, 1],
+        float32, known pixels from the input (test.py, train-time FID)."""
+        raise NotImplementedError
+
+    def edit_visuals(self):
+        """The last edit's intermediate results, name -> N×C×H×W, for test.py's --save_panel (SIEDOB:
+        pasted objects, background, before fusion); none for a one-network model."""
+        return {}
+
     def set_forward(self, impl, semantic_window=None):
         """The fast forward (and backward) of every net, or the reference one (the paper's
-        formulation, module by module); same results up to float rounding (models/networks/fast).
-        ``semantic_window``: the fast path's label-map convs only around the edit (default:
-        --semantic_window, whose auto is on for CPUs and off for GPUs, where the window's host syncs
-        and extra small kernels cost more than the arithmetic it saves; always off in a CUDA graph)."""
+        formulation, module by module); same results up to float rounding
+        (models/networks/implementation.py). ``semantic_window``: the fast path's label-map convs
+        only around the edit (default: --semantic_window, whose auto is on for CPUs and off for
+        GPUs, where the window's host syncs and extra small kernels cost more than the arithmetic
+        it saves; always off in a CUDA graph)."""
         if semantic_window is None:
             choice = getattr(self.opt, 'semantic_window', 'auto')
             semantic_window = choice == 'on' or (choice == 'auto' and self.device.type == 'cpu')
             semantic_window = semantic_window and not (self.runtime is not None and self.runtime.cuda_graph)
-        for net in self.nets().values():
-            fast.set_impl(net, impl, semantic_window)
+        switch_nets(self.nets().values(), impl, semantic_window)
 
     def make_adam(self, params, lr):
+        """Adam at ``lr`` with --beta1/--beta2 (fused on CUDA: ``Runtime.make_adam``)."""
         opt = self.runtime.make_adam(params, lr, (self.opt.beta1, self.opt.beta2))
         for group in opt.param_groups:
             group['initial_lr'] = lr  # the rate the schedule scales (torch's lr_scheduler convention)
@@ -115,50 +147,69 @@ class BaseModel:
         return factor
 
     # ---- the training contract -------------------------------------------------------------
+    def on_device(self, batch, *names):
+        """The tensors ``names`` of ``batch`` on the model's device (for ``set_input``)."""
+        return [batch[n].to(self.device, non_blocking=True) for n in names]
+
+    def check_size(self, image, what, inputs='(W×H) images'):
+        """A one-line error for inputs (N×C×H×W) of a size the nets cannot run on (``size_rule``)."""
+        h, w = image.shape[-2:]
+        if not self.size_rule.accepts(h, w):
+            raise UserError(f'{what} cannot run on {w}×{h} {inputs}: {self.size_rule.describe()}')
+
     def set_input(self, batch):
+        """Take a batch of samples (a dict of tensors from ``dataset_items``) onto the device."""
         raise NotImplementedError
 
     def forward(self):
+        """The generators' forward on the current input; returns the edited images."""
         raise NotImplementedError
 
     def optimize_parameters(self):
+        """One training iteration on the current input (``GANModel``: D step, then G step)."""
         raise NotImplementedError
 
     def get_current_losses(self):
+        """name -> float of the last iteration's losses (logs, progress bar)."""
         return {k: float(v) for k, v in self.losses.items()}
 
     def get_current_visuals(self):
+        """name -> N×C×H×W tensors of the last iteration, for the image grids (labels as ids)."""
         return {}
 
     def arch(self):
-        """Everything needed to rebuild the nets from a checkpoint alone (``self._arch``, which a
-        model sets from its options and the checkpoint's arch)."""
+        """Everything needed to rebuild the nets from a checkpoint alone: ``arch_from_opt`` updated
+        with the checkpoint's arch (a copy)."""
         return dict(self._arch)
 
     # ---- modes ------------------------------------------------------------------------------
     def nets(self):
+        """name -> module of every net the model holds now (``net_names``), as checkpoints save them."""
         return {n: getattr(self, n) for n in self.net_names if getattr(self, n, None) is not None}
 
     def train(self):
+        """Training mode for the nets."""
         for net in self.nets().values():
             net.train()
 
     def eval(self):
+        """Evaluation mode for the nets."""
         for net in self.nets().values():
             net.eval()
 
     @staticmethod
     def set_requires_grad(nets, flag):
+        """Whether the parameters of ``nets`` take gradients."""
         for net in nets:
             for p in net.parameters():
                 p.requires_grad_(flag)
 
     def wrap(self, name):
         """The module to call during training: DDP-wrapped when running distributed."""
-        return self._ddp.get(name, getattr(self, name)) if hasattr(self, '_ddp') else getattr(self, name)
+        return self._ddp.get(name, getattr(self, name))
 
     def setup_distributed(self):
-        self._ddp = {}
+        """Wrap the trainable nets in DDP when several processes train (``wrap``)."""
         if dist_util.world_size() > 1:
             from torch.nn.parallel import DistributedDataParallel as DDP
             ids = [self.device.index] if self.device.type == 'cuda' else None
@@ -182,6 +233,7 @@ class BaseModel:
 
     # ---- checkpoints ------------------------------------------------------------------------
     def checkpoint_state(self, epoch, epoch_iter, total_iters, opt_dict=None):
+        """The native checkpoint dict of the run now: nets, optimisers, scaler, position, RNG, options."""
         scaler = self.runtime.scaler if self.runtime is not None else None
         return make_checkpoint(
             self.model_name, self.arch(),
@@ -191,6 +243,7 @@ class BaseModel:
             scaler=scaler.state_dict() if scaler is not None else None)
 
     def load_checkpoint_state(self, ckpt, path, nets=None, load_optimizers=False, restore_rng=False, assign=False):
+        """Load ``nets`` (default: all) strictly from ``ckpt`` (and the optimisers, scaler and RNG when asked)."""
         names = nets if nets is not None else list(self.nets())
         for name in names:
             if name not in ckpt['nets']:
@@ -212,7 +265,7 @@ class BaseModel:
     def load_hint(self, ckpt):
         """The likely cause when a checkpoint's tensors do not fit the nets."""
         arch = ckpt.get('arch', {})
-        if arch.get('label_nc') not in (None, getattr(self, 'label_nc', None)):
+        if arch.get('label_nc') not in (None, self.label_nc):
             return (f'The file was trained with {arch["label_nc"]} labels, the model has {self.label_nc}: '
                     f'wrong --dataset_name / --label_nc?')
         if ckpt.get('model') not in (None, self.model_name):
@@ -221,6 +274,7 @@ class BaseModel:
                '), or a checkpoint of another model?'
 
     def count_parameters(self):
+        """name -> number of parameters of each net."""
         return {n: sum(p.numel() for p in net.parameters()) for n, net in self.nets().items()}
 
 
@@ -254,11 +308,37 @@ class GANModel(BaseModel):
         self.losses[name] = loss.detach()
         return loss
 
+    def hinge_D(self, judge, fake, real):
+        """λ_GAN · [hinge(judge(fake), fake) + hinge(judge(real), real)] with ``fake`` detached, the
+        fake judged first (the order the spectral norms' power iterations follow); logged as
+        D_fake and D_real."""
+        g = self.opt.lambda_gan
+        l_fake = self.criterion_gan(judge(fake.detach()), False) * g
+        l_real = self.criterion_gan(judge(real), True) * g
+        self.losses.update(D_fake=l_fake.detach(), D_real=l_real.detach())
+        return l_fake + l_real
+
+    def gan_term(self, judge, fake, name='G_GAN'):
+        """λ_GAN · the generator's hinge loss on ``judge(fake)``, logged as ``name``. ``judge``: the
+        raw (not DDP) discriminator, so that no discriminator gradients are synchronised here."""
+        loss = self.criterion_gan(judge(fake), True, for_discriminator=False) * self.opt.lambda_gan
+        self.losses[name] = loss.detach()
+        return loss
+
+    def l1_term(self, fake, target, name='G_L1'):
+        """λ_L1 · |fake − target|₁, logged as ``name``; 0 when --lambda_l1 is 0."""
+        if self.opt.lambda_l1 <= 0:
+            return 0
+        loss = F.l1_loss(fake, target) * self.opt.lambda_l1
+        self.losses[name] = loss.detach()
+        return loss
+
     def modules_to_move(self):
         # its input is NHWC with --channels_last: it follows the nets' memory format (setup)
         return super().modules_to_move() + ([self.vgg] if self.vgg is not None else [])
 
     def optimizers_of(self, net_names):
+        """The optimisers of the nets ``net_names``."""
         return [getattr(self, 'optimizer_' + n[len('net'):]) for n in net_names]
 
     def define_optimizers(self):
@@ -273,9 +353,11 @@ class GANModel(BaseModel):
         self.optimizer_names = tuple(names)
 
     def compute_D_loss(self):
+        """The discriminators' loss on the current fakes (detached) and reals; logs its terms."""
         raise NotImplementedError
 
     def compute_G_loss(self):
+        """The generators' loss against the updated discriminators; logs its terms."""
         raise NotImplementedError
 
     def optimize_parameters(self):
@@ -287,25 +369,34 @@ class GANModel(BaseModel):
         self.forward()
         d_nets = [getattr(self, n) for n in self.discriminator_names]
         self.set_requires_grad(d_nets, True)
-        self._step(self.optimizers_of(self.discriminator_names), self.compute_D_loss)
+        self._step(self.optimizers_of(self.discriminator_names), self.compute_D_loss, 'D')
         self.set_requires_grad(d_nets, False)  # G's loss reads the D's but leaves no gradient in them
-        self._step(self.optimizers_of(self.generator_names), self.compute_G_loss)
+        self._step(self.optimizers_of(self.generator_names), self.compute_G_loss, 'G')
         self.runtime.end_iteration()
 
-    def _step(self, optimizers, compute_loss):
+    def _step(self, optimizers, compute_loss, name):
+        """One optimiser step on ``compute_loss()``, whose total is logged as ``name``."""
         for opt in optimizers:
             opt.zero_grad(set_to_none=True)
         with self.runtime.autocast():
             loss = compute_loss()
+        self.losses[name] = loss.detach()
         self.runtime.backward_and_step(loss, optimizers)
 
 
-def width_arch(opt, arch=None):
-    """The architecture of nets that see no label map (SIEDOB's object and fusion nets): widths and
-    colour order from the options, overridden by a checkpoint's ``arch``."""
-    a = {'ngf': opt.ngf, 'ndf': getattr(opt, 'ndf', 64), 'color_order': opt.color_order}
-    a.update(arch or {})
-    return a
+def switch_nets(nets, impl, semantic_window):
+    """``set_impl`` on each net; a missing fast implementation is a one-line error."""
+    try:
+        for net in nets:
+            set_impl(net, impl, semantic_window)
+    except FastUnavailable as exc:
+        raise UserError(f'{exc}: run with --forward reference') from None
+
+
+def width_arch(opt):
+    """``arch_from_opt`` of nets that see no label map (SIEDOB's object and fusion nets): their
+    widths and colour order."""
+    return {'ngf': opt.ngf, 'ndf': getattr(opt, 'ndf', 64), 'color_order': opt.color_order}
 
 
 def add_gan_loss_options(group, is_train, lambda_l1=1.0, lambda_gan=1.0, lambda_vgg=10.0, ndf=64):

@@ -1,12 +1,14 @@
 """Checkpoints in layouts other than ours, for every model in one place (as NVlabs/stylegan3's
 ``legacy.py``): each model registers the foreign formats it can read (a test and a conversion to
 the native dict of ``util/checkpoint.py``) and the files it recognises but cannot use (a test and
-what to give instead). ``load_checkpoint`` is what test.py, train.py and the scripts call.
+what to give instead). ``load_checkpoint`` is what test.py, train.py and the scripts call;
+``convert_checkpoint`` turns a checkpoint into either layout (scripts/convert_checkpoint.py).
 """
 from typing import Callable, NamedTuple
 
 import torch
 
+from data.siedob_constants import THING_CLASSES
 from util.checkpoint import describe_keys, is_native, make_checkpoint, read_checkpoint
 from util.errors import UserError
 
@@ -168,10 +170,13 @@ def fold_spectral_norm(state):
 
 # ---- SIEDOB: the authors' four files (WuyangLuo/SIEDOB), recognised by their keys ------------
 
-SIEDOB_PARTS = {'background': 'background generator (netG_BG, the authors\' bg.pth)',
-                'fusion': 'fusion network (netG_F, the authors\' Fnet.pth)',
-                'object_inpainting': 'object-inpainting generator (the authors\' object_inpainting.pth)',
-                'object_style': 'object-style generator (the authors\' object_style.pth)'}
+#: stage -> the authors' file (upstream fusion/submodels/, fusion/test_one_image.py), in their loading order
+SIEDOB_FILES = {'object_inpainting': 'object_inpainting.pth', 'object_style': 'object_style.pth',
+                'background': 'bg.pth', 'fusion': 'Fnet.pth'}
+SIEDOB_PARTS = {'background': f'background generator (netG_BG, the authors\' {SIEDOB_FILES["background"]})',
+                'fusion': f'fusion network (netG_F, the authors\' {SIEDOB_FILES["fusion"]})',
+                'object_inpainting': f'object-inpainting generator (the authors\' {SIEDOB_FILES["object_inpainting"]})',
+                'object_style': f'object-style generator (the authors\' {SIEDOB_FILES["object_style"]})'}
 SIEDOB_SUPPORTED = ('background', 'object_inpainting', 'object_style', 'fusion')
 #: the authors' object files: netG is their training wrapper, whose net sits under this prefix
 SIEDOB_OBJECT_PREFIXES = {'object_inpainting': 'fg_inpainting.', 'object_style': 'fg_style.'}
@@ -212,7 +217,7 @@ def _from_upstream_siedob_background(ckpt, path):
             from None
     label_nc = int(w.shape[1]) - 5  # masked image 3, labels, edge 1, mask 1
     arch = {'label_nc': label_nc, 'ngf': int(w.shape[0]), 'ndf': 64, 'color_order': 'bgr',
-            'object_classes': list(range(24, 34)) if label_nc == 34 else [], 'keep_label_0': False}
+            'object_classes': list(THING_CLASSES) if label_nc == 34 else [], 'keep_label_0': False}
     nets = {k: ckpt[k] for k in SIEDOB_BACKGROUND_NETS if isinstance(ckpt.get(k), dict)}
     if 'netD_BG' in nets:
         arch['ndf'] = int(nets['netD_BG']['dis_model.0.conv.weight_orig'].shape[0])
@@ -329,3 +334,56 @@ register_format('siedob', "the authors' SIEDOB background generator (bg.pth)",
                 lambda c: isinstance(c.get('netG_BG'), dict), _from_upstream_siedob_background)
 register_format('siedob', 'a bare SIEDOB background-generator state dict', _is_bg_generator,
                 lambda c, path: _from_upstream_siedob_background({'netG_BG': c}, path))
+
+
+# ---- converting between layouts (scripts/convert_checkpoint.py) ------------------------------------
+
+def convert_checkpoint(ckpt, to, color_order=None, fold_sn=False):
+    """A native checkpoint dict in the layout ``to`` ('ours' or 'upstream': its authors'), its
+    colour channels permuted to ``color_order`` and its spectral norm folded (``fold_sn``), both
+    SPM-PGAN only -> (object to save, summary lines)."""
+    arch = dict(ckpt['arch'])
+    nets = dict(ckpt['nets'])
+    optimizers = dict(ckpt.get('optimizers', {}))
+    what = ckpt.get('model', '?') + (f' --stage {ckpt["stage"]}' if ckpt.get('stage') else '')
+    labels = f'label_nc {arch["label_nc"]}, ' if 'label_nc' in arch else ''
+    notes = [f'input: {ckpt["format"]} format, {what}, {labels}ngf {arch["ngf"]}, '
+             f'colour order {arch["color_order"]}, nets {", ".join(sorted(nets))}']
+    if (color_order and color_order != arch['color_order'] or fold_sn) and ckpt.get('model') != 'spmpgan':
+        raise UserError(f'--color_order and --fold_sn convert SPM-PGAN weights; this is {what}: '
+                        f'convert it without them')
+    if color_order and color_order != arch['color_order']:
+        nets = swap_color_order(nets)
+        optimizers = {}  # Adam moments belong to the old channel order
+        notes.append(f'permuted the colour channels of the weights: {arch["color_order"]} -> {color_order} '
+                     f'(optimiser states dropped)')
+        arch['color_order'] = color_order
+    if fold_sn:
+        if not arch.get('spectral_norm', True):
+            raise UserError('the spectral norm of this checkpoint is already folded')
+        before = len(nets['netG'])
+        nets = {'netG': fold_spectral_norm(nets['netG'])}
+        optimizers = {}
+        arch['spectral_norm'] = False
+        notes.append(f'folded the spectral norm of {(before - len(nets["netG"])) // 2} decoder convs into plain '
+                     f'weights (netG only; for test.py, not for training)')
+    if to == 'upstream':
+        if arch['color_order'] != 'bgr':
+            raise UserError('the authors\' code feeds BGR images: add --color_order bgr to convert the weights')
+        if not arch.get('spectral_norm', True):
+            raise UserError('the authors\' code needs the spectral-norm layout: do not use --fold_sn with '
+                            '--to upstream')
+        # hard-coded in their networks (object_style: 32)
+        authors_ngf = {'object_inpainting': 64}.get(ckpt.get('stage'), 32)
+        if arch.get('hidden', 2 * arch['ngf']) != 2 * authors_ngf or arch['ngf'] != authors_ngf:
+            notes.append(f'note: ngf {arch["ngf"]} differs from the authors\' {authors_ngf}; their code cannot '
+                         f'build this net')
+        out = to_upstream(dict(ckpt, arch=arch, nets=nets, optimizers=optimizers))
+        sizes = ', '.join(f'{k} {len(v)} entries' for k, v in out.items() if k.startswith('net'))
+        notes.append(f'output: authors\' layout, keys {", ".join(out)}; {sizes}')
+        return out, notes
+    out = make_checkpoint(ckpt['model'], arch, nets, optimizers, ckpt.get('epoch', 0), ckpt.get('epoch_iter', 0),
+                          ckpt.get('total_iters', 0), ckpt.get('rng'), ckpt.get('opt'), stage=ckpt.get('stage'))
+    notes.append(f'output: our format, nets {", ".join(sorted(nets))}, colour order {arch["color_order"]}'
+                 + (', spectral norm folded' if not arch.get('spectral_norm', True) else ''))
+    return out, notes

@@ -1,9 +1,11 @@
-"""How the nets run, independent of what they compute: mixed precision (--amp), NHWC memory
-(--channels_last), torch.compile (--compile) and captured CUDA graphs (--cuda_graph). Every model
-gets one ``Runtime`` in ``BaseModel.setup()``; the same options then mean the same for every model.
+"""How the nets run, independent of what they compute: the reference or the fast implementation
+(--forward, --semantic_window), mixed precision (--amp), NHWC memory (--channels_last),
+torch.compile (--compile) and captured CUDA graphs (--cuda_graph). Every model gets one ``Runtime``
+in ``BaseModel.setup()``; the same options then mean the same for every model.
 """
 import torch
 
+from models.networks.implementation import DEFAULT_IMPL, IMPLS
 from util import distributed
 from util.errors import UserError
 
@@ -82,3 +84,16 @@ class Runtime:
             return torch.optim.Adam(params, lr=lr, betas=betas, fused=True, capturable=self.cuda_graph)
         except (RuntimeError, TypeError, ValueError):
             return torch.optim.Adam(params, lr=lr, betas=betas)
+
+
+def add_forward_options(group):
+    """--forward and --semantic_window, for models whose nets have a fast implementation."""
+    group.add_argument('--forward', choices=list(IMPLS[::-1]), default=DEFAULT_IMPL,
+                       help="fast: fused convs and the label-map convs computed only around the edited region "
+                            "(the same numbers up to float rounding before quantisation, see "
+                            "docs/performance.md); reference: the paper's computation, module by module, as the "
+                            "authors' code runs it, which writes their PNG bit for bit")
+    group.add_argument('--semantic_window', choices=['auto', 'on', 'off'], default='auto',
+                       help='fast forward: compute the convs that read the label map (SPM semantic branches, '
+                            "the D's first layer) only around the edited region (exact). auto = on for CPUs, "
+                            'off for GPUs (measured: docs/performance.md)')

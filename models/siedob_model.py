@@ -21,11 +21,12 @@ import os
 
 import torch
 
-from models.base_model import BaseModel
 from data.object_references import references_for
-from models.siedob.composition import check_size, edit_scene, scene_inputs
+from models.base_model import BaseModel
+from models.siedob.composition import edit_scene, scene_inputs
 from models.siedob.fusion import SIEDOB_SIZE_RULE, add_editor_options
-from models.siedob.parts import AUTHORS_FILES, build_part, check_compatible, part_nets, read_part
+from models.legacy import SIEDOB_FILES
+from models.siedob.parts import build_part, check_compatible, part_nets, read_part
 from util.errors import UserError
 
 #: the parts in upstream's loading order, and the attribute each one's generator is held under
@@ -44,7 +45,7 @@ class SIEDOBModel(BaseModel):
     inference_nets = tuple(PART_NETS.values())
     arch_options = ('label_nc', 'color_order')
     size_rule = SIEDOB_SIZE_RULE
-    missing_net_hint = 'give the folder holding ' + ', '.join(AUTHORS_FILES.values())
+    missing_net_hint = 'give the folder holding ' + ', '.join(SIEDOB_FILES.values())
 
     @staticmethod
     def modify_commandline_options(parser, is_train):
@@ -60,20 +61,20 @@ class SIEDOBModel(BaseModel):
         ``<which_epoch>.pth`` (train.py --stage fusion copies the three others beside it)."""
         folder = opt.checkpoints_dir
         named = os.path.join(folder, opt.name)
-        if not os.path.isfile(os.path.join(folder, AUTHORS_FILES['background'])) and \
-                os.path.isfile(os.path.join(named, AUTHORS_FILES['background'])):
+        if not os.path.isfile(os.path.join(folder, SIEDOB_FILES['background'])) and \
+                os.path.isfile(os.path.join(named, SIEDOB_FILES['background'])):
             folder = named
         if not os.path.isdir(folder):
             raise UserError(f'checkpoint folder not found: {folder} (--checkpoints_dir: the folder holding SIEDOB\'s '
-                            f'{", ".join(AUTHORS_FILES.values())})')
-        fusion = os.path.join(folder, AUTHORS_FILES['fusion'])
+                            f'{", ".join(SIEDOB_FILES.values())})')
+        fusion = os.path.join(folder, SIEDOB_FILES['fusion'])
         ours = os.path.join(folder, f'{opt.which_epoch}.pth')
         return cls.read_parts(folder, ours if not os.path.isfile(fusion) and os.path.isfile(ours) else fusion), folder
 
     @staticmethod
     def read_parts(folder, fusion_path, fusion_ckpt=None):
         """The combined checkpoint dict of the parts in ``folder`` (the fusion part at ``fusion_path``)."""
-        paths = {stage: os.path.join(folder, name) for stage, name in AUTHORS_FILES.items()}
+        paths = {stage: os.path.join(folder, name) for stage, name in SIEDOB_FILES.items()}
         paths['fusion'] = fusion_path
         parts = {stage: (read_part(path, stage) if stage != 'fusion' or fusion_ckpt is None else fusion_ckpt, path)
                  for stage, path in paths.items()}
@@ -84,31 +85,33 @@ class SIEDOBModel(BaseModel):
 
     @classmethod
     def from_checkpoint(cls, opt, device, ckpt, path, nets=None):
-        model = cls(opt, device, parts={s: build_part(opt, device, s, c, p) for s, (c, p) in ckpt['parts'].items()})
-        return model.setup()
+        """``path``: the folder of the parts, whose ``references/`` (a fusion run's) the edits use."""
+        parts = {s: build_part(opt, device, s, c, p) for s, (c, p) in ckpt['parts'].items()}
+        return cls(opt, device, parts=parts, folder=path).setup()
 
-    def __init__(self, opt, device, arch=None, parts=None):
+    def __init__(self, opt, device, arch=None, parts=None, folder=None):
         if parts is None:
             raise UserError('SIEDOB is trained stage by stage: give --stage ' + ' or --stage '.join(self.stages)
                             + '; --model siedob alone is the end-to-end editor of test.py')
-        super().__init__(opt, device)
         check_compatible(parts)
-        self.parts = parts
         bg = parts['background']
-        self._arch = {'label_nc': bg.label_nc, 'color_order': bg.color_order}
+        super().__init__(opt, device, {'label_nc': bg.label_nc, 'color_order': bg.color_order})
+        self.parts = parts
         self.label_nc, self.color_order = bg.label_nc, bg.color_order
-        self.keep_label_0 = bg._arch.get('keep_label_0', False)
+        self.keep_label_0 = bg.keep_label_0
         nets = part_nets(parts)
         for stage, attr in PART_NETS.items():
             setattr(self, attr, nets[stage])
         self.net_names = tuple(PART_NETS.values())
+        self.folder = folder
         self._references = None
 
     # ---- references -----------------------------------------------------------------------------
     def references(self):
-        """The style references (``--style_dir``, else the dataset's object crops, else the demo's)."""
+        """The style references: ``--style_dir``, else the folder's ``references/``, else the dataset's
+        object crops (``data.object_references.references_for``)."""
         if self._references is None:
-            self._references = references_for(self.opt, self.color_order)
+            self._references = references_for(self.opt, self.color_order, self.folder)
         return self._references
 
     # ---- editing ----------------------------------------------------------------------------------
@@ -116,7 +119,7 @@ class SIEDOBModel(BaseModel):
     def edit(self, batch):
         """masked_F for a batch of scenes (image, label, instance, mask), float32; known pixels from
         the image. Also keeps ``self.composition`` (objects, background, composite) for panels."""
-        check_size(batch, self.size_rule)
+        self.check_size(batch['image'], 'SIEDOB')
         self.scene = scene_inputs(batch, self.label_nc, self.keep_label_0, self.device)
         with self.runtime.autocast():
             self.composition, self.fake, self.output = edit_scene(
@@ -124,8 +127,7 @@ class SIEDOBModel(BaseModel):
         return self.output.float()
 
     def edit_visuals(self):
-        """The last edit's stages, for test.py's --save_panel: masked input, pasted objects,
-        background, composite before fusion."""
-        c, s = self.composition, self.scene
-        return {'masked_input': s.image * (1 - s.mask), 'objects': c.fg_output.float(),
-                'background': c.bg_output.float(), 'before_fusion': c.masked_G.float()}
+        """The last edit's stages, for test.py's --save_panel: pasted objects, background, composite
+        before fusion."""
+        c = self.composition
+        return {'objects': c.fg_output.float(), 'background': c.bg_output.float(), 'before_fusion': c.masked_G.float()}

@@ -5,11 +5,11 @@ import torch.nn.functional as F
 
 from models import legacy
 from models.base_model import GANModel, add_gan_loss_options
-from models.networks import fast
 from models.networks.discriminators import SNPatchDiscriminator
 from models.networks.init import init_weights
 from models.networks.losses import HingeGANLoss
-from models.networks.spmpgan import ProgressiveGenerator
+from models.networks.spmpgan import ProgressiveGenerator, input_sizes
+from models.runtime import add_forward_options
 from util.errors import UserError
 from util.sizes import SizeRule
 from util.tensors import edge_map, one_hot
@@ -23,15 +23,14 @@ class SPMPGANModel(GANModel):
     generator_names = ('netG',)
     discriminator_names = ('netD_1', 'netD_2', 'netD_3')
     arch_options = ('label_nc', 'ngf', 'ndf', 'color_order')
-    # three stages at S/4, S/2, S, each bottoming out at 2×2 through stride-2 encoders
-    size_rule = SizeRule(128, 256)
+    size_rule = SizeRule(*input_sizes(), 'three stages at S/4, S/2, S, each down to 2×2 through stride-2 encoders')
     missing_net_hint = legacy.SPMPGAN_GIVE_GENERATOR
     graph_inputs = ('image', 'masked', 'seg_edge', 'mask', 'segmap')  # what the training step reads
 
     @staticmethod
     def modify_commandline_options(parser, is_train):
         g = parser.add_argument_group('spmpgan')
-        fast.add_forward_options(g)
+        add_forward_options(g)
         add_gan_loss_options(g, is_train)  # upstream: ndf 64, λ_L1 1, λ_GAN 1, λ_VGG 10 at every scale
         return parser
 
@@ -41,10 +40,8 @@ class SPMPGANModel(GANModel):
                 'ndf': getattr(opt, 'ndf', 64), 'color_order': opt.color_order, 'spectral_norm': True}
 
     def __init__(self, opt, device, arch=None, vgg_features=None):
-        super().__init__(opt, device)
-        a = dict(self.arch_from_opt(opt))
-        a.update(arch or {})
-        self._arch = a
+        super().__init__(opt, device, arch)
+        a = self.arch()
         self.label_nc = a['label_nc']
         self.color_order = a['color_order']
         self.netG = ProgressiveGenerator(a['label_nc'], a['ngf'], a['hidden'], a.get('spectral_norm', True))
@@ -66,16 +63,10 @@ class SPMPGANModel(GANModel):
     def set_input(self, batch):
         """batch: image N×3×H×W in [-1,1] (network colour order), label N×1×H×W ids, mask N×1×H×W
         (1 = edit), optional instance N×1×H×W. Builds the tensors upstream's trainer feeds the nets."""
-        dev = self.device
-        self.image = batch['image'].to(dev, non_blocking=True)
-        self.label = batch['label'].to(dev, non_blocking=True)
-        self.mask = batch['mask'].to(dev, non_blocking=True)
-        h, w = self.image.shape[-2:]
-        if not self.size_rule.accepts(h, w):
-            raise UserError(f'SPM-PGAN cannot run on {w}×{h} (W×H) images: {self.size_rule.describe()}')
-        ids = batch.get('instance')
+        self.image, self.label, self.mask = self.on_device(batch, 'image', 'label', 'mask')
+        self.check_size(self.image, 'SPM-PGAN')
         # Edges from the instance map when there is one (training), else from the labels (upstream test.py).
-        edge_source = ids.to(dev, non_blocking=True) if ids is not None else self.label
+        edge_source = self.on_device(batch, 'instance')[0] if batch.get('instance') is not None else self.label
         seg = one_hot(self.label, self.label_nc, source=f'label map of {batch.get("path", "the batch")}')
         self.segmap = seg * self.mask
         self.edge = edge_map(edge_source) * self.mask
@@ -131,7 +122,6 @@ class SPMPGANModel(GANModel):
             self.losses[f'D_fake_{k + 1}'] = l_fake.detach()
             self.losses[f'D_real_{k + 1}'] = l_real.detach()
             total = total + l_fake + l_real
-        self.losses['D'] = total.detach()
         return total
 
     def compute_G_loss(self):
@@ -148,17 +138,15 @@ class SPMPGANModel(GANModel):
             self.losses[f'G_L1_{k + 1}'] = l1.detach()
             total = total + gan + l1
             total = total + self.vgg_term(fake, gt, f'G_VGG_{k + 1}')
-        self.losses['G'] = total.detach()
         return total
 
     # ---- visuals ----------------------------------------------------------------------------
     def get_current_visuals(self):
         """Tensors N×C×H×W for the image grid; the visualiser colours labels and fixes channel order."""
         size = self.image.shape[-2:]
-        up = lambda t: F.interpolate(t, size=size, mode='nearest')  # noqa: E731
         v = {'input': self.image, 'masked_input': self.masked, 'label': self.label}
         if hasattr(self, 'out'):
             for k, c in enumerate(self.out['composite'], start=1):
                 c = c.detach().float()  # autocast may have left it in half precision
-                v[f'stage{k}'] = up(c) if k < 3 else c
+                v[f'stage{k}'] = F.interpolate(c, size=size, mode='nearest') if k < 3 else c
         return v

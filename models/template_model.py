@@ -41,11 +41,13 @@ class TemplateModel(GANModel):
         parser.set_defaults(ngf=16)  # a model sets its own defaults
         return parser
 
+    @staticmethod
+    def arch_from_opt(opt):  # test.py overrides it with the checkpoint's architecture (arch)
+        return {'label_nc': opt.label_nc, 'ngf': opt.ngf, 'color_order': opt.color_order}
+
     def __init__(self, opt, device, arch=None):
-        super().__init__(opt, device)
-        a = {'label_nc': opt.label_nc, 'ngf': opt.ngf, 'color_order': opt.color_order}
-        a.update(arch or {})  # test.py: the checkpoint's architecture
-        self._arch = a
+        super().__init__(opt, device, arch)
+        a = self.arch()
         self.label_nc, self.color_order = a['label_nc'], a['color_order']
         ngf, in_nc = a['ngf'], 3 + a['label_nc'] + 1
         self.netG = nn.Sequential(
@@ -83,14 +85,14 @@ class TemplateModel(GANModel):
     def compute_D_loss(self):
         l_fake = self.criterion_gan(self.wrap('netD')(self.composite.detach(), self.segmap), False)
         l_real = self.criterion_gan(self.wrap('netD')(self.image, self.segmap), True)
-        self.losses.update(D_fake=l_fake.detach(), D_real=l_real.detach(), D=(l_fake + l_real).detach())
+        self.losses.update(D_fake=l_fake.detach(), D_real=l_real.detach())  # their sum: D (GANModel)
         return l_fake + l_real
 
     def compute_G_loss(self):
         # through the raw (not DDP-wrapped) D: no D gradients to synchronise here
         gan = self.criterion_gan(self.netD(self.composite, self.segmap), True, for_discriminator=False)
         l1 = F.l1_loss(self.fake, self.image) * self.opt.lambda_l1
-        self.losses.update(G_GAN=gan.detach(), G_L1=l1.detach(), G=(gan + l1).detach())
+        self.losses.update(G_GAN=gan.detach(), G_L1=l1.detach())  # their sum: G
         return gan + l1
 
     def get_current_visuals(self):

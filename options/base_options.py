@@ -81,11 +81,10 @@ class BaseOptions:
         g = parser.add_argument_group('speed (measured by scripts/benchmark.py: docs/performance.md)')
         g.add_argument('--amp', choices=['none', 'bf16', 'fp16'], default='none',
                        help='mixed precision (autocast) for GPUs: bf16, or fp16 with loss scaling; spectral '
-                            'norms stay float32. Edited images differ from float32 by up to ~0.08 (bf16) or '
-                            '~0.01 (fp16) on the [-1, 1] scale (H100, docs/performance.md)')
+                            'norms stay float32. Edited images differ slightly from float32 (docs/performance.md)')
         g.add_argument('--compile', action='store_true',
-                       help='experimental: torch.compile the networks in place. On an H100 (torch 2.11) it '
-                            'recompiled per stage size and hit the recompile limit; prefer --cuda_graph')
+                       help='experimental: torch.compile the networks in place (it may recompile for each stage '
+                            'size: docs/performance.md); prefer --cuda_graph')
         g.add_argument('--cuda_graph', action='store_true',
                        help='GPU: capture once and replay a CUDA graph: the generator per input size (test.py), '
                             'the whole training step (train.py; float32 or --amp bf16, one GPU). Same numbers, '

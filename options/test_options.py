@@ -24,9 +24,10 @@ class TestOptions(BaseOptions):
                             "results/test_single_result.jpg, with results/masked_img.jpg beside it)")
         g.add_argument('--preprocess', choices=['resize', 'none'], default='resize',
                        help='resize: any image size (resized to a working size, result pasted back inside the '
-                            'mask); none: run at the native size (sides multiples of 128, at least 256)')
+                            'mask); none: run at the native size, which must be one the model accepts (else an error '
+                            'says which sizes)')
         g.add_argument('--load_size', type=int, default=256,
-                       help='working size of --preprocess resize: the short side (a multiple of 128, ≥ 256)')
+                       help='working size of --preprocess resize: the short side, a size the model accepts')
         g.add_argument('--quantize', choices=['truncate', 'round'], default='truncate',
                        help='float -> 8-bit: truncate = upstream tensor2im (an unchanged pixel may lose one '
                             'grey level); round = the fix (unchanged pixels are returned exactly)')

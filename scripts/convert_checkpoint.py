@@ -10,63 +10,16 @@ The authors' layouts (their trainers' saves, BGR weights): SPM-PGAN ``{'netG', '
 'optimizer_G_BG', 'optimizer_D_bg', 'optimizer_D_patch', 'epoch'}``. For SPM-PGAN ``--color_order``
 permutes the colour channels of the weights, exactly; ``--fold_sn`` folds the eval-mode spectral
 norm of the decoder convs into plain weights, giving identical eval outputs, and keeps only netG.
-test.py reads every result directly.
+test.py reads every result directly. The conversion rules are ``models.legacy.convert_checkpoint``.
 """
 import argparse
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from models.legacy import fold_spectral_norm, load_checkpoint, swap_color_order, to_upstream  # noqa: E402
-from util.checkpoint import make_checkpoint, save_checkpoint  # noqa: E402
+from models.legacy import convert_checkpoint, load_checkpoint  # noqa: E402
+from util.checkpoint import save_checkpoint  # noqa: E402
 from util.errors import UserError, exit_on_user_error  # noqa: E402
-
-
-def convert(ckpt, to, color_order=None, fold_sn=False):
-    """Native checkpoint dict -> (object to save, list of summary lines)."""
-    arch = dict(ckpt['arch'])
-    nets = dict(ckpt['nets'])
-    optimizers = dict(ckpt.get('optimizers', {}))
-    what = ckpt.get('model', '?') + (f' --stage {ckpt["stage"]}' if ckpt.get('stage') else '')
-    labels = f'label_nc {arch["label_nc"]}, ' if 'label_nc' in arch else ''
-    notes = [f'input: {ckpt["format"]} format, {what}, {labels}ngf {arch["ngf"]}, '
-             f'colour order {arch["color_order"]}, nets {", ".join(sorted(nets))}']
-    if (color_order and color_order != arch['color_order'] or fold_sn) and ckpt.get('model') != 'spmpgan':
-        raise UserError(f'--color_order and --fold_sn convert SPM-PGAN weights; this is {what}: '
-                        f'convert it without them')
-    if color_order and color_order != arch['color_order']:
-        nets = swap_color_order(nets)
-        optimizers = {}  # Adam moments belong to the old channel order
-        notes.append(f'permuted the colour channels of the weights: {arch["color_order"]} -> {color_order} '
-                     f'(optimiser states dropped)')
-        arch['color_order'] = color_order
-    if fold_sn:
-        if not arch.get('spectral_norm', True):
-            raise UserError('the spectral norm of this checkpoint is already folded')
-        before = len(nets['netG'])
-        nets = {'netG': fold_spectral_norm(nets['netG'])}
-        optimizers = {}
-        arch['spectral_norm'] = False
-        notes.append(f'folded the spectral norm of {(before - len(nets["netG"])) // 2} decoder convs into plain '
-                     f'weights (netG only; for test.py, not for training)')
-    if to == 'upstream':
-        if arch['color_order'] != 'bgr':
-            raise UserError('the authors\' code feeds BGR images: add --color_order bgr to convert the weights')
-        if not arch.get('spectral_norm', True):
-            raise UserError('the authors\' code needs the spectral-norm layout: do not use --fold_sn with --to upstream')
-        authors_ngf = {'object_inpainting': 64}.get(ckpt.get('stage'), 32)  # object_style: 32  # hard-coded in their networks
-        if arch.get('hidden', 2 * arch['ngf']) != 2 * authors_ngf or arch['ngf'] != authors_ngf:
-            notes.append(f'note: ngf {arch["ngf"]} differs from the authors\' {authors_ngf}; their code cannot '
-                         f'build this net')
-        out = to_upstream(dict(ckpt, arch=arch, nets=nets, optimizers=optimizers))
-        sizes = ', '.join(f'{k} {len(v)} entries' for k, v in out.items() if k.startswith('net'))
-        notes.append(f'output: authors\' layout, keys {", ".join(out)}; {sizes}')
-        return out, notes
-    out = make_checkpoint(ckpt['model'], arch, nets, optimizers, ckpt.get('epoch', 0), ckpt.get('epoch_iter', 0),
-                          ckpt.get('total_iters', 0), ckpt.get('rng'), ckpt.get('opt'), stage=ckpt.get('stage'))
-    notes.append(f'output: our format, nets {", ".join(sorted(nets))}, colour order {arch["color_order"]}'
-                 + (', spectral norm folded' if not arch.get('spectral_norm', True) else ''))
-    return out, notes
 
 
 def main(argv=None):
@@ -81,7 +34,7 @@ def main(argv=None):
     with exit_on_user_error():
         if os.path.abspath(a.input) == os.path.abspath(a.output):
             raise UserError('the output must be a new file, not the input')
-        out, notes = convert(load_checkpoint(a.input), a.to, a.color_order, a.fold_sn)
+        out, notes = convert_checkpoint(load_checkpoint(a.input), a.to, a.color_order, a.fold_sn)
         save_checkpoint(out, a.output)
     for line in notes:
         print(line)

@@ -15,8 +15,9 @@ COMMON=(--dataset_name demo --checkpoints_dir "$RUNS" --ndf 16 --lambda_vgg 0 --
 python train.py --model siedob --stage object_inpainting --name object_inpainting --ngf 8 --batch_size 8 \
     "${COMMON[@]}" "$@"
 python train.py --model siedob --stage object_style --name object_style --ngf 8 --batch_size 8 "${COMMON[@]}" "$@"
-python train.py --model siedob --stage background --name background --ngf 8 --lambda_l1 10 "${COMMON[@]}" "$@"
-python train.py --model siedob --stage fusion --name fusion --ngf 8 --lambda_l1 10 \
+python train.py --model siedob --stage background --name background --ngf 8 --batch_size 1 --lambda_l1 10 \
+    "${COMMON[@]}" "$@"
+python train.py --model siedob --stage fusion --name fusion --ngf 8 --batch_size 1 --lambda_l1 10 \
     --object_inpainting_checkpoint "$RUNS/object_inpainting/latest.pth" \
     --object_style_checkpoint "$RUNS/object_style/latest.pth" \
     --background_checkpoint "$RUNS/background/latest.pth" "${COMMON[@]}" "$@"

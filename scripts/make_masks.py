@@ -1,8 +1,9 @@
-"""Write a deterministic evaluation mask set (what it holds and how it is drawn: ``--help``, or
-``data/mask_sets.py``):
+"""Write a deterministic evaluation mask set, or verify a copy of one (what it holds and how it is
+drawn: ``--help``, or ``data/mask_sets.py``):
 
     python scripts/make_masks.py --out_dir masks/ [--count 2000] [--size 256 | WxH] [--seed 0]
         [--mix brush,right_half,outpainting,box] [--dataroot D --dataset_name X] [--overwrite]
+    python scripts/make_masks.py --verify masks/
 """
 import argparse
 import os
@@ -10,13 +11,15 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from data import mask_sets  # noqa: E402
-from data.mask_sets import DEFAULT_COUNT, DEFAULT_MIX, FAMILIES, make_masks  # noqa: E402
-from util.errors import UserError  # noqa: E402
+from data.mask_sets import DEFAULT_COUNT, DEFAULT_MIX, FAMILIES, make_masks, verify_mask_set  # noqa: E402
+from util.errors import exit_on_user_error  # noqa: E402
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=mask_sets.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument('--out_dir', required=True, help='folder for NNNN.png and masks.json')
+    target = p.add_mutually_exclusive_group(required=True)
+    target.add_argument('--out_dir', help='folder for NNNN.png and masks.json')
+    target.add_argument('--verify', metavar='DIR', help='check that DIR holds the masks its masks.json records')
     p.add_argument('--count', type=int, default=None,
                    help=f'number of masks (default {DEFAULT_COUNT}, or the number of test images with --dataroot)')
     p.add_argument('--size', default=None, help='N or WxH (default 256); not with --dataroot')
@@ -32,16 +35,15 @@ def main(argv=None):
     p.add_argument('--inclusive_box', action='store_true', help='instance_box includes its last row and column')
     p.add_argument('--overwrite', action='store_true', help='write into a folder that is not empty')
     a = p.parse_args(argv)
-    try:
-        make_masks(a.out_dir, count=a.count, size=a.size, seed=a.seed, mix=a.mix, dataroot=a.dataroot,
-                   dataset_name=a.dataset_name, label_nc=a.label_nc, instance_format=a.instance_format,
-                   inclusive_box=a.inclusive_box, overwrite=a.overwrite)
-    except UserError as exc:
-        print(f'error: {exc}', file=sys.stderr)
-        raise SystemExit(2)
+    with exit_on_user_error():
+        if a.verify:
+            meta = verify_mask_set(a.verify)
+            print(f'OK: the {len(meta["masks"])} masks in {a.verify} match its masks.json (format {meta["format"]})')
+        else:
+            make_masks(a.out_dir, count=a.count, size=a.size, seed=a.seed, mix=a.mix, dataroot=a.dataroot,
+                       dataset_name=a.dataset_name, label_nc=a.label_nc, instance_format=a.instance_format,
+                       inclusive_box=a.inclusive_box, overwrite=a.overwrite)
     return 0
-
-
 
 
 if __name__ == '__main__':

@@ -2,52 +2,43 @@
 
 Upstream keeps a copy of ``blocks.py`` in every sub-project; here each block is written once.
 Module attribute names follow upstream (``networks/blocks.py`` of WuyangLuo/SPMPGAN) so that the
-authors' state dicts load without renaming. Blocks with a faster implementation of the same
-function hand over to ``fast/`` when switched to it (``fast.set_impl``).
+authors' state dicts load without renaming. A block with a faster implementation of the same
+function has a fast twin in ``fast/`` (``implementation.set_impl``); these need nothing of it.
 """
+import functools
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from . import fast
-from .fast.spm import lay_out_together, spm_block_forward
-from .fast.windows import SemanticMaps
 from .spectral_norm import spectral_norm
 
 
+PADS = {'zero': nn.ZeroPad2d, 'replicate': nn.ReplicationPad2d, 'reflect': nn.ReflectionPad2d}
+ACTIVATIONS = {'lrelu': functools.partial(nn.LeakyReLU, 0.2), 'relu': nn.ReLU, 'tanh': nn.Tanh,
+               'sigmoid': nn.Sigmoid, 'none': None}
+#: 'in': InstanceNorm2d (no affine, no running statistics), 'bn': BatchNorm2d
+NORMS = {'in': nn.InstanceNorm2d, 'bn': nn.BatchNorm2d, 'none': None}
+
+
+def _choose(table, name, what):
+    if name not in table:
+        raise ValueError(f'unknown {what} {name!r}; one of {", ".join(table)}')
+    return table[name]
+
+
 def make_pad(pad_type, padding):
-    if pad_type == 'zero':
-        return nn.ZeroPad2d(padding)
-    if pad_type == 'replicate':
-        return nn.ReplicationPad2d(padding)
-    if pad_type == 'reflect':
-        return nn.ReflectionPad2d(padding)
-    raise ValueError(f'unknown pad type {pad_type!r}')
+    return _choose(PADS, pad_type, 'pad type')(padding)
 
 
 def make_activation(name):
-    if name == 'lrelu':
-        return nn.LeakyReLU(0.2, inplace=False)
-    if name == 'relu':
-        return nn.ReLU(inplace=False)
-    if name == 'tanh':
-        return nn.Tanh()
-    if name == 'sigmoid':
-        return nn.Sigmoid()
-    if name == 'none':
-        return None
-    raise ValueError(f'unknown activation {name!r}')
+    cls = _choose(ACTIVATIONS, name, 'activation')
+    return cls() if cls is not None else None
 
 
 def make_norm(name, nc):
-    """'in': InstanceNorm2d (no affine, no running statistics), 'bn': BatchNorm2d, 'none': None."""
-    if name == 'in':
-        return nn.InstanceNorm2d(nc)
-    if name == 'bn':
-        return nn.BatchNorm2d(nc)
-    if name == 'none':
-        return None
-    raise ValueError(f'unknown norm {name!r}')
+    cls = _choose(NORMS, name, 'norm')
+    return cls(nc) if cls is not None else None
 
 
 class Conv2dBlock(nn.Module):
@@ -76,7 +67,7 @@ class Conv2dBlock(nn.Module):
         return x
 
 
-class SPMBlock(fast.Switchable, nn.Module):
+class SPMBlock(nn.Module):
     """Style-preserved modulation (SPM) block of the SPM-PGAN paper: a first modulation fuses the
     context style with the semantic layout into two parameters, a second one modulates the
     features with them. Upstream ``CondGatedConv2d``, which despite its name has no gating.
@@ -109,16 +100,11 @@ class SPMBlock(fast.Switchable, nn.Module):
         self.mlp_beta_ctx_gamma = nn.Conv2d(hidden, out_nc, 3, padding=1)
         self.mlp_gamma_ctx_beta = nn.Conv2d(hidden, out_nc, 3, padding=1)
         self.mlp_beta_ctx_beta = nn.Conv2d(hidden, out_nc, 3, padding=1)
-        lay_out_together(self)  # memory layout only: lets the fast path run each group as one conv
 
-    def forward(self, x, sem, out_window=None):
-        """x: N×Cin×H×W; sem: the full-resolution semantic input (or the fast path's
-        ``SemanticMaps``). ``out_window``: fast path only, see ``fast.spm.spm_block_forward``."""
-        if self.impl == 'fast':
-            return spm_block_forward(self, x, sem, out_window)
+    def forward(self, x, sem):
+        """x: N×Cin×H×W; sem: the full-resolution semantic input N×sem_nc×H0×W0."""
         h = F.instance_norm(self.conv2d(F.pad(x, (1, 1, 1, 1))), eps=1e-5)
-        full = sem.full if isinstance(sem, SemanticMaps) else sem
-        s = full if full.shape[-2:] == h.shape[-2:] else F.interpolate(full, size=h.shape[-2:], mode='nearest')
+        s = sem if sem.shape[-2:] == h.shape[-2:] else F.interpolate(sem, size=h.shape[-2:], mode='nearest')
         c = self.mlp_shared_2(s)
         gamma_gamma, beta_gamma = self.mlp_gamma_ctx_gamma(c), self.mlp_beta_ctx_gamma(c)
         gamma_beta, beta_beta = self.mlp_gamma_ctx_beta(c), self.mlp_beta_ctx_beta(c)
@@ -129,6 +115,12 @@ class SPMBlock(fast.Switchable, nn.Module):
         return F.leaky_relu(h * (1 + gamma) + beta, 0.2)
 
 
+def upsample_and_join(x, skip=None):
+    """Bilinear ×2, then the skip concatenated after it (both projects' up-sampling blocks)."""
+    x = F.interpolate(x, scale_factor=2, mode='bilinear', align_corners=False)
+    return x if skip is None else torch.cat([x, skip], dim=1)
+
+
 class UpSPMBlock(nn.Module):
     """Bilinear ×2, concatenate the skip (upsampled first), then an SPM block with a spectral-norm
     main conv (upstream ``CondTransposeGatedConv2d``; the child keeps upstream's name)."""
@@ -137,11 +129,8 @@ class UpSPMBlock(nn.Module):
         super().__init__()
         self.gated_conv2d = SPMBlock(in_nc, out_nc, sem_nc, stride=1, sn=sn, hidden=hidden)
 
-    def forward(self, x, sem, skip=None, out_window=None):
-        x = F.interpolate(x, scale_factor=2, mode='bilinear', align_corners=False)
-        if skip is not None:
-            x = torch.cat([x, skip], dim=1)
-        return self.gated_conv2d(x, sem, out_window)
+    def forward(self, x, sem, skip=None):
+        return self.gated_conv2d(upsample_and_join(x, skip), sem)
 
 
 # ---- SIEDOB's blocks (WuyangLuo/SIEDOB ``*/networks/blocks.py``) ------------------------------
@@ -186,10 +175,17 @@ class TransposeGatedConv2d(nn.Module):
                                         activation, norm, sn)
 
     def forward(self, x, skip=None):
-        x = F.interpolate(x, scale_factor=2, mode='bilinear', align_corners=False)
-        if skip is not None:
-            x = torch.cat([x, skip], dim=1)
-        return self.gated_conv2d(x)
+        return self.gated_conv2d(upsample_and_join(x, skip))
+
+
+def gated3x3(in_nc, out_nc, stride=1, norm='in'):
+    """SIEDOB's encoder and decoder layer: a 3×3 gated conv, reflect padding 1, LeakyReLU."""
+    return GatedConv2d(in_nc, out_nc, 3, stride, 1, norm=norm, activation='lrelu')
+
+
+def up_gated3x3(in_nc, out_nc, norm='in'):
+    """SIEDOB's up-sampling layer: bilinear ×2, the skip, a 3×3 gated conv (zero padding 1, SN)."""
+    return TransposeGatedConv2d(in_nc, out_nc, 3, 1, 1, norm=norm, activation='lrelu')
 
 
 class SPADE(nn.Module):
@@ -264,8 +260,9 @@ class StyleEncoder(nn.Module):
 
     def __init__(self, in_nc=6, dim=32, style_nc=128, n_down=4):
         super().__init__()
-        block = lambda i, o, k, s, p: Conv2dBlock(i, o, k, s, p, norm='none', activation='lrelu',  # noqa: E731
-                                                  pad_type='reflect')
+        def block(i, o, k, s, p):
+            return Conv2dBlock(i, o, k, s, p, norm='none', activation='lrelu', pad_type='reflect')
+
         layers = [block(in_nc, dim, 7, 1, 3)]
         for _ in range(2):
             layers.append(block(dim, 2 * dim, 4, 2, 1))

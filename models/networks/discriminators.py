@@ -4,27 +4,27 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from . import fast
 from .blocks import Conv2dBlock
-from .fast.windows import windowed_prefix_conv
-from .spectral_norm import current_weight
 
 
-class SNPatchDiscriminator(fast.Switchable, nn.Module):
+class SNPatchDiscriminator(nn.Module):
     """``num_layer`` stride-2 5×5 SN convs with padding 2 (``pad_type``), no bias, LeakyReLU(0.2)
     after every layer, the last one included (as upstream). Output: a 3-channel patch score map.
 
     Called as ``D(image, labels)`` the input is upstream's ``cat([labels, image])``. With
     ``sparse_labels`` (SPM-PGAN: one-hot·M, zero outside the edited region) and replicate padding the
-    fast path convolves the labels only around that region in the first layer
-    (``fast.windows.windowed_prefix_conv``): the same numbers up to float summation order, a quarter
-    of the first layer's work for a typical mask. ``D(x)`` takes the whole input."""
+    fast twin (``fast/discriminators.py``) convolves the labels only around that region in the first
+    layer: the same numbers up to float summation order, a quarter of the first layer's work for a
+    typical mask. ``D(x)`` takes the whole input."""
 
     def __init__(self, in_nc, num_layer, ndf=64, pad_type='replicate', sparse_labels=True):
         super().__init__()
         self.pad_type = pad_type
         self.sparse_labels = sparse_labels and pad_type == 'replicate'
-        layer = lambda i, o: Conv2dBlock(i, o, 5, 2, 2, norm='sn', activation='lrelu', pad_type=pad_type)  # noqa: E731
+
+        def layer(i, o):
+            return Conv2dBlock(i, o, 5, 2, 2, norm='sn', activation='lrelu', pad_type=pad_type)
+
         layers = [layer(in_nc, ndf)]
         for i in range(num_layer - 2):
             m = 2 ** i
@@ -33,14 +33,7 @@ class SNPatchDiscriminator(fast.Switchable, nn.Module):
         self.dis_model = nn.Sequential(*layers)
 
     def forward(self, x, labels=None):
-        if labels is None:
-            return self.dis_model(x)
-        if not (self.windowed and self.sparse_labels):
-            return self.dis_model(torch.cat([labels, x], dim=1))
-        first = self.dis_model[0]
-        conv = first.conv
-        y = windowed_prefix_conv(labels, x, current_weight(conv), conv.stride[0], first.pad.padding[0])
-        return self.dis_model[1:](first.activation(y))
+        return self.dis_model(x if labels is None else torch.cat([labels, x], dim=1))
 
 
 # ---- SIEDOB's boundary-anchored patches (upstream background/trainer.py: edge_mask, crop_patch) --

@@ -47,24 +47,11 @@ class _SkipFills(TorchFunctionMode):
         return func(*args, **(kwargs or {}))
 
 
-_building_without_init = False
-
-
-def building_without_init():
-    """Whether modules are being built for weights that a checkpoint will replace."""
-    return _building_without_init
-
-
 @contextlib.contextmanager
 def build_without_init():
     """Build modules without initialising them, for weights that a checkpoint will replace: the
     parameters are allocated but never written, so no random draws and no page of their memory is
     touched (a 300 MB generator builds in ~0.1 s instead of ~0.8 s). Not on the meta device: most
     ops there run PyTorch's Python reference kernels, and the first one imports torch._dynamo (1.8 s)."""
-    global _building_without_init
-    before, _building_without_init = _building_without_init, True
-    try:
-        with _SkipFills():
-            yield
-    finally:
-        _building_without_init = before
+    with _SkipFills():
+        yield

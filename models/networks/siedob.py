@@ -5,11 +5,20 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from . import fast
-from .blocks import SPADE, Conv2dBlock, GatedConv2d, TransposeGatedConv2d
+from data.siedob_constants import THING_CLASSES
 
-#: Cityscapes "thing" labelIds (person .. bicycle): their style is never propagated (upstream default)
-OBJECT_CLASSES = tuple(range(24, 34))
+from .blocks import SPADE, Conv2dBlock, gated3x3, up_gated3x3
+
+
+#: the gated encoder both scene networks start with, enc1, enc2, ...: (in, out, stride) in units of
+#: ngf (upstream bg_G.py and F_stage.py; the background generator adds two layers)
+SCENE_ENCODER = ((1, 2, 2), (2, 2, 1), (2, 4, 2), (4, 4, 1), (4, 8, 2), (8, 8, 1))
+
+
+def add_gated_encoders(net, plan, ngf, norm):
+    """``net.enc1``, ``net.enc2``, ...: a 3×3 gated conv per (in, out, stride) of ``plan``."""
+    for k, (i, o, stride) in enumerate(plan, start=1):
+        net.add_module(f'enc{k}', gated3x3(i * ngf, o * ngf, stride, norm))
 
 
 class StyleLayer(nn.Module):
@@ -24,7 +33,7 @@ class StyleLayer(nn.Module):
         return F.leaky_relu(self.spade(self.conv_0(x), cond), 0.2)
 
 
-class StyleProPagate(fast.Switchable, nn.Module):
+class StyleProPagate(nn.Module):
     """Semantic-aware self-propagation (SSP): the style of each background class, taken from its
     known pixels, is spread over all of its pixels, the edited ones included.
 
@@ -37,10 +46,10 @@ class StyleProPagate(fast.Switchable, nn.Module):
         Z(p) = Σ_j code_j · s_j(p) · b(p)          each background pixel gets its class's code
         out = StyleLayer(X, [Z, s · b])            (no residual: the output replaces X)
 
-    The reference runs upstream's loop over samples and classes; the fast implementation computes
-    the same sums as two matrix products."""
+    The codes are computed by upstream's loop over samples and classes; the fast twin
+    (``fast/siedob.py``) computes the same sums as two matrix products."""
 
-    def __init__(self, dim_in, label_nc, code_nc=64, excluded=OBJECT_CLASSES):
+    def __init__(self, dim_in, label_nc, code_nc=64, excluded=THING_CLASSES):
         super().__init__()
         self.conv = Conv2dBlock(dim_in, code_nc, 3, 1, 1, norm='none', activation='lrelu')
         self.stylelayer = StyleLayer(dim_in, code_nc + label_nc)
@@ -52,12 +61,12 @@ class StyleProPagate(fast.Switchable, nn.Module):
         seg, bg_mask, mask = (F.interpolate(t, size=size, mode='nearest') for t in (seg, bg_mask, mask))
         ctx = seg * bg_mask * (1 - mask)
         target = seg * bg_mask
-        codes = self._codes_fast(p, ctx) if self.impl == 'fast' else self._codes_reference(p, ctx)
+        codes = self.class_codes(p, ctx)
         n, labels, h, w = target.shape
         z = torch.matmul(codes.permute(0, 2, 1), target.reshape(n, labels, h * w)).reshape(n, -1, h, w)
         return self.stylelayer(x, torch.cat([z, target], dim=1))
 
-    def _codes_reference(self, p, ctx):
+    def class_codes(self, p, ctx):
         """B×L×C class codes, sample by sample and class by class (upstream's loop)."""
         codes = p.new_zeros(p.shape[0], ctx.shape[1], p.shape[1])
         for i in range(p.shape[0]):
@@ -68,15 +77,6 @@ class StyleProPagate(fast.Switchable, nn.Module):
                     codes[i, j] = p[i].masked_select(where).reshape(p.shape[1], area).mean(1)
         return codes
 
-    def _codes_fast(self, p, ctx):
-        ctx = ctx.bool().to(p.dtype)
-        if self.excluded:
-            keep = torch.ones(ctx.shape[1], dtype=p.dtype, device=p.device)
-            keep[[j for j in self.excluded if j < ctx.shape[1]]] = 0
-            ctx = ctx * keep.view(1, -1, 1, 1)
-        sums = torch.einsum('bjhw,bchw->bjc', ctx, p)
-        return sums / ctx.sum((2, 3)).clamp(min=1).unsqueeze(-1)
-
 
 class BackgroundGenerator(nn.Module):
     """bg_G: a gated-conv U-Net whose three coarsest decoder stages are followed by SSP.
@@ -85,27 +85,18 @@ class BackgroundGenerator(nn.Module):
     and the edit mask (1); ``seg``: the full one-hot labels; ``mask``, ``bg_mask``: 1-channel maps.
     Sides must be multiples of 16. ngf 32 (upstream hard-codes it) gives 13,088,096 parameters."""
 
-    def __init__(self, label_nc=34, ngf=32, input_nc=3, output_nc=3, norm='in', excluded=OBJECT_CLASSES):
+    def __init__(self, label_nc=34, ngf=32, input_nc=3, output_nc=3, norm='in', excluded=THING_CLASSES):
         super().__init__()
-        gated = lambda i, o, s: GatedConv2d(i, o, 3, s, 1, norm=norm, activation='lrelu')  # noqa: E731
-        up = lambda i, o: TransposeGatedConv2d(i, o, 3, 1, 1, norm=norm, activation='lrelu')  # noqa: E731
         self.init_conv = Conv2dBlock(input_nc + label_nc + 2, ngf, 7, 1, 3, norm=norm, activation='lrelu')
-        self.enc1 = gated(ngf, ngf * 2, 2)
-        self.enc2 = gated(ngf * 2, ngf * 2, 1)
-        self.enc3 = gated(ngf * 2, ngf * 4, 2)
-        self.enc4 = gated(ngf * 4, ngf * 4, 1)
-        self.enc5 = gated(ngf * 4, ngf * 8, 2)
-        self.enc6 = gated(ngf * 8, ngf * 8, 1)
-        self.enc7 = gated(ngf * 8, ngf * 8, 2)
-        self.enc8 = gated(ngf * 8, ngf * 16, 1)
-        self.dec1 = up(ngf * 16 + ngf * 8, ngf * 8)
+        add_gated_encoders(self, SCENE_ENCODER + ((8, 8, 2), (8, 16, 1)), ngf, norm)  # enc1 .. enc8
+        self.dec1 = up_gated3x3(ngf * 16 + ngf * 8, ngf * 8, norm)
         self.style1 = StyleProPagate(ngf * 8, label_nc, excluded=excluded)
-        self.dec2 = up(ngf * 8 + ngf * 4, ngf * 4)
+        self.dec2 = up_gated3x3(ngf * 8 + ngf * 4, ngf * 4, norm)
         self.style2 = StyleProPagate(ngf * 4, label_nc, excluded=excluded)
-        self.dec3 = up(ngf * 4 + ngf * 2, ngf * 2)
+        self.dec3 = up_gated3x3(ngf * 4 + ngf * 2, ngf * 2, norm)
         self.style3 = StyleProPagate(ngf * 2, label_nc, excluded=excluded)
-        self.dec4 = up(ngf * 2, ngf * 2)
-        self.dec5 = gated(ngf * 2, ngf, 1)
+        self.dec4 = up_gated3x3(ngf * 2, ngf * 2, norm)
+        self.dec5 = gated3x3(ngf * 2, ngf, 1, norm)
         self.conv_img = Conv2dBlock(ngf, output_nc, 3, 1, 1, norm='none', activation='tanh')
 
     def forward(self, x, seg, mask, bg_mask):
@@ -133,19 +124,12 @@ class FusionNetwork(nn.Module):
 
     def __init__(self, ngf=32, input_nc=3, output_nc=3, norm='in'):
         super().__init__()
-        gated = lambda i, o, s=1: GatedConv2d(i, o, 3, s, 1, norm=norm, activation='lrelu')  # noqa: E731
-        up = lambda i, o: TransposeGatedConv2d(i, o, 3, 1, 1, norm=norm, activation='lrelu')  # noqa: E731
         self.init_conv = Conv2dBlock(input_nc + 1 + 1, ngf, 7, 1, 3, norm=norm, activation='lrelu')
-        self.enc1 = gated(ngf, ngf * 2, 2)
-        self.enc2 = gated(ngf * 2, ngf * 2)
-        self.enc3 = gated(ngf * 2, ngf * 4, 2)
-        self.enc4 = gated(ngf * 4, ngf * 4)
-        self.enc5 = gated(ngf * 4, ngf * 8, 2)
-        self.enc6 = gated(ngf * 8, ngf * 8)
-        self.dec2 = up(ngf * 8 + ngf * 4, ngf * 4)
-        self.dec3 = up(ngf * 4 + ngf * 2, ngf * 2)
-        self.dec4 = up(ngf * 2, ngf * 2)
-        self.dec5 = gated(ngf * 2, ngf)
+        add_gated_encoders(self, SCENE_ENCODER, ngf, norm)  # enc1 .. enc6
+        self.dec2 = up_gated3x3(ngf * 8 + ngf * 4, ngf * 4, norm)
+        self.dec3 = up_gated3x3(ngf * 4 + ngf * 2, ngf * 2, norm)
+        self.dec4 = up_gated3x3(ngf * 2, ngf * 2, norm)
+        self.dec5 = gated3x3(ngf * 2, ngf, 1, norm)
         self.conv_img = Conv2dBlock(ngf, output_nc, 3, 1, 1, norm='none', activation='tanh')
 
     def forward(self, masked_g, mask, edges):

@@ -4,25 +4,15 @@ names follow upstream, so that the authors' ``object_inpainting.pth`` / ``object
 once their ``fg_inpainting.`` / ``fg_style.`` prefix is removed.
 
 Per object: K its instance mask, M the edit mask restricted to it (M·K), X the crop, the class map
-C = K × v with v = (1, 0, 0) for a car and (0, 1, 0) for a person. Neither net is initialised
+C = K × v, v the class's vector (``data/siedob_constants.py``). Neither net is initialised
 N(0, 0.02): the authors' object trainers keep PyTorch's default initialisation."""
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .blocks import Conv2dBlock, GatedConv2d, ResnetBlock, StyleEncoder, StyleSPADEResnetBlock, TransposeGatedConv2d
+from data.siedob_constants import class_map
 
-#: the class vector of each object class (upstream: car first, the third channel never used)
-CLASS_VECTORS = {26: (1.0, 0.0, 0.0), 24: (0.0, 1.0, 0.0)}
-
-
-def class_map(inst_mask, classes):
-    """C = K × v: B×3×H×W from the instance masks (B×1×H×W) and each sample's label id."""
-    try:
-        v = torch.tensor([CLASS_VECTORS[int(c)] for c in classes], dtype=inst_mask.dtype, device=inst_mask.device)
-    except KeyError as exc:
-        raise ValueError(f'SIEDOB\'s object networks know car (26) and person (24), not class {exc.args[0]}') from None
-    return inst_mask * v[:, :, None, None]
+from .blocks import Conv2dBlock, ResnetBlock, StyleEncoder, StyleSPADEResnetBlock, gated3x3, up_gated3x3
 
 
 class ObjectInpaintingGenerator(nn.Module):
@@ -35,25 +25,23 @@ class ObjectInpaintingGenerator(nn.Module):
 
     def __init__(self, ngf=64, input_nc=3, output_nc=3, norm='in'):
         super().__init__()
-        gated = lambda i, o, s=1: GatedConv2d(i, o, 3, s, 1, norm=norm, activation='lrelu')  # noqa: E731
-        up = lambda i, o: TransposeGatedConv2d(i, o, 3, 1, 1, norm=norm, activation='lrelu')  # noqa: E731
         self.init_conv = Conv2dBlock(input_nc + 1 + 1 + 3, ngf, 7, 1, 3, norm=norm, activation='lrelu')
-        self.enc1 = gated(ngf, ngf * 2, 2)
-        self.enc2 = gated(ngf * 2, ngf * 4, 2)
-        self.enc22 = gated(ngf * 4, ngf * 4)
-        self.enc3 = gated(ngf * 4, ngf * 8, 2)
-        self.enc32 = gated(ngf * 8, ngf * 8)
-        self.enc4 = gated(ngf * 8, ngf * 16, 2)
-        self.enc5 = gated(ngf * 16, ngf * 16)
-        self.enc6 = gated(ngf * 16, ngf * 16)
-        self.dec2 = up(ngf * 16 + ngf * 8, ngf * 8)
-        self.dec22 = gated(ngf * 8, ngf * 8)
-        self.dec3 = up(ngf * 8 + ngf * 4, ngf * 4)
-        self.dec32 = gated(ngf * 4, ngf * 4)
-        self.dec4 = up(ngf * 4 + ngf * 2, ngf * 2)
-        self.dec43 = gated(ngf * 2, ngf * 2)
-        self.dec5 = up(ngf * 2, ngf * 2)
-        self.dec6 = gated(ngf * 2, ngf)
+        self.enc1 = gated3x3(ngf, ngf * 2, 2, norm)
+        self.enc2 = gated3x3(ngf * 2, ngf * 4, 2, norm)
+        self.enc22 = gated3x3(ngf * 4, ngf * 4, 1, norm)
+        self.enc3 = gated3x3(ngf * 4, ngf * 8, 2, norm)
+        self.enc32 = gated3x3(ngf * 8, ngf * 8, 1, norm)
+        self.enc4 = gated3x3(ngf * 8, ngf * 16, 2, norm)
+        self.enc5 = gated3x3(ngf * 16, ngf * 16, 1, norm)
+        self.enc6 = gated3x3(ngf * 16, ngf * 16, 1, norm)
+        self.dec2 = up_gated3x3(ngf * 16 + ngf * 8, ngf * 8, norm)
+        self.dec22 = gated3x3(ngf * 8, ngf * 8, 1, norm)
+        self.dec3 = up_gated3x3(ngf * 8 + ngf * 4, ngf * 4, norm)
+        self.dec32 = gated3x3(ngf * 4, ngf * 4, 1, norm)
+        self.dec4 = up_gated3x3(ngf * 4 + ngf * 2, ngf * 2, norm)
+        self.dec43 = gated3x3(ngf * 2, ngf * 2, 1, norm)
+        self.dec5 = up_gated3x3(ngf * 2, ngf * 2, norm)
+        self.dec6 = gated3x3(ngf * 2, ngf, 1, norm)
         self.conv_img = Conv2dBlock(ngf, output_nc, 3, 1, 1, norm='none', activation='tanh')
 
     def forward(self, visible, inst_mask, mask, cls_map):
@@ -82,12 +70,11 @@ class ObjectStyleGenerator(nn.Module):
 
     def __init__(self, ngf=32, input_nc=3, output_nc=3, style_nc=128, norm='in'):
         super().__init__()
-        enc = lambda i, o: Conv2dBlock(i, o, 3, 2, 1, norm=norm, activation='lrelu')  # noqa: E731
         self.enc_style = StyleEncoder(input_nc + 3, 32, style_nc)
         self.init_conv = Conv2dBlock(3, ngf, 7, 1, 3, norm=norm, activation='lrelu')
-        self.enc1 = enc(ngf, ngf * 2)
-        self.enc2 = enc(ngf * 2, ngf * 4)
-        self.enc3 = enc(ngf * 4, ngf * 8)
+        self.enc1 = Conv2dBlock(ngf, ngf * 2, 3, 2, 1, norm=norm, activation='lrelu')
+        self.enc2 = Conv2dBlock(ngf * 2, ngf * 4, 3, 2, 1, norm=norm, activation='lrelu')
+        self.enc3 = Conv2dBlock(ngf * 4, ngf * 8, 3, 2, 1, norm=norm, activation='lrelu')
         for k in range(1, 5):
             setattr(self, f'resblk{k}', ResnetBlock(ngf * 8))
         self.spade1_1 = StyleSPADEResnetBlock(ngf * 8, 3, style_nc)

@@ -1,21 +1,16 @@
 """Spectral normalisation as upstream uses it (``torch.nn.utils.spectral_norm``: the parameter
 ``weight_orig`` and the buffers ``weight_u`` / ``weight_v``, one power iteration per training
-forward), with two changes that keep its numbers:
-
-- σ and the power iteration always run in float32, also under autocast (AMP would otherwise run
-  the matrix-vector products in half precision and store the rounded vectors);
-- the fast implementation (``fast.set_impl``, ``fast/spectral_norm.py``) differentiates W / σ in
-  one pass instead of autograd's six.
+forward), with one change that keeps its numbers: σ and the power iteration always run in float32,
+also under autocast (AMP would otherwise run the matrix-vector products in half precision and store
+the rounded vectors). The fast twin of the hook (``fast/spectral_norm.py``) differentiates W / σ in
+one pass instead of autograd's six.
 """
 import torch
 import torch.nn as nn
 from torch.nn.utils.spectral_norm import SpectralNorm as TorchSpectralNorm
 
-from .fast import Switchable
-from .fast.spectral_norm import normalised_weight
 
-
-class SpectralNormHook(Switchable, TorchSpectralNorm):
+class SpectralNormHook(TorchSpectralNorm):
     """torch's spectral-norm forward pre-hook (same state, same power iteration), see the module
     docstring. Installed by ``spectral_norm`` below."""
 
@@ -23,11 +18,6 @@ class SpectralNormHook(Switchable, TorchSpectralNorm):
         device_type = getattr(module, self.name + '_orig').device.type
         with torch.autocast(device_type, enabled=False):
             return super().__call__(module, inputs)
-
-    def compute_weight(self, module, do_power_iteration):
-        if self.impl == 'fast':
-            return normalised_weight(self, module, do_power_iteration)
-        return super().compute_weight(module, do_power_iteration)
 
 
 def spectral_norm(module):
@@ -37,13 +27,6 @@ def spectral_norm(module):
         if type(hook) is TorchSpectralNorm:
             hook.__class__ = SpectralNormHook
     return module
-
-
-def spectral_norm_hooks(net):
-    for m in net.modules():
-        for hook in m._forward_pre_hooks.values():
-            if isinstance(hook, SpectralNormHook):
-                yield hook
 
 
 def current_weight(conv):

@@ -9,10 +9,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from . import fast
 from .blocks import Conv2dBlock, SPMBlock, UpSPMBlock
-from .fast import spm as fast_spm
-from .fast.windows import SemanticMaps
 
 # Channel plans in units of ngf (upstream G1.py, G2.py, G3.py). Encoders enc1..encN; decoders from the deepest
 # (dec{N-1}) down to dec2. enc1 and the bottleneck encN have stride 1, the others stride 2.
@@ -28,9 +25,20 @@ STAGE_DECODERS = {
 }
 
 
+#: each stage's resolution as a fraction of the input side: G1 S/4, G2 S/2, G3 S
+STAGE_SCALES = {1: 4, 2: 2, 3: 1}
+
+
 def stage_downsampling(stage):
     """Number of stride-2 encoders of a stage: each input side must be a multiple of 2**this."""
     return len(STAGE_ENCODERS[stage]) - 2
+
+
+def input_sizes():
+    """(multiple, minimum) of the sides the progressive generator runs on: every stage halves its
+    input down to a 2×2 bottleneck through its stride-2 encoders."""
+    multiple = max(STAGE_SCALES[s] * 2 ** stage_downsampling(s) for s in STAGE_ENCODERS)
+    return multiple, 2 * multiple
 
 
 class StageGenerator(nn.Module):
@@ -61,23 +69,23 @@ class StageGenerator(nn.Module):
         # Output layer: replicate pad, conv without bias, tanh (upstream Conv2dBlock, norm 'none').
         self.dec1 = Conv2dBlock(in_nc, 3, 3, 1, 1, norm='none', activation='tanh', pad_type='replicate')
 
-    def forward(self, x, sem, out_box=None):
-        """``out_box`` (fast path, inference): only this region of the output is needed. The last
-        SPM block (dec2) then computes its style and semantic branches just there plus the output
-        layer's 1-pixel halo; everything before it needs the whole image (instance norm)."""
+    def forward(self, x, sem):
+        return self.dec1(self.decode(self.encode(x, sem), sem))
+
+    def encode(self, x, sem):
+        """The encoders' outputs, enc1 .. encN."""
         feats = []
         for i in range(1, self.num_enc + 1):
             x = getattr(self, f'enc{i}')(x, sem)
             feats.append(x)
-        window = None
-        for k in range(self.num_enc - 1, 1, -1):
-            skip = feats[k - 2] if k >= 3 else None
-            if k == 2 and out_box is not None:
-                window = fast_spm.last_block_window(out_box, (x.shape[-2] * 2, x.shape[-1] * 2))
-            x = getattr(self, f'dec{k}')(x, sem, skip, window)
-        if out_box is None:
-            return self.dec1(x)
-        return fast_spm.output_layer_window(self.dec1, x, out_box, window)
+        return feats
+
+    def decode(self, feats, sem, last=2):
+        """The decoders dec{N−1} down to dec{last}, from the bottleneck and the skips."""
+        x = feats[-1]
+        for k in range(self.num_enc - 1, last - 1, -1):
+            x = getattr(self, f'dec{k}')(x, sem, feats[k - 2] if k >= 3 else None)
+        return x
 
 
 def composite(mask, generated, known):
@@ -85,7 +93,7 @@ def composite(mask, generated, known):
     return mask * generated + (1 - mask) * known
 
 
-class ProgressiveGenerator(fast.Switchable, nn.Module):
+class ProgressiveGenerator(nn.Module):
     """G1 (S/4) -> G2 (S/2) -> G3 (S), each stage refining the previous one's upsampled output
     inside the hole (upstream ``networks/generator.py``). Upstream hard-codes S = 256; here S is the
     input size, whose sides must be multiples of 128 and at least 256."""
@@ -109,30 +117,31 @@ class ProgressiveGenerator(fast.Switchable, nn.Module):
         """gt, masked: N×3×H×W in [-1, 1]; seg_edge: N×(L+1)×H×W (one-hot·M, edge·M); mask: N×1×H×W.
 
         Returns a dict of lists over the three scales: ``gt``, ``input``, ``composite`` (upstream
-        "mask_fake") and ``fake`` (the raw stage outputs). ``final_only`` (inference with the fast
-        path): only the last composite is exact; raw outputs are computed just where the next
-        stage or the final composite reads them (zeros elsewhere)."""
+        "mask_fake") and ``fake`` (the raw stage outputs). ``final_only``: only the last composite
+        is wanted (inference; the fast twin then computes less, the reference everything)."""
         h, w = gt.shape[-2:]
-        sizes = [(h // 4, w // 4), (h // 2, w // 2), (h, w)]
-        sem = torch.cat([seg_edge, mask], dim=1)
-        if self.impl == 'fast':
-            sem = SemanticMaps(sem)  # each resolution resized once, for all blocks
+        sizes = [(h // STAGE_SCALES[s], w // STAGE_SCALES[s]) for s in (1, 2, 3)]
+        sem = self.semantic_input(seg_edge, mask)
         gts = [self._resize(gt, s, 'bilinear') for s in sizes]
         masks = [self._resize(mask, s, 'nearest') for s in sizes]
-        stages = (self.G1, self.G2, self.G3)
-        boxes = [None, None, None]
-        if final_only and self.windowed:
-            boxes = fast_spm.needed_boxes(masks[1], masks[2])
         inputs, fakes, composites = [], [], []
-        for k, stage in enumerate(stages):
+        for k in range(3):
             if k == 0:
                 x = self._resize(masked, sizes[0], 'bilinear')
             else:
                 # Known pixels from the downsampled *unmasked* gt, the hole from the previous raw
                 # output upsampled (upstream generator.py).
                 x = composite(masks[k], self.up(fakes[-1]), gts[k])
-            fake = stage(x, sem, boxes[k])
+            fake = self.run_stage(k, x, sem)
             inputs.append(x)
             fakes.append(fake)
             composites.append(composite(masks[k], fake, gts[k]))
         return {'gt': gts, 'input': inputs, 'composite': composites, 'fake': fakes}
+
+    @staticmethod
+    def semantic_input(seg_edge, mask):
+        """S = [one-hot·M, edge·M, M], what every SPM block's semantic branch reads."""
+        return torch.cat([seg_edge, mask], dim=1)
+
+    def run_stage(self, k, x, sem):
+        return (self.G1, self.G2, self.G3)[k](x, sem)

@@ -20,15 +20,17 @@ target is 0, mid-grey).
 import random
 
 import torch
-import torch.nn.functional as F
 
+from data.siedob_constants import FOREGROUND_CLASSES, THING_CLASSES
 from models.base_model import GANModel, add_gan_loss_options
-from models.networks import fast
 from models.networks.discriminators import SNPatchDiscriminator, boundary_patches
 from models.networks.init import init_weights
 from models.networks.losses import HingeGANLoss
-from models.networks.siedob import OBJECT_CLASSES, BackgroundGenerator
-from models.siedob.composition import background_inputs, check_size, scene_inputs
+from models.networks.siedob import BackgroundGenerator
+from models.runtime import add_forward_options
+from models.siedob import set_stage_defaults
+from models.siedob.composition import background_inputs, scene_inputs
+from models.siedob.parts import missing_part_hint
 from util.errors import UserError
 from util.sizes import SizeRule
 
@@ -46,9 +48,9 @@ def patch_geometry(h, w):
 
 
 def default_object_classes(label_nc, fg_classes):
-    """The classes SSP never propagates: Cityscapes' object ("thing") labelIds 24..33 with 34 labels
+    """The classes SSP never propagates: Cityscapes' object ("thing") labelIds with 34 labels
     (upstream), otherwise the foreground classes."""
-    return tuple(OBJECT_CLASSES) if label_nc == 34 else tuple(sorted(int(c) for c in fg_classes))
+    return tuple(THING_CLASSES) if label_nc == 34 else tuple(sorted(int(c) for c in fg_classes))
 
 
 class SIEDOBBackgroundModel(GANModel):
@@ -63,17 +65,17 @@ class SIEDOBBackgroundModel(GANModel):
     # four stride-2 encoders; the smallest patch discriminator input still gives a score
     size_rule = SizeRule(16, 32, 'four stride-2 encoder layers')
     summary_losses = ('G', 'D')
-    missing_net_hint = ('give the background stage\'s latest.pth written by train.py --model siedob --stage '
-                        'background, or the authors\' bg.pth')
+    missing_net_hint = missing_part_hint('background')
 
     @staticmethod
     def modify_commandline_options(parser, is_train):
         g = parser.add_argument_group('siedob background stage')
-        fast.add_forward_options(g)
+        add_forward_options(g)
         add_gan_loss_options(g, is_train)  # upstream: ndf 64, λ_L1 1, λ_GAN 1, λ_VGG 10
         g.add_argument('--object_classes', type=int, nargs='+', default=None,
                        help='label ids whose style the self-propagation module never spreads (default: Cityscapes\' '
-                            'object classes 24..33 with 34 labels, as upstream; otherwise --fg_classes)')
+                            f'object classes {THING_CLASSES[0]}..{THING_CLASSES[-1]} with 34 labels, as upstream; '
+                            'otherwise --fg_classes)')
         g.add_argument('--keep_label_0', action='store_true',
                        help='fix: keep label 0 (unlabeled) as its own class; upstream reads it as the last id '
                             '(33, bicycle)')
@@ -84,25 +86,24 @@ class SIEDOBBackgroundModel(GANModel):
             g.add_argument('--symmetric_boundary', action='store_true',
                            help='fix: anchor patches on every side of the edit; upstream\'s 2×2 erosion finds only '
                                 'the top and left sides')
-        # upstream background/train.py: Adam 2e-4 for G and both D, batch 21
-        parser.set_defaults(lr=2e-4, D_lr_mult=1.0)
+        set_stage_defaults(parser, is_train, batch_size=21)  # upstream background/train.py
         return parser
 
     @staticmethod
     def arch_from_opt(opt):
         classes = getattr(opt, 'object_classes', None)
         if classes is None:
-            classes = default_object_classes(opt.label_nc, getattr(opt, 'fg_classes', (24, 26)))
+            classes = default_object_classes(opt.label_nc, getattr(opt, 'fg_classes', FOREGROUND_CLASSES))
         return {'label_nc': opt.label_nc, 'ngf': opt.ngf, 'ndf': getattr(opt, 'ndf', 64),
                 'color_order': opt.color_order, 'object_classes': [int(c) for c in classes],
                 'keep_label_0': bool(getattr(opt, 'keep_label_0', False))}
 
     def __init__(self, opt, device, arch=None, vgg_features=None):
-        super().__init__(opt, device)
-        a = self.arch_from_opt(opt)
-        a.update(arch or {})
-        self._arch = a
+        super().__init__(opt, device, arch)
+        a = self.arch()
         self.label_nc, self.color_order = a['label_nc'], a['color_order']
+        #: how the labels were read in training (label 0 kept, or read as the last id as upstream)
+        self.keep_label_0 = a['keep_label_0']
         self.netG_BG = init_weights(BackgroundGenerator(a['label_nc'], a['ngf'], excluded=a['object_classes']),
                                     getattr(opt, 'init_type', 'gaussian'))
         self.net_names = ('netG_BG',)
@@ -113,8 +114,11 @@ class SIEDOBBackgroundModel(GANModel):
                             'boundary patches changes from batch to batch; drop --cuda_graph')
         d_in = a['label_nc'] + 3
         # upstream: zero padding in both; one-hot everywhere (not ·M), so no windowing of the labels
-        make_d = lambda: init_weights(SNPatchDiscriminator(d_in, 6, a['ndf'], pad_type='zero',  # noqa: E731
-                                                           sparse_labels=False), opt.init_type)
+
+        def make_d():
+            return init_weights(SNPatchDiscriminator(d_in, 6, a['ndf'], pad_type='zero', sparse_labels=False),
+                                opt.init_type)
+
         self.netD_BG, self.netD_patch = make_d(), make_d()
         self.net_names = ('netG_BG',) + self.discriminator_names
         self.criterion_gan = HingeGANLoss()
@@ -127,8 +131,8 @@ class SIEDOBBackgroundModel(GANModel):
     def set_input(self, batch):
         """batch: image N×3×H×W in [-1, 1], label and instance N×1×H×W ids, mask N×1×H×W (1 = edit),
         bg_mask N×1×H×W (1 − the selected objects; all ones when absent: everything is background)."""
-        check_size(batch, self.size_rule, 'SIEDOB\'s background generator')
-        scene = scene_inputs(batch, self.label_nc, self._arch.get('keep_label_0', False), self.device)
+        self.check_size(batch['image'], 'SIEDOB\'s background generator')
+        scene = scene_inputs(batch, self.label_nc, self.keep_label_0, self.device)
         self.image, self.label, self.mask, self.segmap = scene.image, scene.label, scene.mask, scene.segmap
         bg = batch.get('bg_mask')
         self.bg_mask = bg.to(self.device, non_blocking=True) if bg is not None else torch.ones_like(self.mask)
@@ -173,29 +177,21 @@ class SIEDOBBackgroundModel(GANModel):
         self.losses.update(D_fake_BG=fake.detach(), D_real_BG=real.detach(), D_fake_patch=patch_fake.detach(),
                            D_real_patch=patch_real.detach())
         total = fake + real + patch_fake + patch_real
-        self.losses['D'] = total.detach()
         return total
 
     def compute_G_loss(self):
-        o = self.opt
         target = self.image * self.bg_mask
-        l1 = F.l1_loss(self.fake, target) * o.lambda_l1
-        # through the raw (not DDP) discriminators: no D gradients to synchronise here
-        gan = self.criterion_gan(self.netD_BG(self.composite, self.segmap), True, for_discriminator=False) \
-            * o.lambda_gan
-        patch = self._patch_loss(self.netD_patch, self.fake_patches, True, for_discriminator=False) * o.lambda_patch
-        self.losses.update(G_L1=l1.detach(), G_GAN=gan.detach(), G_GAN_patch=patch.detach(),
-                           patches=torch.tensor(float(len(self.patch_windows))))
-        total = l1 + gan + patch
-        total = total + self.vgg_term(self.fake, target)
-        self.losses['G'] = total.detach()
-        return total
+        l1 = self.l1_term(self.fake, target)
+        gan = self.gan_term(lambda c: self.netD_BG(c, self.segmap), self.composite)
+        # through the raw (not DDP) discriminator: no D gradients to synchronise here
+        patch = self._patch_loss(self.netD_patch, self.fake_patches, True, for_discriminator=False) * self.opt.lambda_patch
+        self.losses.update(G_GAN_patch=patch.detach(), patches=torch.tensor(float(len(self.patch_windows))))
+        return l1 + gan + patch + self.vgg_term(self.fake, target)
 
     # ---- visuals ----------------------------------------------------------------------------
     def get_current_visuals(self):
         v = {'input': self.image, 'masked_input': self.masked, 'label': self.label, 'background': self.bg_mask}
         if hasattr(self, 'composite'):
-            v['raw_output'] = self.fake.detach().float()
-            v['output'] = self.composite.detach().float()
+            v.update(raw_output=self.fake.detach().float(), output=self.composite.detach().float())
         return v
 

@@ -23,12 +23,10 @@ import torch
 import torch.nn.functional as F
 
 from data.scene_objects import FUSION_RULES, foreground, object_crops
+from data.siedob_constants import OBJECT_ORDER
 from models.networks.siedob_objects import inpaint_objects, style_objects
 from util.errors import UserError
 from util.tensors import edge_map, one_hot
-
-#: the object classes in upstream's order (inst_Gs: cars, then persons)
-OBJECT_ORDER = (26, 24)
 
 
 class Scene(NamedTuple):
@@ -39,13 +37,6 @@ class Scene(NamedTuple):
     segmap: torch.Tensor    # S, N×L×H×W one-hot
     edges: torch.Tensor     # E · M, N×1×H×W
     instance: torch.Tensor  # N×1×H×W ids, or None
-
-
-def check_size(batch, size_rule, what='SIEDOB'):
-    """A one-line error for a batch of a size the nets cannot run on."""
-    h, w = batch['image'].shape[-2:]
-    if not size_rule.accepts(h, w):
-        raise UserError(f'{what} cannot run on {w}×{h} (W×H) images: {size_rule.describe()}')
 
 
 def scene_inputs(batch, label_nc, keep_label_0, device, source=None):

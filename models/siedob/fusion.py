@@ -16,17 +16,18 @@ inpainting decoders take one power iteration per call (``--frozen_eval`` keeps t
 import os
 
 import torch
-import torch.nn.functional as F
 
-from models.base_model import GANModel, add_gan_loss_options, width_arch
-from models.networks import fast
+from data.object_references import RUN_REFERENCES, add_style_dir_option, references_for
+from models.base_model import GANModel, add_gan_loss_options, switch_nets, width_arch
 from models.networks.discriminators import SNPatchDiscriminator
 from models.networks.init import init_weights
 from models.networks.losses import HingeGANLoss
 from models.networks.siedob import FusionNetwork
-from data.object_references import references_for
-from models.siedob.composition import check_size, compose, edit_scene, fuse, scene_inputs
-from models.siedob.parts import AUTHORS_FILES, GENERATION_STAGES, load_parts, part_nets
+from models.runtime import add_forward_options
+from models.siedob import set_stage_defaults
+from models.siedob.composition import compose, edit_scene, fuse, scene_inputs
+from models.legacy import SIEDOB_FILES
+from models.siedob.parts import GENERATION_STAGES, load_parts, missing_part_hint, part_nets
 from util.checkpoint import make_checkpoint, save_checkpoint
 from util.errors import UserError
 from util.sizes import SizeRule
@@ -46,13 +47,9 @@ def add_composition_options(g):
 def add_editor_options(parser):
     """test.py's flags for SIEDOB's end-to-end edit (``--model siedob``, or a fusion checkpoint)."""
     g = parser.add_argument_group('siedob editing')
-    fast.add_forward_options(g)
+    add_forward_options(g)
     add_composition_options(g)
-    g.add_argument('--style_dir', default=None,
-                   help='references for wholly edited objects: <dir>/<car|person>/{images,inst_mask}/<stem>.{jpg,png} '
-                        '(upstream fusion/example/object_style/); sorted by file name, object k of a class takes '
-                        'reference k mod N. Default: the dataset\'s object crops (object_datasets/<class>/train/; '
-                        'the demo\'s, cut on first use, when the dataset has none)')
+    add_style_dir_option(g, is_train=False)
 
 
 def add_submodel_options(g):
@@ -61,7 +58,7 @@ def add_submodel_options(g):
                         'object_style.pth, bg.pth (ours or the authors\'; upstream fusion/submodels/)')
     for stage in GENERATION_STAGES:
         g.add_argument(f'--{stage}_checkpoint', default=None,
-                       help=f'the {stage.replace("_", "-")} stage\'s file (default: <--submodels>/{AUTHORS_FILES[stage]})')
+                       help=f'the {stage.replace("_", "-")} stage\'s file (default: <--submodels>/{SIEDOB_FILES[stage]})')
 
 
 def submodel_paths(opt):
@@ -69,10 +66,10 @@ def submodel_paths(opt):
     for stage in GENERATION_STAGES:
         path = getattr(opt, f'{stage}_checkpoint', None)
         if path is None and getattr(opt, 'submodels', None):
-            path = os.path.join(opt.submodels, AUTHORS_FILES[stage])
+            path = os.path.join(opt.submodels, SIEDOB_FILES[stage])
         if path is None:
             raise UserError(f'the fusion stage composes the three trained stages: give --submodels DIR (holding '
-                            f'{", ".join(AUTHORS_FILES[s] for s in GENERATION_STAGES)}) or --{stage}_checkpoint FILE')
+                            f'{", ".join(SIEDOB_FILES[s] for s in GENERATION_STAGES)}) or --{stage}_checkpoint FILE')
         paths[stage] = path
     return paths
 
@@ -86,8 +83,8 @@ class SIEDOBFusionModel(GANModel):
     discriminator_names = ('netD_F',)
     arch_options = ('ngf', 'ndf', 'color_order')
     size_rule = SIEDOB_SIZE_RULE
-    missing_net_hint = 'give the fusion stage\'s latest.pth written by train.py --model siedob --stage fusion, ' \
-                       'or the authors\' Fnet.pth'
+    missing_net_hint = missing_part_hint('fusion')
+    arch_from_opt = staticmethod(width_arch)
 
     @staticmethod
     def modify_commandline_options(parser, is_train):
@@ -95,7 +92,7 @@ class SIEDOBFusionModel(GANModel):
             add_editor_options(parser)
             return parser
         g = parser.add_argument_group('siedob fusion stage')
-        fast.add_forward_options(g)
+        add_forward_options(g)
         add_gan_loss_options(g, is_train, lambda_l1=0.0)  # upstream: λ_GAN 1, λ_VGG 10, no L1
         add_composition_options(g)
         if is_train:
@@ -103,13 +100,12 @@ class SIEDOBFusionModel(GANModel):
             g.add_argument('--frozen_eval', action='store_true',
                            help='fix: keep the frozen stages in eval mode; upstream leaves them in train mode, so '
                                 'their spectral norms take a power iteration at every call (not saved)')
-        # upstream fusion/train.py: Adam 2e-4 for G and D, ngf 32 (hard-coded)
-        parser.set_defaults(lr=2e-4, D_lr_mult=1.0, ngf=32)
+        set_stage_defaults(parser, is_train, batch_size=30, ngf=32)  # upstream fusion/train.py, F_stage.py
         return parser
 
     def __init__(self, opt, device, arch=None, vgg_features=None):
-        super().__init__(opt, device)
-        self._arch = a = width_arch(opt, arch)
+        super().__init__(opt, device, arch)
+        a = self.arch()
         self.label_nc, self.color_order = opt.label_nc, a['color_order']
         self.netG_F = init_weights(FusionNetwork(a['ngf']), getattr(opt, 'init_type', 'gaussian'))
         self.net_names = ('netG_F',)
@@ -154,8 +150,7 @@ class SIEDOBFusionModel(GANModel):
 
     def set_forward(self, impl, semantic_window=None):
         super().set_forward(impl, semantic_window)
-        for net in self.frozen_nets():
-            fast.set_impl(net, impl, False)
+        switch_nets(self.frozen_nets(), impl, False)
 
     def train(self):
         super().train()
@@ -168,24 +163,26 @@ class SIEDOBFusionModel(GANModel):
             net.eval()
 
     def prepare_run_folder(self, folder):
-        """Copy the frozen stages' generators into the run folder under the authors' names, so that
-        it is a complete checkpoint folder for ``test.py --model siedob --checkpoints_dir`` (with
-        latest.pth as the fusion network)."""
+        """Copy the frozen stages' generators into the run folder under the authors' names, and the
+        style references (``references/``, at most ``KEPT_PER_CLASS`` per class), so that it is a
+        complete checkpoint folder for ``test.py --model siedob --checkpoints_dir`` (with latest.pth
+        as the fusion network) that edits the same from any folder."""
+        references_for(self.opt, self.color_order).keep(os.path.join(folder, RUN_REFERENCES))
         for stage, part in self.parts.items():
             nets = {n: {k: v.detach().cpu() for k, v in getattr(part, n).state_dict().items()}
                     for n in part.inference_nets}
             save_checkpoint(make_checkpoint('siedob', part.arch(), nets, stage=stage,
                                             opt={'source': self.submodel_paths[stage]}),
-                            os.path.join(folder, AUTHORS_FILES[stage]))
+                            os.path.join(folder, SIEDOB_FILES[stage]))
 
     # ---- one iteration ---------------------------------------------------------------------------------
     def set_input(self, batch):
-        """batch: image, label, instance, mask (scene samples) and ``refs``: per class (26, 24) the
+        """batch: image, label, instance, mask (scene samples) and ``refs``: per object class the
         sample's style references, image N×4×3×64×64 and mask N×4×1×64×64 (flattened sample-major:
         object k of a class takes reference k mod 4N, as upstream)."""
-        check_size(batch, self.size_rule)
+        self.check_size(batch['image'], 'SIEDOB')
         bg = self.parts['background']
-        self.scene = scene_inputs(batch, bg.label_nc, bg._arch.get('keep_label_0', False), self.device)
+        self.scene = scene_inputs(batch, bg.label_nc, bg.keep_label_0, self.device)
         self.image, self.mask, self.label = self.scene.image, self.scene.mask, self.scene.label
         refs = batch['refs']
         self.refs = {int(c): (r['image'].flatten(0, 1).to(self.device), r['mask'].flatten(0, 1).to(self.device))
@@ -209,36 +206,23 @@ class SIEDOBFusionModel(GANModel):
     def edit(self, batch):
         """The end-to-end edit with the current fusion network, as the editor makes it from this
         run's folder (train-time FID: ``--eval_freq``); references as the editor's."""
-        check_size(batch, self.size_rule)
+        self.check_size(batch['image'], 'SIEDOB')
         bg = self.parts['background']
-        self.scene = scene_inputs(batch, bg.label_nc, bg._arch.get('keep_label_0', False), self.device)
-        if self._references is None:
-            self._references = references_for(self.opt, self.color_order)
+        self.scene = scene_inputs(batch, bg.label_nc, bg.keep_label_0, self.device)
+        if self._references is None:  # those the run folder carries, as the editor's
+            run_folder = os.path.join(self.opt.checkpoints_dir, self.opt.name)
+            self._references = references_for(self.opt, self.color_order, run_folder)
         with self.runtime.autocast():
             self.composition, self.fake, self.output = edit_scene(
                 self.scene, part_nets(self.parts), self.netG_F, self._references.on(self.device), self.opt.bg_inputs)
         return self.output.float()
 
     def compute_D_loss(self):
-        g = self.opt.lambda_gan
-        fake = self.criterion_gan(self.wrap('netD_F')(self.output.detach()), False) * g
-        real = self.criterion_gan(self.wrap('netD_F')(self.image), True) * g
-        self.losses.update(D_fake=fake.detach(), D_real=real.detach(), D=(fake + real).detach())
-        return fake + real
+        return self.hinge_D(self.wrap('netD_F'), self.output, self.image)
 
     def compute_G_loss(self):
-        o = self.opt
-        # through the raw (not DDP) discriminator: no D gradients to synchronise here
-        gan = self.criterion_gan(self.netD_F(self.output), True, for_discriminator=False) * o.lambda_gan
-        total = gan
-        self.losses['G_GAN'] = gan.detach()
-        if o.lambda_l1 > 0:
-            l1 = F.l1_loss(self.fake, self.image) * o.lambda_l1
-            self.losses['G_L1'] = l1.detach()
-            total = total + l1
-        total = total + self.vgg_term(self.fake, self.image)
-        self.losses['G'] = total.detach()
-        return total
+        gan = self.gan_term(self.netD_F, self.output)
+        return gan + self.l1_term(self.fake, self.image) + self.vgg_term(self.fake, self.image)
 
     def get_current_visuals(self):
         v = {'input': self.image, 'label': self.label, 'masked_input': self.image * (1 - self.mask)}

@@ -17,11 +17,13 @@ initialisation, as the authors' object trainers (no N(0, 0.02)). The object-styl
 import torch
 import torch.nn.functional as F
 
+from data.siedob_constants import OBJECT_CLASSES
 from models.base_model import GANModel, add_gan_loss_options, width_arch
 from models.networks.discriminators import SNPatchDiscriminator
 from models.networks.losses import HingeGANLoss
 from models.networks.siedob_objects import ObjectInpaintingGenerator, ObjectStyleGenerator
-from util.errors import UserError
+from models.siedob import set_stage_defaults
+from models.siedob.parts import missing_part_hint
 from util.sizes import SizeRule
 
 
@@ -29,27 +31,61 @@ def add_object_edit_options(parser, reference):
     """test.py's flags for editing one object crop (with --image_path, --mask_path, --output_path)."""
     g = parser.add_argument_group('editing one object crop')
     g.add_argument('--inst_mask_path', default=None, help='the object\'s instance mask (white = the object)')
-    g.add_argument('--object_class', choices=['car', 'person'], default=None, help='the object\'s class')
+    g.add_argument('--object_class', choices=list(OBJECT_CLASSES), default=None, help='the object\'s class')
     if reference:
         g.add_argument('--ref_image_path', default=None,
                        help='a reference object crop whose style the object takes (default: its own)')
         g.add_argument('--ref_inst_mask_path', default=None, help='the reference\'s instance mask')
 
 
-class SIEDOBObjectInpaintingModel(GANModel):
+class ObjectStage(GANModel):
+    """What SIEDOB's two object stages share: one generator ``netG`` on batches of 64×64 object crops
+    (image X, instance mask K, class map C), one patch discriminator, PyTorch's default
+    initialisation, and test.py editing one crop at a time."""
     model_name = 'siedob'
-    stage = 'object_inpainting'
-    dataset_items = 'siedob_objects'
     edits = 'object'
     inference_nets = ('netG',)
     generator_names = ('netG',)
-    discriminator_names = ('netD_inp',)
     arch_options = ('ngf', 'ndf', 'color_order')
+    # no label_nc: the nets see a 3-channel class map, whatever the scene's labels
+    arch_from_opt = staticmethod(width_arch)
+    #: the generator's class, its discriminator's input channels, and the network's name in messages
+    generator_class, discriminator_nc, network = None, 0, ''
+
+    @property
+    def missing_net_hint(self):
+        return missing_part_hint(self.stage)
+
+    def __init__(self, opt, device, arch=None, vgg_features=None):
+        super().__init__(opt, device, arch)
+        a = self.arch()
+        self.label_nc, self.color_order = opt.label_nc, a['color_order']
+        self.netG = self.generator_class(a['ngf'])
+        self.net_names = ('netG',)
+        if not self.is_train:
+            return
+        d_name, = self.discriminator_names
+        setattr(self, d_name, SNPatchDiscriminator(self.discriminator_nc, 6, a['ndf'], pad_type='zero',
+                                                   sparse_labels=False))
+        self.net_names = ('netG', d_name)
+        self.criterion_gan = HingeGANLoss()
+        self.vgg = self.make_vgg_loss(vgg_features)
+
+    def set_input(self, batch):
+        """batch: image X N×3×64×64, inst_mask K N×1×64×64, class_map C N×3×64×64 (and the stage's own)."""
+        self.image, self.inst_mask, self.class_map = self.on_device(batch, 'image', 'inst_mask', 'class_map')
+        self.check_size(self.image, f'the {self.network}', 'crops')
+        self.target = self.image * self.inst_mask
+
+
+class SIEDOBObjectInpaintingModel(ObjectStage):
+    stage = 'object_inpainting'
+    dataset_items = 'siedob_objects'
+    discriminator_names = ('netD_inp',)
     # four stride-2 encoders; the six-layer discriminator needs 64 pixels for one score
     size_rule = SizeRule(16, 64, 'object crops of at least 64×64')
-    missing_net_hint = ('give the object-inpainting stage\'s latest.pth written by train.py --model siedob --stage '
-                        'object_inpainting, or the authors\' object_inpainting.pth')
     graph_inputs = ('visible', 'inst_mask', 'mask', 'class_map', 'target')
+    generator_class, discriminator_nc, network = ObjectInpaintingGenerator, 3 + 1 + 3, 'object-inpainting network'
 
     @staticmethod
     def modify_commandline_options(parser, is_train):
@@ -57,35 +93,13 @@ class SIEDOBObjectInpaintingModel(GANModel):
         add_gan_loss_options(g, is_train, lambda_l1=10.0)  # upstream: λ_L1 10, λ_GAN 1, λ_VGG 10, ndf 64
         if not is_train:
             add_object_edit_options(parser, reference=False)
-        # upstream instance_inpainting: Adam 2e-4 for G and D, ngf 64 (hard-coded)
-        parser.set_defaults(lr=2e-4, D_lr_mult=1.0, ngf=64)
+        set_stage_defaults(parser, is_train, batch_size=90, ngf=64)  # upstream instance_inpainting/
         return parser
 
-    def __init__(self, opt, device, arch=None, vgg_features=None):
-        super().__init__(opt, device)
-        # no label_nc: the nets see a 3-channel class map, whatever the scene's labels
-        self._arch = a = width_arch(opt, arch)
-        self.label_nc, self.color_order = opt.label_nc, a['color_order']
-        self.netG = ObjectInpaintingGenerator(a['ngf'])
-        self.net_names = ('netG',)
-        if not self.is_train:
-            return
-        self.netD_inp = SNPatchDiscriminator(3 + 1 + 3, 6, a['ndf'], pad_type='zero', sparse_labels=False)
-        self.net_names = ('netG', 'netD_inp')
-        self.criterion_gan = HingeGANLoss()
-        self.vgg = self.make_vgg_loss(vgg_features)
-
     def set_input(self, batch):
-        """batch: image X N×3×64×64, inst_mask K and mask M (already ·K) N×1×64×64, class_map C N×3×64×64."""
-        dev = self.device
-        self.image = batch['image'].to(dev, non_blocking=True)
-        self.inst_mask = batch['inst_mask'].to(dev, non_blocking=True)
-        self.mask = batch['mask'].to(dev, non_blocking=True) * self.inst_mask
-        self.class_map = batch['class_map'].to(dev, non_blocking=True)
-        h, w = self.image.shape[-2:]
-        if not self.size_rule.accepts(h, w):
-            raise UserError(f'the object-inpainting network cannot run on {w}×{h} crops: {self.size_rule.describe()}')
-        self.target = self.image * self.inst_mask
+        """batch: X, K, C and the hole M N×1×64×64 (restricted to the object here)."""
+        super().set_input(batch)
+        self.mask = self.on_device(batch, 'mask')[0] * self.inst_mask
         self.visible = self.target * (1 - self.mask)
 
     def forward(self):
@@ -104,32 +118,21 @@ class SIEDOBObjectInpaintingModel(GANModel):
         return (net or self.wrap('netD_inp'))(torch.cat([image, self.mask, self.class_map], 1))
 
     def compute_D_loss(self):
-        fake = self.criterion_gan(self._discriminate(self.composite.detach()), False) * self.opt.lambda_gan
-        real = self.criterion_gan(self._discriminate(self.target), True) * self.opt.lambda_gan
-        self.losses.update(D_fake=fake.detach(), D_real=real.detach(), D=(fake + real).detach())
-        return fake + real
+        return self.hinge_D(self._discriminate, self.composite, self.target)
 
     def compute_G_loss(self):
-        o = self.opt
-        l1 = F.l1_loss(self.fake, self.target) * o.lambda_l1
-        # through the raw (not DDP) discriminator: no D gradients to synchronise here
-        gan = self.criterion_gan(self._discriminate(self.composite, self.netD_inp), True,
-                                 for_discriminator=False) * o.lambda_gan
-        total = l1 + gan
-        self.losses.update(G_L1=l1.detach(), G_GAN=gan.detach())
-        total = total + self.vgg_term(self.fake, self.target)
-        self.losses['G'] = total.detach()
-        return total
+        l1 = self.l1_term(self.fake, self.target)
+        gan = self.gan_term(lambda x: self._discriminate(x, self.netD_inp), self.composite)
+        return l1 + gan + self.vgg_term(self.fake, self.target)
 
     def get_current_visuals(self):
         v = {'crop': self.image, 'masked_input': self.visible, 'hole': self.mask}
         if hasattr(self, 'composite'):
-            v['raw_output'] = self.fake.detach().float()
-            v['output'] = self.composite.detach().float()
+            v.update(raw_output=self.fake.detach().float(), output=self.composite.detach().float())
         return v
 
 
-class SIEDOBObjectStyleModel(GANModel):
+class SIEDOBObjectStyleModel(ObjectStage):
     """The style-diversity object generator (``--stage object_style``; upstream
     ``instance_style/trainer.py``): draws a whole object from its class map C in the style of a
     reference. Two passes per iteration, the object's own style (a reconstruction) and a reference
@@ -142,18 +145,12 @@ class SIEDOBObjectStyleModel(GANModel):
     (the VGG term pulls the reference-guided output towards the target's own look too, as upstream;
     the cycle term's weight is 1: upstream's lambda_style 100 is unused). Adam 2e-4, batch 50
     upstream, PyTorch's default initialisation."""
-    model_name = 'siedob'
     stage = 'object_style'
     dataset_items = 'siedob_objects_ref'
-    edits = 'object'
-    inference_nets = ('netG',)
-    generator_names = ('netG',)
     discriminator_names = ('netD_style',)
-    arch_options = ('ngf', 'ndf', 'color_order')
     size_rule = SizeRule(8, 64, 'object crops of at least 64×64')
-    missing_net_hint = ('give the object-style stage\'s latest.pth written by train.py --model siedob --stage '
-                        'object_style, or the authors\' object_style.pth')
     graph_inputs = ('target', 'inst_mask', 'class_map', 'ref', 'ref_class_map')
+    generator_class, discriminator_nc, network = ObjectStyleGenerator, 3 + 3, 'object-style network'
 
     @staticmethod
     def modify_commandline_options(parser, is_train):
@@ -164,39 +161,18 @@ class SIEDOBObjectStyleModel(GANModel):
                            help='weight of the style-cycle (cosine) loss (upstream: 1; its lambda_style 100 is unused)')
         else:
             add_object_edit_options(parser, reference=True)
-        parser.set_defaults(lr=2e-4, D_lr_mult=1.0, ngf=32)  # upstream instance_style: ngf 32 (hard-coded)
+        set_stage_defaults(parser, is_train, batch_size=50, ngf=32)  # upstream instance_style/
         return parser
 
-    def __init__(self, opt, device, arch=None, vgg_features=None):
-        super().__init__(opt, device)
-        self._arch = a = width_arch(opt, arch)
-        self.label_nc, self.color_order = opt.label_nc, a['color_order']
-        self.netG = ObjectStyleGenerator(a['ngf'])
-        self.net_names = ('netG',)
-        if not self.is_train:
-            return
-        self.netD_style = SNPatchDiscriminator(3 + 3, 6, a['ndf'], pad_type='zero', sparse_labels=False)
-        self.net_names = ('netG', 'netD_style')
-        self.criterion_gan = HingeGANLoss()
-        self.vgg = self.make_vgg_loss(vgg_features)
-
     def set_input(self, batch):
-        """batch: image X, inst_mask K, class_map C, and the reference's ref_image, ref_inst_mask,
-        ref_class_map (a reference is the target itself when absent: its own style)."""
-        dev = self.device
-        self.image = batch['image'].to(dev, non_blocking=True)
-        self.inst_mask = batch['inst_mask'].to(dev, non_blocking=True)
-        self.class_map = batch['class_map'].to(dev, non_blocking=True)
-        h, w = self.image.shape[-2:]
-        if not self.size_rule.accepts(h, w):
-            raise UserError(f'the object-style network cannot run on {w}×{h} crops: {self.size_rule.describe()}')
-        self.target = self.image * self.inst_mask
-        ref = batch.get('ref_image')
-        if ref is None:
+        """batch: X, K, C, and the reference's ref_image, ref_inst_mask, ref_class_map (a reference
+        is the target itself when absent: its own style)."""
+        super().set_input(batch)
+        if batch.get('ref_image') is None:
             self.ref, self.ref_class_map = self.target, self.class_map
         else:
-            self.ref = ref.to(dev, non_blocking=True) * batch['ref_inst_mask'].to(dev, non_blocking=True)
-            self.ref_class_map = batch['ref_class_map'].to(dev, non_blocking=True)
+            ref, ref_mask, self.ref_class_map = self.on_device(batch, 'ref_image', 'ref_inst_mask', 'ref_class_map')
+            self.ref = ref * ref_mask
 
     def forward(self):
         g = self.wrap('netG')
@@ -219,29 +195,22 @@ class SIEDOBObjectStyleModel(GANModel):
         return (net or self.wrap('netD_style'))(torch.cat([images, self.class_map.repeat(2, 1, 1, 1)], 1))
 
     def compute_D_loss(self):
-        fake = self.criterion_gan(self._discriminate(self.fakes.detach()), False) * self.opt.lambda_gan
-        real = self.criterion_gan(self._discriminate(self.target.repeat(2, 1, 1, 1)), True) * self.opt.lambda_gan
-        self.losses.update(D_fake=fake.detach(), D_real=real.detach(), D=(fake + real).detach())
-        return fake + real
+        return self.hinge_D(self._discriminate, self.fakes, self.target.repeat(2, 1, 1, 1))
 
     def compute_G_loss(self):
-        o = self.opt
-        l1 = F.l1_loss(self.rec, self.target) * o.lambda_l1
-        gan = self.criterion_gan(self._discriminate(self.fakes, self.netD_style), True,
-                                 for_discriminator=False) * o.lambda_gan
-        cycle = style_cycle_loss(self.codes, self.cycles) * o.lambda_cycle
+        l1 = self.l1_term(self.rec, self.target)
+        gan = self.gan_term(lambda x: self._discriminate(x, self.netD_style), self.fakes)
+        cycle = style_cycle_loss(self.codes, self.cycles) * self.opt.lambda_cycle
+        self.losses['G_cycle'] = cycle.detach()
         total = l1 + gan + cycle
-        self.losses.update(G_L1=l1.detach(), G_GAN=gan.detach(), G_cycle=cycle.detach())
         if self.vgg is not None:  # both passes against the object itself (concatenated only when needed)
             total = total + self.vgg_term(torch.cat([self.rec, self.sty]), self.target.repeat(2, 1, 1, 1))
-        self.losses['G'] = total.detach()
         return total
 
     def get_current_visuals(self):
         v = {'object': self.target, 'reference': self.ref, 'class_map': self.class_map}
         if hasattr(self, 'sty'):
-            v['reconstruction'] = self.rec.detach().float()
-            v['reference_style'] = self.sty.detach().float()
+            v.update(reconstruction=self.rec.detach().float(), reference_style=self.sty.detach().float())
         return v
 
 

@@ -4,15 +4,18 @@ file, ours (``train.py --model siedob --stage S``'s ``latest.pth``) or the autho
 """
 import os
 
-from models.legacy import SIEDOB_PARTS, load_checkpoint
+from models.legacy import SIEDOB_FILES, SIEDOB_PARTS, load_checkpoint
 from util.checkpoint import describe_model
 from util.errors import UserError
 
-#: stage -> the authors' file name (upstream fusion/networks/G_stage.py, test_one_image.py)
-AUTHORS_FILES = {'object_inpainting': 'object_inpainting.pth', 'object_style': 'object_style.pth',
-                 'background': 'bg.pth', 'fusion': 'Fnet.pth'}
 #: the three stages the fusion stage composes (frozen)
 GENERATION_STAGES = ('object_inpainting', 'object_style', 'background')
+
+
+def missing_part_hint(stage):
+    """What to give for a stage's network: our run's file, or the authors'."""
+    return (f'give the {stage.replace("_", "-")} stage\'s latest.pth written by train.py --model siedob --stage '
+            f'{stage}, or the authors\' {SIEDOB_FILES[stage]}')
 
 
 def read_part(path, stage):
@@ -20,12 +23,12 @@ def read_part(path, stage):
     it is missing, unreadable or another model's or stage's."""
     if not os.path.isfile(path):
         raise UserError(f'{path} not found: SIEDOB\'s {SIEDOB_PARTS[stage]} (train it with train.py --model siedob '
-                        f'--stage {stage}, or give the authors\' {AUTHORS_FILES[stage]})')
+                        f'--stage {stage}, or give the authors\' {SIEDOB_FILES[stage]})')
     ckpt = load_checkpoint(path)
     if ckpt.get('model') != 'siedob' or ckpt.get('stage') != stage:
         raise UserError(f'{path} is a {describe_model(ckpt)} checkpoint, not SIEDOB\'s {SIEDOB_PARTS[stage]}: give the '
                         f'file written by train.py --model siedob --stage {stage}, or the authors\' '
-                        f'{AUTHORS_FILES[stage]}')
+                        f'{SIEDOB_FILES[stage]}')
     return ckpt
 
 
@@ -48,7 +51,7 @@ def build_part(opt, device, stage, ckpt, path):
 
 def check_compatible(parts):
     """All parts must see colours in one order, and the background's labels are the scene's."""
-    orders = {stage: p._arch.get('color_order') for stage, p in parts.items()}
+    orders = {stage: p.color_order for stage, p in parts.items()}
     if len(set(orders.values())) > 1:
         listed = ', '.join(f'{s} {o}' for s, o in orders.items())
         raise UserError(f'SIEDOB\'s parts were trained with different colour orders ({listed}): retrain or convert '

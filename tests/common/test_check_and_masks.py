@@ -1,8 +1,13 @@
-"""data/check.py (dataset checker) and scripts/make_masks.py (deterministic evaluation masks).
+"""data/check.py (the dataset checker) with its command line scripts/check_dataset.py, and
+data/mask_sets.py with its command line scripts/make_masks.py (deterministic evaluation masks,
+masks.json, verifying a copy).
 
 Tiny Cityscapes-format datasets are built in tmp_path: 512×256 and 256×256 JPEG images, 'L' label
 PNGs (labelIds) and 16-bit instanceIds PNGs (class·1000+k on a car, class ids elsewhere).
 """
+import base64
+import copy
+import hashlib
 import json
 import os
 import subprocess
@@ -14,7 +19,6 @@ from PIL import Image
 
 from data import check
 from data import mask_sets
-from scripts import make_masks
 from util.errors import UserError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -56,17 +60,23 @@ def split_path(root, split, *parts):
     return os.path.join(str(root), NAME, split, *parts)
 
 
-def run_check(root, capsys, *extra):
-    code = check.main(['--dataroot', str(root), '--dataset_name', NAME, *extra])
-    out = capsys.readouterr().out
-    return code, out
+def check_command(*argv):
+    return subprocess.run([sys.executable, 'scripts/check_dataset.py', *argv], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300)
+
+
+def run_check(root, *extra):
+    """(exit status, printed report) of scripts/check_dataset.py on the dataset (train.py's default model)."""
+    res = check_command('--dataroot', str(root), '--dataset_name', NAME, *extra)
+    assert 'Traceback' not in res.stderr, res.stderr
+    return res.returncode, res.stdout
 
 
 # ---- data/check.py ---------------------------------------------------------------------------
 
-def test_clean_dataset_is_ok(tmp_path, capsys):
+def test_clean_dataset_is_ok(tmp_path):
     root = make_dataset(tmp_path)
-    code, out = run_check(root, capsys)
+    code, out = run_check(root)
     assert code == 0
     last = out.strip().splitlines()[-1]
     assert last.startswith('OK:'), out
@@ -140,7 +150,7 @@ def _orphan_label(root):
     (_small_train_image, 'WARN', 'train_too_small'),
     (_orphan_label, 'WARN', 'orphan_labels'),
 ])
-def test_defects_are_reported(tmp_path, capsys, defect, level, check_name):
+def test_defects_are_reported(tmp_path, defect, level, check_name):
     root = make_dataset(tmp_path)
     file, words = defect(root)
     res = check.check_dataset(str(root), NAME)
@@ -151,21 +161,21 @@ def test_defects_are_reported(tmp_path, capsys, defect, level, check_name):
     for w in words:
         assert w in f['message'], (w, f['message'])
 
-    code, out = run_check(root, capsys)
+    out = check.format_report(res)   # what the command line prints
     lines = [ln for ln in out.splitlines() if ln.startswith(level)]
     assert len(lines) == 1 and file in lines[0], out
     last = out.strip().splitlines()[-1]
     if level == 'ERROR':
-        assert code == 1 and last == 'FAILED: 1 error, 0 warnings', out
+        assert not res['ok'] and last == 'FAILED: 1 error, 0 warnings', out
     else:
-        assert code == 0 and last.startswith('OK:') and '1 warning' in last, out
+        assert res['ok'] and last.startswith('OK:') and '1 warning' in last, out
 
 
-def test_masks_too_few_and_wrong_size(tmp_path, capsys):
+def test_masks_too_few_and_wrong_size(tmp_path):
     root = make_dataset(tmp_path)
     mdir = tmp_path / 'masks'
     mask_sets.make_masks(str(mdir), count=2, size='256', quiet=True)
-    code, out = run_check(root, capsys, '--mask_dir', str(mdir))
+    code, out = run_check(root, '--mask_dir', str(mdir))
     assert code == 1
     assert 'ERROR' in out and 'has 2 mask(s) but the test split has 3 image(s)' in out
     assert '== masks (' in out
@@ -181,10 +191,10 @@ def test_masks_too_few_and_wrong_size(tmp_path, capsys):
     assert res['stats']['masks']['checked'] == 3
 
 
-def test_test_sizes_info_max_files_and_json(tmp_path, capsys):
+def test_test_sizes_info_max_files_and_json(tmp_path):
     root = make_dataset(tmp_path, test=((256, 256), (300, 256), (300, 256)))
     jpath = tmp_path / 'out' / 'report.json'
-    code, out = run_check(root, capsys, '--json', str(jpath))
+    code, out = run_check(root, '--json', str(jpath))
     assert code == 0
     info = [ln for ln in out.splitlines() if ln.startswith('INFO')]
     assert len(info) == 1 and '2 test image(s) are 300×256' in info[0] and 'test.py resizes' in info[0]
@@ -193,28 +203,21 @@ def test_test_sizes_info_max_files_and_json(tmp_path, capsys):
     assert data['info'][0]['check'] == 'test_size' and data['stats']['test']['sizes'] == {'300x256': 2, '256x256': 1}
 
     _corrupt_image(root)                    # test_02: the last one, not seen with --max_files 2
-    code, out = run_check(root, capsys, '--max_files', '2', '--splits', 'test')
+    code, out = run_check(root, '--max_files', '2', '--splits', 'test')
     assert code == 0 and 'stats: 3 images, 2 checked' in out and '== train ==' not in out
-    code, out = run_check(root, capsys, '--splits', 'test', '--json', str(jpath))
+    code, out = run_check(root, '--splits', 'test', '--json', str(jpath))
     assert code == 1
     data = json.loads(jpath.read_text())
     assert data['ok'] is False and data['errors'][0]['file'] == 'images/test_02.jpg'
 
 
-def test_bad_use_exits_2_with_one_line(tmp_path, capsys):
-    with pytest.raises(SystemExit) as e:
-        check.main(['--dataroot', str(tmp_path), '--dataset_name', NAME])
-    assert e.value.code == 2
-    err = capsys.readouterr().err.strip()
-    assert err.startswith('error: dataset folder not found') and '\n' not in err
-    with pytest.raises(SystemExit) as e:
-        check.main(['--dataroot', str(tmp_path), '--dataset_name', 'custom'])
-    assert e.value.code == 2 and '--label_nc' in capsys.readouterr().err
-    # the real command line: exit status and no traceback
-    r = subprocess.run([sys.executable, '-m', 'data.check', '--dataroot', str(tmp_path), '--dataset_name', NAME],
-                       cwd=ROOT, capture_output=True, text=True)
-    assert r.returncode == 2 and r.stderr.strip().startswith('error:') and 'Traceback' not in r.stderr
-    assert len(r.stderr.strip().splitlines()) == 1
+def test_bad_use_exits_2_with_one_line(tmp_path):
+    for argv, said in ((['--dataset_name', NAME], 'error: dataset folder not found'),
+                       (['--dataset_name', 'custom'], '--label_nc'),
+                       (['--dataset_name', NAME, '--model', 'nonesuch'], 'unknown --model')):
+        r = check_command('--dataroot', str(tmp_path), *argv)
+        assert r.returncode == 2 and r.stderr.startswith('error:') and said in r.stderr, r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1 and 'Traceback' not in r.stderr
 
 
 def test_custom_dataset_kinds(tmp_path):
@@ -230,7 +233,7 @@ def test_custom_dataset_kinds(tmp_path):
     assert res['stats']['train']['out_of_range_ids'] == {SKY: 2, CAR: 2}
 
 
-# ---- scripts/make_masks.py -------------------------------------------------------------------
+# ---- data/mask_sets.py, scripts/make_masks.py ------------------------------------------------
 
 def read_png(path):
     im = Image.open(path)
@@ -242,27 +245,185 @@ def files_of(folder):
     return sorted(f for f in os.listdir(folder) if f.endswith('.png'))
 
 
+def make_masks_cli(*argv):
+    """scripts/make_masks.py as a user runs it."""
+    return subprocess.run([sys.executable, 'scripts/make_masks.py', *map(str, argv)], cwd=ROOT,
+                          capture_output=True, text=True)
+
+
+def assert_one_line_error(r, *words):
+    assert r.returncode == 2 and 'Traceback' not in r.stderr, r.stderr
+    err = r.stderr.strip()
+    assert err.startswith('error:') and '\n' not in err, err
+    for w in words:
+        assert w in err, (w, err)
+
+
 def test_masks_are_deterministic_and_seeded(tmp_path):
     a, b, c = tmp_path / 'a', tmp_path / 'b', tmp_path / 'c'
-    r = subprocess.run([sys.executable, 'scripts/make_masks.py', '--out_dir', str(a), '--count', '12'],
-                       cwd=ROOT, capture_output=True, text=True)
+    r = make_masks_cli('--out_dir', a, '--count', 12)
     assert r.returncode == 0, r.stderr
     assert 'brush' in r.stdout and 'box' in r.stdout and 'mean %' in r.stdout
-    make_masks.main(['--out_dir', str(b), '--count', '12'])
-    make_masks.main(['--out_dir', str(c), '--count', '12', '--seed', '1'])
+    mask_sets.make_masks(str(b), count=12, quiet=True)
+    mask_sets.make_masks(str(c), count=12, seed=1, quiet=True)
     names = files_of(a)
     assert names == [f'{i:04d}.png' for i in range(12)] == files_of(b)
-    for n in names:
-        assert (a / n).read_bytes() == (b / n).read_bytes()
+    for n in names:                     # the pixels are what is reproducible, not the PNG bytes
+        np.testing.assert_array_equal(read_png(a / n), read_png(b / n))
     assert (a / 'masks.json').read_bytes() == (b / 'masks.json').read_bytes()
     meta = json.loads((a / 'masks.json').read_text())
-    differ = [n for n in names if (a / n).read_bytes() != (c / n).read_bytes()]
+    differ = [n for n in names if not np.array_equal(read_png(a / n), read_png(c / n))]
     fams = {m['file']: m['family'] for m in meta['masks']}
     assert {fams[n] for n in differ} == {'brush', 'outpainting', 'box'}   # right_half has no randomness
     # a prefix of a larger set is the smaller set
     mask_sets.make_masks(str(tmp_path / 'd'), count=5, quiet=True)
     for n in files_of(tmp_path / 'd'):
-        assert (a / n).read_bytes() == (tmp_path / 'd' / n).read_bytes()
+        np.testing.assert_array_equal(read_png(a / n), read_png(tmp_path / 'd' / n))
+
+
+# ---- masks.json: pixel hashes, verifying a copy ------------------------------------------------
+
+def rewrite_png(path, pixels, **save_options):
+    Image.fromarray(pixels).save(path, format='PNG', **save_options)
+
+
+def flip_one_pixel(path):
+    pixels = read_png(path).copy()
+    pixels[3, 5] = 255 - pixels[3, 5]
+    rewrite_png(path, pixels)
+
+
+def test_new_set_records_pixel_hashes_that_verify(tmp_path):
+    out = tmp_path / 'm'
+    meta = mask_sets.make_masks(str(out), count=6, size='64', quiet=True)
+    assert meta['format'] == 2 and 'H W uint8' in meta['pixels_sha256']
+    for rec in meta['masks']:
+        assert 'sha256' not in rec
+        pixels = read_png(out / rec['file'])
+        header = f'{pixels.shape[0]} {pixels.shape[1]} uint8\n'.encode('ascii')
+        assert rec['pixels_sha256'] == hashlib.sha256(header + pixels.tobytes()).hexdigest()
+    assert mask_sets.verify_mask_set(str(out)) == json.loads((out / 'masks.json').read_text())
+    r = make_masks_cli('--verify', out)
+    assert r.returncode == 0 and r.stdout.strip() == f'OK: the 6 masks in {out} match its masks.json (format 2)'
+
+
+def test_changed_pixels_fail_verification_recompression_does_not(tmp_path):
+    out = tmp_path / 'm'
+    mask_sets.make_masks(str(out), count=6, size='64', quiet=True)
+    for name in files_of(out):          # same pixels, other bytes: still the same set
+        before = (out / name).read_bytes()
+        rewrite_png(out / name, read_png(out / name), compress_level=0)
+        assert (out / name).read_bytes() != before
+    mask_sets.verify_mask_set(str(out))
+
+    flip_one_pixel(out / '0002.png')
+    with pytest.raises(UserError, match=r'0002\.png: pixels differ from masks\.json \(pixels_sha256\)'):
+        mask_sets.verify_mask_set(str(out))
+    assert_one_line_error(make_masks_cli('--verify', out), '1 problem(s)', '0002.png: pixels differ')
+
+    os.remove(out / '0004.png')
+    rewrite_png(out / '0009.png', read_png(out / '0001.png'))  # the loader would pair it with a test image
+    Image.fromarray(read_png(out / '0003.png')).convert('RGB').save(out / '0003.png')
+    with pytest.raises(UserError) as e:
+        mask_sets.verify_mask_set(str(out))
+    for words in ('4 problem(s)', '0002.png: pixels differ', '0003.png is not an 8-bit greyscale image',
+                  '0004.png is missing', '0009.png is not listed in masks.json'):
+        assert words in str(e.value), (words, str(e.value))
+
+
+# masks.json as data/mask_sets.py wrote it before its PNGs came from Pillow (format 1; this one for
+# --count 2 --size 64): the same keys as today, except that each record held 'sha256', the sha256 of
+# the file's bytes (written by a hand-written encoder), where today's hold 'pixels_sha256', and
+# there was no top-level 'pixels_sha256'. OLD_PNGS are those two files.
+OLD_MASKS_JSON = {
+    'format': 1,
+    'args': {'count': 2, 'size': '64x64', 'seed': 0, 'mix': ['brush', 'right_half', 'outpainting', 'box'],
+             'dataroot': None, 'dataset_name': None, 'label_nc': None, 'instance_format': None,
+             'inclusive_box': False},
+    'convention': '8-bit greyscale PNG, 255 = edited, 0 = known; file i pairs with test image i (sorted)',
+    'seeding': 'mask i: random.Random(a), np.random.RandomState(b), (a, b) = '
+               'np.random.SeedSequence([seed, i]).generate_state(2)',
+    'families': {'box': 'area a~U(0.1,0.5); rho=exp(U(-ln 2, ln 2)); bh=round(H*sqrt(a/rho)); '
+                        'bw=round(a*H*W/bh) nudged into the coverage range; top~randint(0,H-bh), '
+                        'left~randint(0,W-bw)'},
+    'software': {'python': '3.11.7', 'numpy': '2.4.6', 'pillow': '13.0.0'},
+    'summary': {'brush': {'count': 1, 'mean': 0.245117, 'min': 0.245117, 'max': 0.245117},
+                'right_half': {'count': 1, 'mean': 0.5, 'min': 0.5, 'max': 0.5}},
+    'masks': [{'file': '0000.png', 'family': 'brush', 'coverage': 0.245117, 'width': 64, 'height': 64,
+               'sha256': 'c280680ad34037576e9de72d51a380710eaa384ed7645bc8fec90160ca3a5ab7'},
+              {'file': '0001.png', 'family': 'right_half', 'coverage': 0.5, 'width': 64, 'height': 64,
+               'sha256': '73edbc0334968e0623733ba7e9df532b9fe36aa5ced000ba66e21335e2f05635'}],
+}
+OLD_PNGS = {name: base64.b64decode(data) for name, data in {
+    '0000.png': 'iVBORw0KGgoAAAANSUhEUgAAAEAAAABACAAAAACPAi4CAAAAy0lEQVR4AWMYBaNgFIyCUTAKRsEoIBv8RwYMJIP/6ICBJPAfG2Ag'
+                'HvzHDhiIBf9xAQbiwH/cgIEo8B83YCAG/McHGIgA//ECBoLgPwHAQAj8JwAYCIH/BAADAfCfEGAgAP4TAgwEwH9CgIEA+E8IMOAH'
+                '/wkCBvzgP0HAgB/8JwgY8IP/BAEDXvCfMGDAC/4TBgx4wX/CgAEv+E8YMOAD/4kADPjAfyIAAz7wnwjAgA/8JwIw4AP/iQAM+MB/'
+                'IgADPvCfCMCAD/wnAgAAqEfoQmPZZUYAAAAASUVORK5CYII=',
+    '0001.png': 'iVBORw0KGgoAAAANSUhEUgAAAEAAAABACAAAAACPAi4CAAABcElEQVR4AWMgBP4TAAyEwH8CgIEQ+E8AMBAC/wkABkLgPwHAQAj8'
+                'JwAYCIH/BAADIfCfAGAgBP4TAAyEwH8CgIEQ+E8AMBAC/wkABkLgPwHAQAj8JwAYCIH/BAADIfCfAGAgBP4TAAyEwH8CgIEQ+E8A'
+                'MBAC/wkABkLgPwHAQAj8JwAYCIH/BAADIfCfAGAgBP4TAAyEwH8CgIEQ+E8AMBAC/wkABkLgPwHAQAj8JwAYCIH/BAADIfCfAGAg'
+                'BP4TAAyEwH8CgIEQ+E8AMBAC/wkABkLgPwHAQAj8JwAYCIH/BAADIfCfAGAgBP4TAAyEwH8CgIEQ+E8AMBAC/wkABkLgPwHAQAj8'
+                'JwAYCIH/BAADIfCfAGAgBP4TAAyEwH8CgIEQ+E8AMBAC/wkABkLgPwHAQAj8JwAYCIH/BAADIfCfAGAgBP4TAAyEwH8CgIEQ+E8A'
+                'MBAC/wkABkLgPwHAQAj8JwAYCIH/BAADIfCfAAAAVC34ahH+bwYAAAAASUVORK5CYII=',
+}.items()}
+
+
+def write_old_masks_json(folder, meta):
+    (folder / 'masks.json').write_text(json.dumps(meta, indent=1) + '\n')
+
+
+def test_old_format_masks_json_has_todays_layout_but_the_hash(tmp_path):
+    """OLD_MASKS_JSON is what the old code wrote for this set: the arguments, summary and records
+    agree with today's, and only the hash differs."""
+    meta = mask_sets.make_masks(str(tmp_path / 'm'), count=2, size='64', quiet=True)
+    without_hashes = copy.deepcopy(OLD_MASKS_JSON)
+    for rec in without_hashes['masks'] + meta['masks']:
+        rec.pop('sha256', None)
+        rec.pop('pixels_sha256', None)
+    for key in ('args', 'convention', 'seeding', 'families', 'summary', 'masks'):
+        assert meta[key] == without_hashes[key], key
+    assert set(meta) == set(OLD_MASKS_JSON) | {'pixels_sha256'}
+    assert set(meta['software']) == set(OLD_MASKS_JSON['software'])
+
+
+def test_a_set_of_the_old_encoder_still_verifies(tmp_path):
+    out = tmp_path / 'old'
+    out.mkdir()
+    for name, data in OLD_PNGS.items():
+        (out / name).write_bytes(data)
+    write_old_masks_json(out, OLD_MASKS_JSON)
+    assert mask_sets.verify_mask_set(str(out))['format'] == 1
+    r = make_masks_cli('--verify', out)
+    assert r.returncode == 0 and 'format 1' in r.stdout, r.stderr
+    # its right_half mask holds the pixels that today's code writes (the brush's depend on Pillow's rasteriser)
+    new = tmp_path / 'new'
+    meta = mask_sets.make_masks(str(new), count=2, size='64', quiet=True)
+    np.testing.assert_array_equal(read_png(out / '0001.png'), read_png(new / '0001.png'))
+    assert mask_sets.pixels_sha256(read_png(out / '0001.png')) == meta['masks'][1]['pixels_sha256']
+
+
+def test_old_format_set_verifies_by_file_bytes(tmp_path):
+    """An old set whose files Pillow wrote: masks.json in the old layout, the hashes of these files' bytes."""
+    out = tmp_path / 'm'
+    mask_sets.make_masks(str(out), count=2, size='64', quiet=True)
+    old = copy.deepcopy(OLD_MASKS_JSON)
+    for rec in old['masks']:
+        rec['sha256'] = hashlib.sha256((out / rec['file']).read_bytes()).hexdigest()
+    write_old_masks_json(out, old)
+    assert mask_sets.verify_mask_set(str(out))['format'] == 1
+
+    flip_one_pixel(out / '0001.png')
+    with pytest.raises(UserError, match=r'0001\.png: file bytes differ from masks\.json \(sha256\)'):
+        mask_sets.verify_mask_set(str(out))
+    assert_one_line_error(make_masks_cli('--verify', out), '0001.png: file bytes differ')
+
+
+def test_verify_refuses_what_is_not_a_mask_set(tmp_path):
+    with pytest.raises(UserError, match='masks.json not found'):
+        mask_sets.verify_mask_set(str(tmp_path))
+    write_old_masks_json(tmp_path, {**OLD_MASKS_JSON, 'format': 3})
+    with pytest.raises(UserError, match='has format 3; this version reads formats 1, 2'):
+        mask_sets.verify_mask_set(str(tmp_path))
 
 
 def test_mask_families_and_metadata(tmp_path):
@@ -307,23 +468,18 @@ def test_box_coverage_range_and_nonsquare(tmp_path):
             assert np.ptp(ys) + 1 == 128 and np.ptp(xs) + 1 == 256 and ys.size == 128 * 256
 
 
-def test_refuses_non_empty_folder(tmp_path, capsys):
+def test_refuses_non_empty_folder(tmp_path):
     out = tmp_path / 'm'
     out.mkdir()
     (out / 'notes.txt').write_text('keep me')
-    with pytest.raises(SystemExit) as e:
-        make_masks.main(['--out_dir', str(out), '--count', '3'])
-    assert e.value.code == 2
-    err = capsys.readouterr().err.strip()
-    assert err.startswith('error:') and 'not empty' in err and '\n' not in err
+    assert_one_line_error(make_masks_cli('--out_dir', out, '--count', 3), 'not empty')
     assert os.listdir(out) == ['notes.txt']
-    make_masks.main(['--out_dir', str(out), '--count', '6', '--overwrite'])
-    make_masks.main(['--out_dir', str(out), '--count', '3', '--overwrite'])
+    mask_sets.make_masks(str(out), count=6, overwrite=True, quiet=True)
+    mask_sets.make_masks(str(out), count=3, overwrite=True, quiet=True)
     assert sorted(os.listdir(out)) == ['0000.png', '0001.png', '0002.png', 'masks.json', 'notes.txt']
-    for argv in (['--mix', 'class'], ['--size', '300x'], ['--mix', 'brush,blob']):
-        with pytest.raises(SystemExit) as e:
-            make_masks.main(['--out_dir', str(tmp_path / 'x'), '--count', '2', *argv])
-        assert e.value.code == 2
+    for bad_use in ({'mix': 'class'}, {'size': '300x'}, {'mix': 'brush,blob'}):
+        with pytest.raises(UserError):
+            mask_sets.make_masks(str(tmp_path / 'x'), count=2, quiet=True, **bad_use)
     assert not (tmp_path / 'x').exists()
 
 

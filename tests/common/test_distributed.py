@@ -23,7 +23,8 @@ def test_two_process_training_rank0_writes(tmp_path, model, port):
     cmd = [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', '2', '--master_port', port,
            'train.py', *model, '--dataset_name', 'demo', '--dataroot', str(data_root), '--checkpoints_dir',
            str(tmp_path / 'ckpt'), '--name', 'ddp', '--ngf', '4', '--ndf', '8', '--lambda_vgg', '0',
-           '--max_iters', '2', '--num_workers', '0', '--device', 'cpu', '--print_freq', '1', '--no_tensorboard']
+           '--max_iters', '2', '--batch_size', '1', '--num_workers', '0', '--device', 'cpu', '--print_freq', '1',
+           '--no_tensorboard']
     env = dict(os.environ, OMP_NUM_THREADS='1')
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]

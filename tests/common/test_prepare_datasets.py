@@ -1,16 +1,18 @@
 """scripts/prepare_cityscapes.py and scripts/prepare_ade20k.py on miniature copies of the official
-layouts (real 2048×1024 Cityscapes frames, small ADEChallengeData2016 images), driven in-process
-through ``main(argv)``: the exact files and sizes, ids that survive resizing, the test halves and
+layouts (real 2048×1024 Cityscapes frames, small ADEChallengeData2016 images), each run as a
+process: the exact files and sizes, ids that survive resizing, the test halves and
 centre crops, scene selection, resuming, and one-line errors."""
 import os
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from scripts import prepare_ade20k, prepare_cityscapes
 
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 W, H = 2048, 1024
 CITY_TRAIN = ['aachen_000000_000019', 'bochum_000000_000313']
 CITY_VAL = ['frankfurt_000000_000294']
@@ -19,15 +21,11 @@ CAR_A, CAR_B, PERSON = 26001, 26000, 24000
 
 # ---- helpers -------------------------------------------------------------------------------
 
-def run(module, argv, capsys):
-    """main(argv) -> (exit code, stdout, stderr)."""
-    code = 0
-    try:
-        module.main([str(a) for a in argv])
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
+def run(script, argv):
+    """``python scripts/<script>.py argv`` -> (exit code, stdout, stderr)."""
+    res = subprocess.run([sys.executable, os.path.join('scripts', script + '.py'), *map(str, argv)],
+                         capture_output=True, text=True, cwd=ROOT)
+    return res.returncode, res.stdout, res.stderr
 
 
 def files_under(root):
@@ -89,12 +87,7 @@ def cityscapes(tmp_path_factory):
 @pytest.fixture(scope='module')
 def city_out(cityscapes, tmp_path_factory):
     out = str(tmp_path_factory.mktemp('city_out'))
-    code = 0
-    try:
-        prepare_cityscapes.main(['--cityscapes_root', cityscapes, '--out_root', out, '--layout', 'both'])
-    except SystemExit as exc:
-        code = exc.code
-    assert code == 0
+    assert run('prepare_cityscapes', ['--cityscapes_root', cityscapes, '--out_root', out, '--layout', 'both'])[0] == 0
     return out
 
 
@@ -181,54 +174,54 @@ def test_cityscapes_images2048_is_the_original_frame(cityscapes, city_out):
     assert np.abs(big.astype(np.int16) - src).mean() < 2.5
 
 
-def test_cityscapes_skip_existing_keeps_files(cityscapes, tmp_path, capsys):
+def test_cityscapes_skip_existing_keeps_files(cityscapes, tmp_path):
     out = tmp_path / 'out'
     argv = ['--cityscapes_root', cityscapes, '--out_root', out, '--splits', 'val']
-    assert run(prepare_cityscapes, argv, capsys)[0] == 0
+    assert run('prepare_cityscapes', argv)[0] == 0
     paths = [os.path.join(out, p) for p in files_under(out)]
     assert len(paths) == 6
     before = {p: os.stat(p).st_mtime_ns for p in paths}
     os.remove(paths[0])
-    code, stdout, _ = run(prepare_cityscapes, argv + ['--skip_existing'], capsys)
+    code, stdout, _ = run('prepare_cityscapes', argv + ['--skip_existing'])
     assert code == 0 and os.path.exists(paths[0])
     assert all(os.stat(p).st_mtime_ns == before[p] for p in paths[1:])
-    code, stdout, _ = run(prepare_cityscapes, argv + ['--skip_existing'], capsys)
+    code, stdout, _ = run('prepare_cityscapes', argv + ['--skip_existing'])
     assert code == 0 and '1 frames skipped' in stdout
     assert all(os.stat(p).st_mtime_ns == before[p] for p in paths[1:])
 
 
-def test_cityscapes_missing_gtfine(tmp_path, capsys):
+def test_cityscapes_missing_gtfine(tmp_path):
     root = make_cityscapes(str(tmp_path / 'raw'), train=['aachen_000000_000019'], val=[], h=64, w=128)
     shutil.rmtree(os.path.join(root, 'gtFine'))
-    code, _, err = run(prepare_cityscapes, ['--cityscapes_root', root, '--out_root', tmp_path / 'out'], capsys)
+    code, _, err = run('prepare_cityscapes', ['--cityscapes_root', root, '--out_root', tmp_path / 'out'])
     assert code == 2
     assert err.startswith('error: ') and 'gtFine/' in err and 'Traceback' not in err
     assert len(err.strip().splitlines()) == 1
     assert not (tmp_path / 'out').exists()
 
 
-def test_cityscapes_missing_label_file(tmp_path, capsys):
+def test_cityscapes_missing_label_file(tmp_path):
     root = make_cityscapes(str(tmp_path / 'raw'), train=CITY_TRAIN, val=['frankfurt_000000_000294'], h=64, w=128)
     missing = os.path.join(root, 'gtFine', 'train', 'bochum', CITY_TRAIN[1] + '_gtFine_labelIds.png')
     os.remove(missing)
-    code, _, err = run(prepare_cityscapes, ['--cityscapes_root', root, '--out_root', tmp_path / 'out'], capsys)
+    code, _, err = run('prepare_cityscapes', ['--cityscapes_root', root, '--out_root', tmp_path / 'out'])
     assert code == 2 and err.startswith('error: ') and missing in err and 'Traceback' not in err
     assert not (tmp_path / 'out').exists()      # checked before anything is written
 
 
-def test_cityscapes_corrupt_and_unfit_files(tmp_path, capsys):
+def test_cityscapes_corrupt_and_unfit_files(tmp_path):
     root = make_cityscapes(str(tmp_path / 'raw'), train=CITY_TRAIN[:1], val=[], h=64, w=128)
     gt = os.path.join(root, 'gtFine', 'train', 'aachen', CITY_TRAIN[0])
     argv = ['--cityscapes_root', root, '--out_root', tmp_path / 'out', '--splits', 'train']
     with open(gt + '_gtFine_instanceIds.png', 'wb') as f:
         f.write(b'\x89PNG\r\n\x1a\n not really')
-    code, _, err = run(prepare_cityscapes, argv, capsys)
+    code, _, err = run('prepare_cityscapes', argv)
     assert code == 2 and 'instanceIds.png' in err and 'not a valid image' in err
     # a 16-bit label file with an id that does not fit the 8-bit label PNG
     label, inst = city_maps(64, 128)
     save_png(inst, gt + '_gtFine_instanceIds.png')
     save_png(np.where(label == 7, 300, label.astype(np.uint16)), gt + '_gtFine_labelIds.png')
-    code, _, err = run(prepare_cityscapes, argv, capsys)
+    code, _, err = run('prepare_cityscapes', argv)
     assert code == 2 and 'labelIds.png' in err and 'label id 300' in err
     assert not (tmp_path / 'out').exists()      # refused before any file of the frame is written
     # instance ids above 65535 cannot be written as a 16-bit PNG (no PNG input can hold one: the writer)
@@ -282,11 +275,10 @@ def ade(tmp_path_factory):
     return ade_root, inst_root
 
 
-def test_ade_selects_by_scene_and_resizes(ade, tmp_path, capsys):
+def test_ade_selects_by_scene_and_resizes(ade, tmp_path):
     ade_root, inst_root = ade
     out = tmp_path / 'out'
-    code, stdout, _ = run(prepare_ade20k, ['--ade_root', ade_root, '--instance_root', inst_root, '--out_root', out],
-                          capsys)
+    code, stdout, _ = run('prepare_ade20k', ['--ade_root', ade_root, '--instance_root', inst_root, '--out_root', out])
     assert code == 0
     expected = []
     for folder, n in (('ADE20k-room', '1'), ('ADE20k-landscape', '2')):
@@ -316,10 +308,10 @@ def test_ade_selects_by_scene_and_resizes(ade, tmp_path, capsys):
     assert 'ADE20k-room' in stdout and '2,246' in stdout
 
 
-def test_ade_test_centre_crop(ade, tmp_path, capsys):
+def test_ade_test_centre_crop(ade, tmp_path):
     ade_root, _ = ade
     out = tmp_path / 'out'
-    assert run(prepare_ade20k, ['--ade_root', ade_root, '--out_root', out, '--subsets', 'landscape'], capsys)[0] == 0
+    assert run('prepare_ade20k', ['--ade_root', ade_root, '--out_root', out, '--subsets', 'landscape'])[0] == 0
     # validation mountain: 450x300 -> 384x256 -> columns 64..319 of it
     src = np.asarray(Image.open(os.path.join(ade_root, 'annotations', 'validation', 'ADE_val_00000002.png'))
                      .resize((384, 256), Image.NEAREST))
@@ -328,25 +320,25 @@ def test_ade_test_centre_crop(ade, tmp_path, capsys):
     assert not os.path.exists(os.path.join(out, 'ADE20k-landscape', 'test', 'inst_map'))
 
 
-def test_ade_scene_list_and_skip_existing(ade, tmp_path, capsys):
+def test_ade_scene_list_and_skip_existing(ade, tmp_path):
     ade_root, _ = ade
     scene_file = tmp_path / 'scenes.txt'
     scene_file.write_text('# my rooms\nairport_terminal\n')
     out = tmp_path / 'out'
     argv = ['--ade_root', ade_root, '--out_root', out, '--subsets', 'room', '--scene_list', scene_file]
-    assert run(prepare_ade20k, argv, capsys)[0] == 0
+    assert run('prepare_ade20k', argv)[0] == 0
     assert sorted(os.listdir(out / 'ADE20k-room' / 'train' / 'images')) == ['ADE_train_00000003.jpg']
     paths = [os.path.join(out, p) for p in files_under(out)]
     before = {p: os.stat(p).st_mtime_ns for p in paths}
-    assert run(prepare_ade20k, argv + ['--skip_existing'], capsys)[0] == 0
+    assert run('prepare_ade20k', argv + ['--skip_existing'])[0] == 0
     assert {p: os.stat(p).st_mtime_ns for p in paths} == before
 
 
-def test_ade_errors(ade, tmp_path, capsys):
+def test_ade_errors(ade, tmp_path):
     ade_root, inst_root = ade
-    code, _, err = run(prepare_ade20k, ['--ade_root', tmp_path, '--out_root', tmp_path / 'out'], capsys)
+    code, _, err = run('prepare_ade20k', ['--ade_root', tmp_path, '--out_root', tmp_path / 'out'])
     assert code == 2 and err.startswith('error: ') and 'images/' in err
-    code, _, err = run(prepare_ade20k, ['--ade_root', ade_root, '--out_root', tmp_path / 'out',
-                                        '--instance_root', tmp_path], capsys)
+    code, _, err = run('prepare_ade20k', ['--ade_root', ade_root, '--out_root', tmp_path / 'out',
+                                          '--instance_root', tmp_path])
     assert code == 2 and 'instance file missing' in err and 'ADE_train_00000001.png' in err
     assert not (tmp_path / 'out').exists()

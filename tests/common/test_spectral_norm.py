@@ -3,7 +3,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from models.networks.fast import set_impl
+from models.networks.implementation import set_impl
 from models.networks.fast.spectral_norm import eval_weight
 from models.networks.spectral_norm import SpectralNormHook, spectral_norm
 from tolerances import assert_float64_close

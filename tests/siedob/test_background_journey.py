@@ -15,7 +15,7 @@ from PIL import Image
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TRAIN, TEST = os.path.join(ROOT, 'train.py'), os.path.join(ROOT, 'test.py')
 STAGE = ['--model', 'siedob', '--stage', 'background']
-TINY = STAGE + ['--dataset_name', 'demo', '--ngf', '4', '--ndf', '8', '--lambda_vgg', '0', '--crop_size', '64',
+TINY = STAGE + ['--dataset_name', 'demo', '--ngf', '4', '--ndf', '8', '--lambda_vgg', '0', '--crop_size', '64', '--batch_size', '1',
                 '--num_workers', '0', '--print_freq', '1', '--display_freq', '4', '--save_latest_freq', '2',
                 '--save_epoch_freq', '0']
 ITERS = 12

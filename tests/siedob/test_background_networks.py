@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from models.networks.blocks import SPADE, GatedConv2d, TransposeGatedConv2d
-from models.networks.fast import set_impl
+from models.networks.implementation import set_impl
 from models.networks.init import init_weights
 from models.networks.siedob import BackgroundGenerator, StyleProPagate
 from tolerances import assert_float64_close, assert_grads_float64_close
@@ -105,7 +105,7 @@ def test_self_propagation_on_a_hand_made_example(impl):
     bg[..., 3, 3] = 0            # one foreground pixel of class 0
     p = torch.arange(32, dtype=F64).view(1, 2, 4, 4)
     ctx = seg * bg * (1 - mask)
-    codes = ssp._codes_fast(p, ctx) if impl == 'fast' else ssp._codes_reference(p, ctx)
+    codes = ssp.class_codes(p, ctx)
     # class 1: known pixels (0,0) and (0,1): channel means (0+1)/2 and (16+17)/2
     assert codes[0, 1].tolist() == [0.5, 16.5]
     assert codes[0, 2].tolist() == [0.0, 0.0] and codes[0, 3].tolist() == [0.0, 0.0]  # excluded / no context

@@ -81,13 +81,14 @@ def test_fnet_converts_both_ways(tmp_path):
 
 
 def test_convert_checkpoint_handles_all_four_authors_files(tmp_path, folders):
-    import scripts.convert_checkpoint as convert
     for stage, name in FILES.items():
         src = os.path.join(folders['authors'], name)
-        convert.main([src, str(tmp_path / f'{stage}_ours.pth'), '--to', 'ours'])
-        ours = torch.load(tmp_path / f'{stage}_ours.pth', weights_only=True)
+        ours_path = str(tmp_path / f'{stage}_ours.pth')
+        save_checkpoint(legacy.convert_checkpoint(legacy.load_checkpoint(src), 'ours')[0], ours_path)
+        ours = torch.load(ours_path, weights_only=True)
         assert (ours['format'], ours['stage']) == ('semedit', stage)
-        convert.main([str(tmp_path / f'{stage}_ours.pth'), str(tmp_path / name), '--to', 'upstream'])
+        back = legacy.convert_checkpoint(legacy.load_checkpoint(ours_path), 'upstream')[0]
+        save_checkpoint(back, str(tmp_path / name))
         a, b = torch.load(src, weights_only=True), torch.load(tmp_path / name, weights_only=True)
         assert set(a) == set(b)
         for k in a:
@@ -304,6 +305,44 @@ def test_bad_inputs(folders, tmp_path, capsys):
     one_line_error(capsys, 'no person references', os.path.join(refs, 'person'))
     assert not out.exists()
     run(folders['ours'], files, out, refs=refs)  # cars only: a REFS folder without persons is fine there
+
+
+def files_under(*folders):
+    return {os.path.join(root, f) for folder in folders for root, _, names in os.walk(folder) for f in names}
+
+
+def test_editing_writes_nothing_but_its_output(folders, tmp_path, monkeypatch, capsys):
+    """Editing only reads. With no references anywhere (no --style_dir, no references/ beside the
+    parts, no dataset with object crops) a wholly covered car stops with one line naming --style_dir
+    and nothing is written (no demo data generated, no crops cut in the working folder); an edit
+    that needs no reference writes its output and nothing else."""
+    wholly = write_scene(str(tmp_path / 'wholly'))
+    partly = write_scene(str(tmp_path / 'partly'), cars=((10, 30, 8, 30, False),))
+    work = tmp_path / 'work'
+    work.mkdir()
+    monkeypatch.chdir(work)
+    before = files_under(tmp_path, folders['authors'])
+    out = work / 'o.png'
+    with pytest.raises(SystemExit):
+        run(folders['authors'], wholly, out)
+    one_line_error(capsys, 'no car references', '--style_dir')
+    assert files_under(tmp_path, folders['authors']) == before
+    run(folders['authors'], partly, out)
+    assert files_under(tmp_path, folders['authors']) == before | {str(out)}
+
+
+def test_a_fusion_run_folder_edits_with_the_references_it_carries(folders, tmp_path, monkeypatch):
+    """A parts folder with references/ (a fusion run's) edits a wholly covered car with them, from
+    any working folder, as --style_dir with the same references does."""
+    import shutil
+    run_folder = tmp_path / 'run'
+    shutil.copytree(folders['ours'], run_folder)
+    write_references(str(run_folder / 'references'), {'car': 2, 'person': 3})
+    files = write_scene(str(tmp_path / 's'))
+    monkeypatch.chdir(tmp_path)
+    carried = run(str(run_folder), files, tmp_path / 'carried.png')
+    given = run(folders['ours'], files, tmp_path / 'given.png', refs=folders['refs'])
+    assert np.array_equal(carried, given)
 
 
 def test_without_instance_map_says_so(folders, tmp_path, capsys):

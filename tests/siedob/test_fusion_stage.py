@@ -65,7 +65,7 @@ def test_losses_are_upstreams(submodels):
     want_d = torch.relu(1 + d_fake).mean() + torch.relu(1 - d_real).mean()
     assert torch.allclose(m.compute_D_loss(), want_d, atol=1e-6)
     assert torch.allclose(m.compute_G_loss(), -m.netD_F(out).mean(), atol=1e-6)
-    assert set(m.losses) == {'D', 'D_fake', 'D_real', 'G', 'G_GAN'}
+    assert set(m.losses) == {'D_fake', 'D_real', 'G_GAN'}  # no L1 term; the totals D and G: a training step's
     # the residual fusion: fake_F = tanh(·)·M + masked_G
     assert torch.equal(m.fake * (1 - m.mask), m.composition.masked_G * (1 - m.mask))
 

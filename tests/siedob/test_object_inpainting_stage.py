@@ -13,6 +13,7 @@ from models.networks.discriminators import SNPatchDiscriminator
 from models.networks.siedob_objects import ObjectInpaintingGenerator, class_map
 from models.siedob.objects import SIEDOBObjectInpaintingModel
 from options import default_options
+from util.checkpoint import save_checkpoint
 from util.errors import UserError
 
 CPU = torch.device('cpu')
@@ -112,9 +113,9 @@ def test_authors_file_loads_edits_identically_and_converts(tmp_path, capsys):
     with torch.no_grad():
         want = g(visible, k, hole, b['class_map']) * hole + visible * (1 - hole)
     assert torch.equal(out, want)
-    import scripts.convert_checkpoint as convert
-    convert.main([path, str(tmp_path / 'ours.pth'), '--to', 'ours'])
-    convert.main([str(tmp_path / 'ours.pth'), str(tmp_path / 'back.pth'), '--to', 'upstream'])
+    save_checkpoint(legacy.convert_checkpoint(legacy.load_checkpoint(path), 'ours')[0], str(tmp_path / 'ours.pth'))
+    save_checkpoint(legacy.convert_checkpoint(legacy.load_checkpoint(str(tmp_path / 'ours.pth')), 'upstream')[0],
+                    str(tmp_path / 'back.pth'))
     a, b2 = torch.load(path, weights_only=True), torch.load(tmp_path / 'back.pth', weights_only=True)
     assert set(a) == set(b2) and list(a['netG']) == list(b2['netG'])
     assert all(torch.equal(a['netG'][key], b2['netG'][key]) for key in a['netG'])

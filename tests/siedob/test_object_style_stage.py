@@ -15,6 +15,7 @@ from models.networks.discriminators import SNPatchDiscriminator
 from models.networks.siedob_objects import ObjectStyleGenerator, class_map
 from models.siedob.objects import SIEDOBObjectStyleModel, style_cycle_loss
 from options import default_options
+from util.checkpoint import save_checkpoint
 
 CPU = torch.device('cpu')
 
@@ -105,9 +106,9 @@ def test_authors_object_style_file(tmp_path):
     with torch.no_grad():
         want = g(b['class_map'], b['ref_image'] * b['ref_inst_mask'], b['ref_class_map'], b['inst_mask'])[0]
     assert torch.equal(model.edit(b), want)
-    import scripts.convert_checkpoint as convert
-    convert.main([path, str(tmp_path / 'ours.pth'), '--to', 'ours'])
-    convert.main([str(tmp_path / 'ours.pth'), str(tmp_path / 'back.pth'), '--to', 'upstream'])
+    save_checkpoint(legacy.convert_checkpoint(legacy.load_checkpoint(path), 'ours')[0], str(tmp_path / 'ours.pth'))
+    save_checkpoint(legacy.convert_checkpoint(legacy.load_checkpoint(str(tmp_path / 'ours.pth')), 'upstream')[0],
+                    str(tmp_path / 'back.pth'))
     a, b2 = torch.load(path, weights_only=True), torch.load(tmp_path / 'back.pth', weights_only=True)
     assert set(a) == set(b2) and all(torch.equal(a['netG'][key], b2['netG'][key]) for key in a['netG'])
 

@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from models.networks.blocks import SPMBlock
-from models.networks.fast import set_impl
+from models.networks.implementation import set_impl
 from models.networks.fast.kernels import conv2d, instance_norm, nearest_downsample
 from models.networks.fast.windows import (PasteOnBorderField, SemanticMaps, coarse_box, windowed_prefix_conv,
                                           windowed_semantic_branch)

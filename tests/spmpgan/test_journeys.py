@@ -17,7 +17,8 @@ from PIL import Image
 from standins import write_metric_stand_ins
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-TRAIN, TEST, EVAL_FID = (os.path.join(ROOT, p) for p in ('train.py', 'test.py', 'scripts/eval_fid.sh'))
+TRAIN, TEST, EVAL_FID, CHECK = (os.path.join(ROOT, p) for p in ('train.py', 'test.py', 'scripts/eval_fid.sh',
+                                                                 'scripts/check_dataset.py'))
 TINY = ['--ngf', '4', '--ndf', '8', '--lambda_vgg', '0', '--num_workers', '0', '--print_freq', '1',
         '--display_freq', '2', '--save_latest_freq', '2', '--save_epoch_freq', '0', '--no_tensorboard']
 CUSTOM = ['--dataroot', 'data', '--dataset_name', 'custom', '--label_nc', '10', '--instance_format', 'none']
@@ -77,9 +78,9 @@ def metric_weights(tmp_path_factory):
 
 @pytest.fixture(scope='module')
 def trained(user):
-    """The custom journey up to a finished run: data.check, training interrupted with Ctrl-C, then
+    """The custom journey up to a finished run: the dataset check, training interrupted with Ctrl-C, then
     resumed with --continue_train to its end."""
-    out = run(user, sys.executable, '-m', 'data.check', *CUSTOM)
+    out = run(user, sys.executable, CHECK, *CUSTOM)
     assert out.strip().splitlines()[-1].startswith('OK:'), out
     argv = [sys.executable, TRAIN, *CUSTOM, '--name', 'c240', '--load_size', '256', *TINY]
     # Ctrl-C in the middle of a long run: latest.pth is saved first, exit 130
@@ -158,12 +159,12 @@ def test_jpeg_label_map_is_refused_everywhere(user, trained, tmp_path):
     line = error_line(out)
     assert str(tmp_path / 'seg.jpg') in line and 'JPEG' in line and 'PNG' in line
     assert not (tmp_path / 'never').exists()
-    # a dataset whose label file is a JPEG under a .png name: data.check reports it, training refuses it
+    # a dataset whose label file is a JPEG under a .png name: the check reports it, training refuses it
     bad = tmp_path / 'bad'
     write_custom_dataset(str(bad), n_train=2, n_test=1)
     lab = bad / 'custom' / 'train' / 'labels' / 'train_0.png'
     Image.open(lab).save(lab, format='JPEG', quality=90)
-    out = run(tmp_path, sys.executable, '-m', 'data.check', '--dataroot', 'bad', '--dataset_name', 'custom',
+    out = run(tmp_path, sys.executable, CHECK, '--dataroot', 'bad', '--dataset_name', 'custom',
               '--label_nc', '10', '--instance_format', 'none', expect=1)
     assert any(x.startswith('ERROR') and 'train_0.png' in x and 'JPEG' in x for x in out.splitlines()), out
     out = run(tmp_path, sys.executable, TRAIN, '--dataroot', 'bad', '--dataset_name', 'custom', '--label_nc', '10',
@@ -231,7 +232,7 @@ def test_ade20k_alias_reads_the_canonical_folder(tmp_path):
         os.makedirs(tmp_path / 'ADE20k-room' / split / 'inst_map')
         Image.fromarray(np.zeros((256, 256, 3), np.uint8)).save(tmp_path / 'ADE20k-room' / split / 'inst_map' /
                                                                 f'{split}_0.png')
-    out = run(tmp_path, sys.executable, '-m', 'data.check', '--dataroot', '.', '--dataset_name', 'ade20k')
+    out = run(tmp_path, sys.executable, CHECK, '--dataroot', '.', '--dataset_name', 'ade20k')
     assert out.splitlines()[0].startswith(f"Dataset {os.path.join('.', 'ADE20k-room')}: label_nc 151"), out
     assert out.strip().splitlines()[-1].startswith('OK:'), out
 
@@ -239,12 +240,25 @@ def test_ade20k_alias_reads_the_canonical_folder(tmp_path):
 # ---- 6. --help tells the truth ----------------------------------------------------------------------
 
 def help_text(module_name, capsys, *args):
+    """--help of a driver (train, test), through its main()."""
     import importlib
     module = importlib.import_module(module_name)
     with pytest.raises(SystemExit) as e:
         module.main([*args, '--help'])
     assert e.value.code == 0
     return capsys.readouterr().out
+
+
+def script_helps():
+    """--help of every script under scripts/, each run as a process (scripts are not imported), side by side."""
+    procs = {name: subprocess.Popen([sys.executable, name, '--help'], cwd=ROOT, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, text=True) for name in SCRIPTS}
+    helps = {}
+    for name, proc in procs.items():
+        out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, (name, err[-3000:])
+        helps[name] = out
+    return helps
 
 
 def flags(text):
@@ -254,9 +268,10 @@ def flags(text):
 
 # flags of programs that are not ours, as the README uses them
 EXTERNAL = {'--logdir': 'tensorboard', '--nproc_per_node': 'torchrun'}
-ENTRY_POINTS = ('train', 'test', 'scripts.evaluate', 'scripts.benchmark', 'scripts.convert_checkpoint',
-                'scripts.make_masks', 'scripts.make_demo_edit', 'scripts.plot_metrics', 'scripts.prepare_cityscapes',
-                'scripts.prepare_ade20k', 'scripts.prepare_object_dataset', 'data.check')
+ENTRY_POINTS = ('train', 'test')
+SCRIPTS = tuple(f'scripts/{name}.py' for name in (
+    'evaluate', 'benchmark', 'check_dataset', 'convert_checkpoint', 'make_masks', 'make_demo_edit', 'plot_metrics',
+    'prepare_cityscapes', 'prepare_ade20k', 'prepare_object_dataset'))
 
 
 def test_every_flag_in_the_readme_is_in_a_help(capsys):
@@ -265,6 +280,7 @@ def test_every_flag_in_the_readme_is_in_a_help(capsys):
     other one by some entry point's --help."""
     readme = open(os.path.join(ROOT, 'README.md'), encoding='utf-8').read()
     helps = {name: flags(help_text(name, capsys)) for name in ENTRY_POINTS}
+    helps.update({name: flags(text) for name, text in script_helps().items()})
     # a model's own flags are listed by --help with that model (SIEDOB's stages)
     for name in ('train', 'test'):
         for stage in ('background', 'object_inpainting', 'object_style', 'fusion'):
@@ -272,7 +288,7 @@ def test_every_flag_in_the_readme_is_in_a_help(capsys):
         helps[name] |= flags(help_text(name, capsys, '--model', 'siedob'))  # the end-to-end editor
     everything = set().union(*helps.values()) | set(EXTERNAL)
     assert not flags(readme) - everything, sorted(flags(readme) - everything)
-    others = ('scripts/', 'data.check', 'eval_fid', 'tensorboard')
+    others = ('scripts/', 'eval_fid', 'tensorboard')
     for line in readme.splitlines():
         for script, name in (('train.py', 'train'), ('test.py', 'test')):
             runs = f'python {script}' in line or f'{script} --' in line  # a command line, not prose

@@ -4,7 +4,7 @@ import torch
 import torch.nn.functional as F
 
 from models.networks.blocks import SPMBlock, UpSPMBlock
-from models.networks.fast import set_impl
+from models.networks.implementation import set_impl
 from models.networks.fast.windows import SemanticMaps
 from models.networks.discriminators import SNPatchDiscriminator
 from models.networks.init import init_weights

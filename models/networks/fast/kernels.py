@@ -19,9 +19,12 @@ def conv2d(x, weight, bias=None, stride=1, padding=0):
     if (x.device.type == 'cpu' and x.dtype == torch.float32 and x.dim() == 4 and x.shape[0] == 1
             and not torch.is_grad_enabled() and torch.get_num_threads() > 1 and torch.backends.mkldnn.is_available()
             and x.numel() <= _NATIVE_CONV_MAX_NUMEL and weight.numel() <= 5_000_000 and x.shape[1] <= 768):
-        pair = lambda v: [v, v] if isinstance(v, int) else list(v)  # noqa: E731
-        return torch.ops.aten.mkldnn_convolution(x, weight, bias, pair(padding), pair(stride), [1, 1], 1)
+        return torch.ops.aten.mkldnn_convolution(x, weight, bias, _pair(padding), _pair(stride), [1, 1], 1)
     return F.conv2d(x, weight, bias, stride, padding)
+
+
+def _pair(v):
+    return [v, v] if isinstance(v, int) else list(v)
 
 
 def nearest_downsample(x, size):

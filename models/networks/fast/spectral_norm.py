@@ -1,4 +1,5 @@
-"""The fast spectral norm: W / σ differentiated in one pass (see ``models/networks/spectral_norm.py``).
+"""The fast spectral norm: W / σ differentiated in one pass (the twin of
+``models/networks/spectral_norm.SpectralNormHook``).
 
 dL/dW_orig = (G − ⟨G, W_orig⟩/σ · u vᵀ) / σ, where autograd takes about six full-size passes and as
 many temporaries (150 ms per training iteration for SPM-PGAN's largest decoder weight on a CPU).
@@ -6,6 +7,15 @@ The power iteration is torch's.
 """
 import torch
 import torch.nn as nn
+
+from ..spectral_norm import SpectralNormHook
+from .twins import Twin, twin_of
+
+
+@twin_of(SpectralNormHook)
+class FastSpectralNormHook(Twin, SpectralNormHook):
+    def compute_weight(self, module, do_power_iteration):
+        return normalised_weight(self, module, do_power_iteration)
 
 
 def normalised_weight(hook, module, do_power_iteration):

@@ -1,7 +1,6 @@
-"""The fast SPM block and the fast tail of the progressive generator (see ``__init__.py``).
-
-The reference is ``SPMBlock.forward`` / ``StageGenerator.forward`` in ``blocks.py`` and
-``spmpgan.py``; these compute the same function of the same parameters:
+"""The fast twins of SPM-PGAN's modules: the SPM block, the stage generator and the progressive
+generator (see ``__init__.py``). The references are ``SPMBlock`` in ``blocks.py`` and the
+generators in ``spmpgan.py``; these compute the same function of the same parameters:
 
 - the two style convs (γ, β) and the four semantic convs of a block each run as one conv with
   concatenated outputs (their weights lie one after the other in memory, ``lay_out_together``,
@@ -15,9 +14,11 @@ The reference is ``SPMBlock.forward`` / ``StageGenerator.forward`` in ``blocks.p
 import torch
 import torch.nn.functional as F
 
-from ..init import building_without_init
+from ..blocks import SPMBlock, upsample_and_join
+from ..spmpgan import ProgressiveGenerator, StageGenerator
 from .kernels import conv2d, instance_norm, memory_format_of
 from .spectral_norm import eval_weight
+from .twins import Twin, twin_of
 from .windows import SemanticMaps, bounding_box, coarse_box, windowed_semantic_branch
 
 STYLE_CONVS = ('mlp_gamma', 'mlp_beta')
@@ -39,15 +40,16 @@ def _inference_cache(block):
 
 def lay_out_together(block):
     """Store the two style convs' weights one after the other in memory, and the four semantic
-    convs' (biases too), so that ``grouped`` can run each group as one conv without a copy. Same
-    parameters, same values; called once at construction (not for weights a checkpoint replaces)."""
-    if building_without_init():
-        return
-    with torch.no_grad():
+    convs' (biases too), so that ``grouped`` can run each group as one conv without a copy (in
+    training, without it, peak memory rises by 150 MiB). Same parameters, same values."""
+    # a normal tensor even under inference_mode: the parameters may be trained later
+    with torch.inference_mode(False), torch.no_grad():
         for names in (STYLE_CONVS, SEMANTIC_CONVS):
             convs = [getattr(block, n) for n in names]
             for attr in ('weight', 'bias'):
-                _regroup([getattr(c, attr) for c in convs])
+                params = [getattr(c, attr) for c in convs]
+                if _adjacent([p.detach() for p in params]) is None:
+                    _regroup(params)
 
 
 def _regroup(params):
@@ -133,10 +135,19 @@ def _style_branch(block, x, cache):
     return conv2d(a, weight, bias, padding=1)
 
 
+@twin_of(SPMBlock)
+class FastSPMBlock(Twin, SPMBlock):
+    def attached(self):
+        lay_out_together(self)
+
+    def forward(self, x, sem, out_window=None):
+        return spm_block_forward(self, x, sem, out_window)
+
+
 def spm_block_forward(block, x, sem, out_window=None):
-    """``SPMBlock.forward`` (fast). ``out_window`` (inference, stride 1 only): the (y0, y1, x0, x1)
-    of the output that is needed; the rest is returned as zeros (instance norm still sees the
-    whole main conv)."""
+    """``SPMBlock.forward`` (fast). ``sem``: the semantic input or its ``SemanticMaps``.
+    ``out_window`` (inference, stride 1 only): the (y0, y1, x0, x1) of the output that is needed;
+    the rest is returned as zeros (instance norm still sees the whole main conv)."""
     if not isinstance(sem, SemanticMaps):
         sem = SemanticMaps(sem)
     cache = _inference_cache(block)
@@ -169,6 +180,45 @@ def modulate(n, ctx, style):
 
 
 # ---- the progressive generator's tail at inference -------------------------------------------
+
+@twin_of(StageGenerator)
+class FastStageGenerator(Twin, StageGenerator):
+    def forward(self, x, sem, out_box=None):
+        """``out_box`` (inference): only this region of the output is needed. The last SPM block
+        (dec2) then computes its style and semantic branches just there plus the output layer's
+        1-pixel halo; everything before it needs the whole image (instance norm)."""
+        if out_box is None:
+            return super().forward(x, sem)
+        x = self.decode(self.encode(x, sem), sem, last=3)
+        window = last_block_window(out_box, (x.shape[-2] * 2, x.shape[-1] * 2))
+        x = self.dec2.gated_conv2d(upsample_and_join(x), sem, window)  # dec2 has no skip
+        return output_layer_window(self.dec1, x, out_box, window)
+
+
+@twin_of(ProgressiveGenerator)
+class FastProgressiveGenerator(Twin, ProgressiveGenerator):
+    """Each resolution of the semantic input resized once for all blocks (``SemanticMaps``); with
+    ``final_only`` (and the semantic window) each stage computes its output only where the next
+    stage or the final composite reads it (``needed_boxes``), zeros elsewhere."""
+    _boxes = None   # the stages' output boxes during a final_only forward
+
+    def forward(self, gt, masked, seg_edge, mask, final_only=False):
+        if final_only and self.semantic_window:
+            h, w = gt.shape[-2:]
+            self._boxes = needed_boxes(self._resize(mask, (h // 2, w // 2), 'nearest'), mask)
+        try:
+            return super().forward(gt, masked, seg_edge, mask, final_only)
+        finally:
+            self._boxes = None
+
+    @staticmethod
+    def semantic_input(seg_edge, mask):
+        return SemanticMaps(ProgressiveGenerator.semantic_input(seg_edge, mask))
+
+    def run_stage(self, k, x, sem):
+        box = self._boxes[k] if self._boxes is not None else None
+        return (self.G1, self.G2, self.G3)[k](x, sem, box)
+
 
 def needed_boxes(mask_half, mask_full):
     """Where each stage's raw output is read when only the final composite is wanted: G1's and
