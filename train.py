@@ -153,18 +153,19 @@ def train(opt, options=None):
     model.train()
     try:
         with StopAfterIteration() as stop:
-            run_epochs(opt, model, dataset, sampler, counter, drop_last, device, main, visualizer, evaluator, stop)
-    except _Stopped:
-        if main:
-            save(model, counter, opt, 'latest')
-            print(f'Interrupted after iteration {counter.total_iters}; saved {checkpoint_path(opt, "latest")}. '
-                  f'Resume with the same command plus --continue_train.')
-        raise SystemExit(130)
+            try:
+                run_epochs(opt, model, dataset, sampler, counter, drop_last, device, main, visualizer, evaluator,
+                           stop)
+            except _Stopped:  # saved while a second Ctrl-C still means "at once": it aborts the save
+                if main:
+                    save(model, counter, opt, 'latest')
+                    print(f'Interrupted after iteration {counter.total_iters}; saved {checkpoint_path(opt, "latest")}. '
+                          f'Resume with the same command plus --continue_train.')
+                raise SystemExit(130)
     except KeyboardInterrupt:
         if main:
-            print(f'\nStopped at once, in the middle of an iteration: nothing saved; '
-                  f'{checkpoint_path(opt, "latest")} holds the last save. Resume with the same command plus '
-                  f'--continue_train.')
+            print(f'\nStopped at once: nothing more saved; {checkpoint_path(opt, "latest")} holds the last complete '
+                  f'save. Resume with the same command plus --continue_train.')
         raise SystemExit(130)
     if main:
         losses = model.get_current_losses()

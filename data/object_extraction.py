@@ -30,10 +30,13 @@ from util.image_io import IMAGE_EXTENSIONS, read_image, read_instance, read_labe
 
 
 def resize_bilinear(image, size):
-    """H×W×3 uint8 -> size (h, w), bilinear without antialiasing (half-pixel centres), rounded."""
-    t = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float()
+    """H×W×3 uint8 -> size (h, w), bilinear without antialiasing (half-pixel centres), rounded half up.
+    Bilinear weights often land exactly on .5; float rounding noise, which changes with torch's thread
+    count (loader workers run one thread), would decide those ties: float64 keeps the noise below
+    1e-9, far below the 1e-6 the ties are lifted by."""
+    t = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].double()
     out = F.interpolate(t, size=size, mode='bilinear', align_corners=False, antialias=False)
-    return out[0].permute(1, 2, 0).round().clamp(0, 255).to(torch.uint8).numpy()
+    return torch.floor(out[0].permute(1, 2, 0) + (0.5 + 1e-6)).clamp(0, 255).to(torch.uint8).numpy()
 
 
 def resize_nearest_legacy(a, size):

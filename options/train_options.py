@@ -16,7 +16,7 @@ class TrainOptions(BaseOptions):
                        help='resume from checkpoints/<name>/latest.pth: nets, optimisers, epoch, iteration, RNG')
         g.add_argument('--lr', type=float, default=1e-4, help='generator learning rate (Adam)')
         g.add_argument('--D_lr_mult', type=float, default=4.0,
-                       help='discriminator learning rate = lr × this (upstream: 4)')
+                       help='discriminator learning rate = lr × this (the authors\' recipes: SPM-PGAN 4, SIEDOB 1)')
         g.add_argument('--lr_policy', choices=['constant', 'linear'], default='constant',
                        help='constant: the same learning rates throughout (what both authors\' trainers run; '
                             'SIEDOB\'s builds a linear schedule but never steps it); linear: constant, then a '

@@ -65,7 +65,8 @@ class ResumableSampler(torch.utils.data.Sampler):
             idx = torch.randperm(self.n, generator=g).tolist()
         else:
             idx = list(range(self.n))
-        idx += idx[:self.per_rank * self.num_replicas - self.n]  # pad so every rank gets the same count
+        total = self.per_rank * self.num_replicas  # pad so every rank gets the same count, cycling the
+        idx = (idx * -(-total // self.n))[:total]  # order when there are fewer samples than padding
         return idx[self.rank::self.num_replicas]
 
     def __iter__(self):

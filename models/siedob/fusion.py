@@ -162,6 +162,24 @@ class SIEDOBFusionModel(GANModel):
         for net in self.frozen_nets():
             net.eval()
 
+    # ---- checkpoints: the frozen stages' spectral-norm vectors move (train mode, as upstream) ---------
+    def checkpoint_state(self, *args, **kwargs):
+        """Besides the fusion nets, the frozen stages' buffers: in train mode (upstream's) each call
+        steps their spectral norms' u and v, so a resumed run continues from where those were (their
+        weights never change, and their files keep the vectors they were trained with)."""
+        ckpt = super().checkpoint_state(*args, **kwargs)
+        ckpt['frozen_buffers'] = {stage: {k: v.detach().cpu().clone() for k, v in net.named_buffers()}
+                                  for stage, net in part_nets(self.parts).items()}
+        return ckpt
+
+    def load_checkpoint_state(self, ckpt, path, nets=None, load_optimizers=False, restore_rng=False, assign=False):
+        super().load_checkpoint_state(ckpt, path, nets, load_optimizers, restore_rng, assign)
+        if load_optimizers and hasattr(self, 'parts'):  # resuming training: the frozen stages as they were
+            frozen = part_nets(self.parts)
+            for stage, buffers in ckpt.get('frozen_buffers', {}).items():
+                for k, v in buffers.items():
+                    frozen[stage].get_buffer(k).copy_(v)
+
     def prepare_run_folder(self, folder):
         """Copy the frozen stages' generators into the run folder under the authors' names, and the
         style references (``references/``, at most ``KEPT_PER_CLASS`` per class), so that it is a

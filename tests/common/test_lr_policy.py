@@ -20,27 +20,31 @@ def test_linear_factor_is_siedobs_schedule():
     assert lr_factor(499, 'constant', 500, 100) == 1.0
 
 
-def run(tmp_path, name, *extra):
-    train_script.main(TINY + ['--dataroot', str(tmp_path / 'data'), '--checkpoints_dir', str(tmp_path / 'ckpt'),
-                              '--name', name, *extra])
-    return torch.load(os.path.join(tmp_path, 'ckpt', name, 'latest.pth'), map_location='cpu', weights_only=True)
+@pytest.fixture
+def run(tmp_path, demo_root):
+    """run(name, *flags): train.py with the template on one demo image; the run's latest.pth."""
+    def train(name, *extra):
+        train_script.main(TINY + ['--dataroot', demo_root, '--checkpoints_dir', str(tmp_path / 'ckpt'), '--name', name,
+                                  *extra])
+        return torch.load(os.path.join(tmp_path, 'ckpt', name, 'latest.pth'), map_location='cpu', weights_only=True)
+    return train
 
 
 def rates(ckpt):
     return {k: v['param_groups'][0]['lr'] for k, v in ckpt['optimizers'].items()}
 
 
-def test_linear_policy_steps_and_resumes(tmp_path):
+def test_linear_policy_steps_and_resumes(run):
     # one image: one iteration per epoch; 3 epochs, the last 2 decaying: factors 1, 2/3, 1/3
     schedule = ['--lr', '1e-3', '--lr_policy', 'linear', '--niter', '3', '--niter_decay', '2']
-    straight = run(tmp_path, 'straight', *schedule)
+    straight = run('straight', *schedule)
     assert straight['epoch'] == 3 and straight['total_iters'] == 3
     want = {'optimizer_G': 1e-3 / 3, 'optimizer_D': 4e-3 / 3}
     assert rates(straight) == pytest.approx(want)  # a product and a division in float64
-    run(tmp_path, 'resumed', *schedule, '--max_iters', '2')
-    resumed = run(tmp_path, 'resumed', *schedule, '--continue_train')
+    run('resumed', *schedule, '--max_iters', '2')
+    resumed = run('resumed', *schedule, '--continue_train')
     assert rates(resumed) == rates(straight)
     for k, v in straight['nets']['netG'].items():
         assert torch.equal(v, resumed['nets']['netG'][k]), k
-    constant = run(tmp_path, 'constant', '--lr', '1e-3', '--niter', '3')
+    constant = run('constant', '--lr', '1e-3', '--niter', '3')
     assert rates(constant) == pytest.approx({'optimizer_G': 1e-3, 'optimizer_D': 4e-3})

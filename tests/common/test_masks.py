@@ -5,6 +5,8 @@ import random
 import numpy as np
 import pytest
 
+from PIL import Image, ImageDraw
+
 from data.masks import (
     MASK_TYPES,
     brush_stroke_mask,
@@ -265,21 +267,46 @@ def test_brush_non_square():
         assert m.sum() > 0
 
 
-def test_brush_spec_numbers_at_256():
-    avg_r = math.sqrt(256 ** 2 + 256 ** 2) / 8
-    assert avg_r // 2 == 22.0
-    # An ellipse at the start vertex with the drawn width is always inside the mask.
-    seed = 11
-    probe = random.Random(seed)
-    n_vert = probe.randint(4, 8)
-    probe.uniform(0, 1)
-    probe.uniform(0, 1)
-    for _ in range(n_vert):
-        probe.uniform(0, 1)
-    x0, y0 = probe.randint(0, 256), probe.randint(0, 256)
-    m = brush_stroke_mask(256, 256, *gens(seed))
-    if x0 < 256 and y0 < 256:
-        assert m[y0, x0] == 1
+def upstream_brush_stroke_mask(rng, np_rng):
+    """Upstream ``dataset.py``'s ``brush_stroke_mask`` on its 256×256 canvas, written out from it
+    (global ``random`` and ``np.random`` replaced by the two generators): 4..8 vertices, angles
+    around 2π/5 ± U(0, 2π/15) alternating sides, radii N(avg_r, avg_r // 2) clipped to
+    [0, 2·avg_r], one polyline of width int(U(50, 140)) with a disc at every vertex, then two flips
+    tested and thrown away."""
+    size, mean_angle, angle_range = 256, 2 * math.pi / 5, 2 * math.pi / 15
+    average_radius = math.sqrt(size * size + size * size) / 8
+    mask = Image.new('L', (size, size), 0)
+    num_vertex = rng.randint(4, 8)
+    angle_min = mean_angle - rng.uniform(0, angle_range)
+    angle_max = mean_angle + rng.uniform(0, angle_range)
+    angles = [2 * math.pi - rng.uniform(angle_min, angle_max) if i % 2 == 0 else rng.uniform(angle_min, angle_max)
+              for i in range(num_vertex)]
+    w, h = mask.size
+    vertex = [(int(rng.randint(0, w)), int(rng.randint(0, h)))]
+    for i in range(num_vertex):
+        r = np.clip(np_rng.normal(loc=average_radius, scale=average_radius // 2), 0, 2 * average_radius)
+        new_x = np.clip(vertex[-1][0] + r * math.cos(angles[i]), 0, w)
+        new_y = np.clip(vertex[-1][1] + r * math.sin(angles[i]), 0, h)
+        vertex.append((int(new_x), int(new_y)))
+    draw = ImageDraw.Draw(mask)
+    width = int(rng.uniform(50, 140))
+    draw.line(vertex, fill=1, width=width)
+    for v in vertex:
+        draw.ellipse((v[0] - width // 2, v[1] - width // 2, v[0] + width // 2, v[1] + width // 2), fill=1)
+    if np_rng.normal() > 0:
+        mask.transpose(Image.FLIP_LEFT_RIGHT)
+    if np_rng.normal() > 0:
+        mask.transpose(Image.FLIP_TOP_BOTTOM)
+    return np.asarray(mask, np.float32)
+
+
+def test_brush_at_256_is_upstreams_stroke_pixel_for_pixel():
+    """At 256×256 the brush is upstream's for the same generator states, pixel for pixel, and leaves
+    both generators where upstream's leaves them (the next draws agree)."""
+    for seed in range(40):
+        ours, theirs = gens(seed), gens(seed)
+        np.testing.assert_array_equal(brush_stroke_mask(256, 256, *ours), upstream_brush_stroke_mask(*theirs))
+        assert ours[0].random() == theirs[0].random() and ours[1].normal() == theirs[1].normal(), seed
 
 
 # ------------------------------------------------------------ training_mask

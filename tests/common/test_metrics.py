@@ -1,8 +1,13 @@
 """Metrics and the evaluation pipeline, with random stand-in networks placed where pytorch-fid and
-torchvision look for their downloads (never the network)."""
+torchvision look for their downloads (never the network).
+
+FID values are checked against the Fréchet distance written out here in numpy, on the two sets of
+features the distance must compare (the edited images and the real ones, in the channel order
+--fid_color_order gives Inception). Where the point is the pipeline, a tiny Inception stand-in gives
+six colour statistics per image (a 6×6 matrix square root); the real 2048-d stand-in runs once, in
+the scripts/eval_fid.sh journey."""
 import json
 import os
-import subprocess
 import sys
 
 import numpy as np
@@ -11,11 +16,11 @@ import torch
 from PIL import Image
 
 import train as train_script
+from fid_oracle import as_seen, assert_seen, colour_statistics, frechet, read_rgb, use_tiny_inception
+from helpers import CPU, ROOT, NothingWritten, error_line, run
 from util.errors import UserError
 from standins import write_metric_stand_ins
 from util.metrics import FID, LPIPS, masked_metrics, ssim_map
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 @pytest.fixture(scope='module')
@@ -42,16 +47,47 @@ def images(n=8, seed=0, shift=0):
     return out
 
 
-def test_fid_from_hub_cache(torch_home):
-    from pytorch_fid.fid_score import calculate_frechet_distance
-    fid = FID(torch.device('cpu'))  # reads $TORCH_HOME/hub/checkpoints/pt_inception-...pth
-    a = images()
-    # a set against itself: 0 up to scipy's sqrtm of a singular 2048×2048 product (few images),
-    # whose error is ~1e-6 of the trace of the covariances, here ~10²
-    assert abs(fid.distance(a, a)) < 1e-3
-    # (each Fréchet distance is a 2048×2048 scipy sqrtm, ~10 s on 2 cores: keep their number small)
-    stats = [fid.statistics(fid.features(s)) for s in (a, images(shift=60))]
-    assert calculate_frechet_distance(*stats[0], *stats[1]) > 1.0
+@pytest.fixture
+def tiny_inception(monkeypatch):
+    return use_tiny_inception(monkeypatch)
+
+
+def test_fid_is_the_frechet_distance_in_the_colour_order_asked(tiny_inception):
+    """FID.distance(a, b): the Fréchet distance of a's and b's features, Inception seeing BGR for
+    'bgr' (upstream, the paper's numbers) and RGB for 'rgb'; the two orders give different numbers."""
+    a, b = images(12, seed=0), images(12, seed=1, shift=30)
+    got = {}
+    for order in ('bgr', 'rgb'):
+        tiny_inception.seen.clear()
+        got[order] = FID(CPU, color_order=order).distance(a, b)
+        assert_seen(tiny_inception, as_seen(a, order) + as_seen(b, order))
+        want, bound = frechet(colour_statistics(as_seen(a, order)), colour_statistics(as_seen(b, order)))
+        assert abs(got[order] - want) <= bound, (order, got[order], want, bound)
+        assert want > 1e3 * bound  # far from 0, the distance of a set to itself
+    assert abs(got['bgr'] - got['rgb']) > 1e3 * bound
+
+
+def test_eval_metrics_compare_the_edited_set_with_the_real_one(tiny_inception, tmp_path):
+    """engine.evaluation.compute_metrics: FID between the edited images and the real ones (each read
+    from its file), not either set with itself nor with the label maps beside them."""
+    from engine.evaluation import compute_metrics
+    reals, fakes = images(10, seed=2), images(10, seed=3, shift=20)
+    labels = [np.full((64, 80), 7 + k, np.uint8) for k in range(10)]
+    mask = np.zeros((64, 80), np.uint8)
+    mask[10:40, 20:60] = 255
+    pairs = []
+    for k in range(10):
+        paths = [str(tmp_path / f'{what}_{k}.png') for what in ('edited', 'real', 'mask', 'label')]
+        for path, array in zip(paths, (fakes[k], reals[k], mask, labels[k])):
+            Image.fromarray(array).save(path)
+        pairs.append(tuple(paths))
+    result = compute_metrics(pairs, (FID(CPU), None), label_nc=34)
+    features = {name: colour_statistics(as_seen(s, 'bgr')) for name, s in
+                (('real', reals), ('edited', fakes), ('label', [np.repeat(x[..., None], 3, 2) for x in labels]))}
+    want, bound = frechet(features['real'], features['edited'])
+    assert abs(result['fid'] - want) <= bound, (result['fid'], want, bound)
+    for wrong in (('edited', 'edited'), ('real', 'real'), ('label', 'edited'), ('real', 'label')):
+        assert abs(result['fid'] - frechet(*(features[w] for w in wrong))[0]) > 1e3 * bound, wrong
 
 
 def test_fid_and_lpips_missing_weights_are_named(tmp_path):
@@ -159,59 +195,80 @@ def test_masked_ssim_and_psnr_are_the_librarys():
 
 
 @pytest.fixture(scope='module')
-def demo_run(tmp_path_factory):
+def demo_run(tmp_path_factory, demo_root):
+    """A 1-iteration ngf-4 checkpoint on the session's demo data (left as it was), and 20 box masks."""
     root = tmp_path_factory.mktemp('eval')
-    data, ckpt = str(root / 'datasets'), str(root / 'checkpoints')
-    train_script.main(['--dataset_name', 'demo', '--dataroot', data, '--checkpoints_dir', ckpt, '--name', 'm',
-                       '--ngf', '4', '--ndf', '8', '--lambda_vgg', '0', '--max_iters', '1', '--num_workers', '0',
-                       '--no_tensorboard'])
+    ckpt = str(root / 'checkpoints')
+    with NothingWritten(demo_root):
+        train_script.main(['--dataset_name', 'demo', '--dataroot', demo_root, '--checkpoints_dir', ckpt, '--name',
+                           'm', '--ngf', '4', '--ndf', '8', '--lambda_vgg', '0', '--max_iters', '1', '--num_workers',
+                           '0', '--no_tensorboard'])
     masks = root / 'masks'
     masks.mkdir()
     for i in range(20):
         m = np.zeros((256, 256), np.uint8)
         m[30 + 5 * i: 140 + 5 * i, 40:200] = 255
         Image.fromarray(m).save(masks / f'{i:04d}.png')
-    return {'root': root, 'data': data, 'ckpt': ckpt, 'masks': str(masks)}
+    return {'root': root, 'data': demo_root, 'ckpt': ckpt, 'masks': str(masks)}
 
 
-def test_eval_fid_sh_end_to_end(demo_run, torch_home):
+def eval_argv(demo_run, results, *extra):
+    return ['--name', 'm', '--checkpoints_dir', demo_run['ckpt'], '--dataroot', demo_run['data'], '--dataset_name',
+            'demo', '--mask_dir', demo_run['masks'], '--results_dir', str(results), *extra]
+
+
+def test_eval_fid_sh_end_to_end(demo_run, torch_home, monkeypatch):
+    """scripts/eval_fid.sh as a user runs it (the stand-in Inception read from the hub cache): the FID
+    it reports is that of the edited test images against the first n real ones, Inception seeing BGR;
+    the reports and the runs table. Then --skip_test --fid_color_order rgb (in-process, the tiny
+    stand-in): the same sets seen in RGB, a second row in the runs table."""
     results = demo_run['root'] / 'results'
-    cmd = ['bash', 'scripts/eval_fid.sh', '--name', 'm', '--checkpoints_dir', demo_run['ckpt'], '--dataroot',
-           demo_run['data'], '--dataset_name', 'demo', '--mask_dir', demo_run['masks'], '--results_dir',
-           str(results), '--how_many', '6']
-    env = dict(os.environ, TORCH_HOME=str(torch_home), OMP_NUM_THREADS='2')
-    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    run(ROOT, 'bash', 'scripts/eval_fid.sh', *eval_argv(demo_run, results, '--how_many', '4'),
+        env={'TORCH_HOME': str(torch_home)})
     out = results / 'm' / 'test_latest'
     record = json.loads((out / 'metrics.json').read_text())
-    assert record['n_images'] == 6 and record['dataset'] == 'demo' and record['fid_color_order'] == 'bgr'
+    assert record['n_images'] == 4 and record['dataset'] == 'demo' and record['fid_color_order'] == 'bgr'
     m = record['metrics']
-    assert np.isfinite(m['fid']) and m['fid'] >= -1e-6
     assert 0 <= m['lpips'] and 0 < m['l1'] < 1 and m['psnr'] > 0 and -1 <= m['ssim'] <= 1
+    edited = [read_rgb(out / 'edited' / f'demo_{i:05d}.png') for i in range(4)]
+    test_images = os.path.join(demo_run['data'], 'demo', 'test', 'images')
+    reals = [read_rgb(os.path.join(test_images, f'demo_{i:05d}.jpg')) for i in range(4)]
+    features = FID(CPU, color_order='bgr').features(reals + edited)  # the same stand-in file, from the hub cache
+    want, bound = frechet(features[:4], features[4:])
+    assert abs(m['fid'] - want) <= bound, (m['fid'], want, bound)
+    assert want > 1e3 * bound  # not a set against itself (0)
     table = (out / 'metrics.md').read_text()
     assert table.startswith('| name |') and '| m | latest | demo |' in table
-    assert sorted(os.listdir(out / 'edited'))[:2] == ['demo_00000.png', 'demo_00001.png']
-    runs = (results / 'runs.md').read_text().splitlines()
-    assert len(runs) == 3  # header, separator, one run
-    # a second evaluation appends a row
-    proc = subprocess.run(cmd + ['--skip_test', '--no_lpips'], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert sorted(os.listdir(out / 'edited')) == [f'demo_{i:05d}.png' for i in range(4)]
+    assert len((results / 'runs.md').read_text().splitlines()) == 3  # header, separator, one run
+
+    from scripts import evaluate
+    tiny_inception = use_tiny_inception(monkeypatch)
+    rgb = evaluate.main(eval_argv(demo_run, results, '--how_many', '4', '--skip_test', '--no_lpips',
+                                  '--fid_color_order', 'rgb'))
+    assert rgb['fid_color_order'] == 'rgb'
+    assert_seen(tiny_inception, reals + edited)
+    want, bound = frechet(colour_statistics(reals), colour_statistics(edited))
+    assert abs(rgb['metrics']['fid'] - want) <= bound, (rgb['metrics']['fid'], want, bound)
+    bgr, _ = frechet(colour_statistics(as_seen(reals, 'bgr')), colour_statistics(as_seen(edited, 'bgr')))
+    assert abs(bgr - want) > 1e3 * bound
     assert len((results / 'runs.md').read_text().splitlines()) == 4
     assert len((results / 'runs.jsonl').read_text().splitlines()) == 2
 
 
 def test_eval_without_weights_fails_clearly(demo_run, tmp_path):
-    env = dict(os.environ, TORCH_HOME=str(tmp_path / 'empty_home'))
-    proc = subprocess.run(['bash', 'scripts/eval_fid.sh', '--name', 'm', '--checkpoints_dir', demo_run['ckpt'],
-                           '--dataroot', demo_run['data'], '--dataset_name', 'demo', '--mask_dir', demo_run['masks'],
-                           '--results_dir', str(tmp_path / 'r'), '--how_many', '2'],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 2
-    assert 'pt_inception-2015-12-05-6726825d.pth' in proc.stderr and 'Traceback' not in proc.stderr
+    """No Inception file in the hub cache: exit 2, one line naming the file, nothing edited."""
+    results = tmp_path / 'r'
+    with NothingWritten(tmp_path):
+        out = run(ROOT, 'bash', 'scripts/eval_fid.sh', *eval_argv(demo_run, results, '--how_many', '2'), expect=2,
+                  env={'TORCH_HOME': str(tmp_path / 'empty_home')})
+    error_line(out, 'pt_inception-2015-12-05-6726825d.pth', str(tmp_path / 'empty_home'))
 
 
-def test_train_time_fid_keeps_best_and_plots(demo_run, torch_home, tmp_path):
+def test_train_time_fid_keeps_best_and_plots(demo_run, tiny_inception, tmp_path):
+    """--eval_freq 1: each epoch the FID of the test images edited (the first two: --max_dataset_size
+    holds the test split too) against the same images as read, Inception seeing BGR, logged;
+    best.pth is the best epoch's; the plots."""
     ckpt = str(tmp_path / 'ck')
     train_script.main(['--dataset_name', 'demo', '--dataroot', demo_run['data'], '--checkpoints_dir', ckpt,
                        '--name', 'f', '--ngf', '4', '--ndf', '8', '--lambda_vgg', '0', '--max_dataset_size', '2',
@@ -220,15 +277,21 @@ def test_train_time_fid_keeps_best_and_plots(demo_run, torch_home, tmp_path):
     exp = tmp_path / 'ck' / 'f'
     rows = [json.loads(line) for line in (exp / 'metrics_log.jsonl').read_text().splitlines()]
     assert [r['epoch'] for r in rows] == [1, 2]
+    test_images = os.path.join(demo_run['data'], 'demo', 'test', 'images')
+    reals = as_seen([read_rgb(os.path.join(test_images, f'demo_{i:05d}.jpg')) for i in range(2)], 'bgr')
+    assert len(tiny_inception.seen) == 2 * 4  # per epoch the 2 real images, then their 2 edits
+    for epoch, row in enumerate(rows):
+        seen = tiny_inception.seen[4 * epoch: 4 * epoch + 4]
+        assert all(np.array_equal(s, r) for s, r in zip(seen[:2], reals))
+        want, bound = frechet(colour_statistics(seen[:2]), colour_statistics(seen[2:]))
+        assert abs(row['FID'] - want) <= bound and want > 1e3 * bound, (row['FID'], want, bound)
     assert (exp / 'best.pth').exists()
     best = torch.load(exp / 'best.pth', map_location='cpu', weights_only=True)
     best_epoch = 1 + int(np.argmin([r['FID'] for r in rows]))
     assert best['epoch'] == best_epoch  # saved at the end of the best epoch
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    proc = subprocess.run([sys.executable, os.path.join(root, 'scripts', 'plot_metrics.py'), '--name', 'f',
-                           '--checkpoints_dir', ckpt], capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == f'Wrote {exp / "plots" / "losses.png"}, {exp / "plots" / "fid.png"}', proc.stdout
+    out = run(ROOT, sys.executable, os.path.join(ROOT, 'scripts', 'plot_metrics.py'), '--name', 'f',
+              '--checkpoints_dir', ckpt)
+    assert out.strip() == f'Wrote {exp / "plots" / "losses.png"}, {exp / "plots" / "fid.png"}', out
     assert Image.open(exp / 'plots' / 'losses.png').size[0] > 600
     from util.visualizer import parse_loss_log
     assert parse_loss_log(str(exp / 'loss_log.txt'))['G_L1_3'][0][0] == 1

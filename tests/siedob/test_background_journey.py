@@ -1,10 +1,10 @@
-"""SIEDOB's background stage as a user runs it: train.py on the demo data in real processes (tiny
-widths, 64×64 crops), the logs, grids and checkpoints it writes, a kill -9 and --continue_train giving
-the weights of an uninterrupted run, test.py on the result, and the one-line errors."""
+"""SIEDOB's background stage as a user runs it: train.py on the session's demo data in real processes
+(tiny widths, 64×64 crops; the data only read), the logs, grids and checkpoints it writes, a kill -9
+and --continue_train giving the weights of an uninterrupted run, test.py on the result, and the
+one-line errors (exit 2, nothing written)."""
 import os
 import signal
 import subprocess
-import sys
 import time
 
 import numpy as np
@@ -12,39 +12,30 @@ import pytest
 import torch
 from PIL import Image
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-TRAIN, TEST = os.path.join(ROOT, 'train.py'), os.path.join(ROOT, 'test.py')
+import helpers
+import train as train_script
+from helpers import load, python, run
+
 STAGE = ['--model', 'siedob', '--stage', 'background']
-TINY = STAGE + ['--dataset_name', 'demo', '--ngf', '4', '--ndf', '8', '--lambda_vgg', '0', '--crop_size', '64', '--batch_size', '1',
+TINY = STAGE + ['--dataset_name', 'demo', *helpers.TINY_NETS, '--crop_size', '64', '--batch_size', '1',
                 '--num_workers', '0', '--print_freq', '1', '--display_freq', '4', '--save_latest_freq', '2',
                 '--save_epoch_freq', '0']
-ITERS = 12
-ENV = dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS='1')
-
-
-def run(cwd, *argv, expect=0, timeout=600):
-    res = subprocess.run([str(a) for a in argv], cwd=cwd, env=ENV, capture_output=True, text=True, timeout=timeout,
-                         stdin=subprocess.DEVNULL)
-    out = res.stdout + res.stderr
-    assert 'Traceback' not in out, out[-3000:]
-    assert res.returncode == expect, f'exit {res.returncode}, expected {expect}:\n{out[-3000:]}'
-    return out
-
-
-def load(path):
-    return torch.load(path, map_location='cpu', weights_only=True)
+ITERS = 8
+ENV = dict(os.environ, PYTHONPATH=helpers.ROOT, OMP_NUM_THREADS='1')
 
 
 @pytest.fixture(scope='module')
-def user(tmp_path_factory):
-    """A fresh folder; the first run generates the demo data in ./datasets."""
+def user(tmp_path_factory, demo_root):
+    """A fresh working folder, the session's demo data as --dataroot (only read), and a straight run."""
     folder = tmp_path_factory.mktemp('siedob_user')
-    out = run(folder, sys.executable, TRAIN, *TINY, '--name', 'straight', '--max_iters', ITERS)
-    return folder, out
+    tiny = TINY + ['--dataroot', demo_root]
+    with helpers.NothingWritten(demo_root):
+        out = run(folder, *python('train.py', *tiny, '--name', 'straight', '--max_iters', ITERS))
+    return folder, out, tiny
 
 
 def test_training_writes_progress_logs_grids_and_checkpoints(user):
-    folder, out = user
+    folder, out, _ = user
     assert f'Done: {ITERS} iterations.' in out and 'G_GAN_patch' in out
     exp = folder / 'checkpoints' / 'straight'
     ckpt = load(exp / 'latest.pth')
@@ -59,12 +50,12 @@ def test_training_writes_progress_logs_grids_and_checkpoints(user):
     grid = Image.open(exp / 'web' / 'images' / f'iter_{ITERS:08d}.png')
     # input | masked input | label | background mask | raw output | composite
     assert grid.size == (6 * 64 + 5 * 4, 64)
-    assert sorted(os.listdir(folder / 'datasets' / 'demo' / 'train')) == ['images', 'images2048', 'inst_map', 'labels']
+    assert sorted(os.listdir(folder)) == ['checkpoints']  # no demo data generated in the working folder
 
 
 def test_kill_9_then_continue_train_gives_the_uninterrupted_weights(user):
-    folder, _ = user
-    argv = [sys.executable, TRAIN, *TINY, '--name', 'killed']
+    folder, _, tiny = user
+    argv = python('train.py', *tiny, '--name', 'killed')
     proc = subprocess.Popen(argv + ['--max_iters', '100000'], cwd=folder, env=ENV, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
     latest = folder / 'checkpoints' / 'killed' / 'latest.pth'
@@ -84,46 +75,45 @@ def test_kill_9_then_continue_train_gives_the_uninterrupted_weights(user):
     out = run(folder, *argv, '--max_iters', ITERS, '--continue_train')
     assert f'iteration {at_kill}' in out and f'Done: {ITERS} iterations.' in out
     a, b = load(folder / 'checkpoints' / 'straight' / 'latest.pth'), load(latest)
-    for net in a['nets']:  # the same operations on the same numbers: bit-identical
-        for k, v in a['nets'][net].items():
-            assert torch.equal(b['nets'][net][k], v), f'{net}.{k}'
+    helpers.assert_same_state(a, b)  # the same operations on the same numbers: bit-identical
     for name, state in a['optimizers'].items():
         for i, s in state['state'].items():
             assert all(torch.equal(b['optimizers'][name]['state'][i][k], s[k]) for k in ('exp_avg', 'exp_avg_sq'))
 
 
-def test_test_py_edits_with_the_background_stage(user):
-    folder, _ = user
-    out = run(folder, sys.executable, TEST, '--name', 'straight', '--how_many', '2')
+def test_test_py_edits_with_the_background_stage(user, demo_root):
+    folder, _, _ = user
+    with helpers.NothingWritten(demo_root):
+        out = run(folder, *python('test.py', '--name', 'straight', '--how_many', '2'))
     assert f"Wrote 2 edited images to {os.path.join('results', 'straight', 'test_latest')}/edited/" in out
-    demo = folder / 'datasets' / 'demo' / 'test'
+    demo = os.path.join(demo_root, 'demo', 'test')
     mask = np.zeros((256, 256), np.uint8)
     mask[64:192, 64:192] = 255
     Image.fromarray(mask).save(folder / 'mask.png')
-    out = run(folder, sys.executable, TEST, '--name', 'straight', '--image_path', demo / 'images' / 'demo_00000.jpg',
-              '--segmap_path', demo / 'labels' / 'demo_00000.png', '--mask_path', 'mask.png',
-              '--output_path', 'out/edited.png')
+    image = os.path.join(demo, 'images', 'demo_00000.jpg')
+    run(folder, *python('test.py', '--name', 'straight', '--image_path', image, '--segmap_path',
+                        os.path.join(demo, 'labels', 'demo_00000.png'), '--mask_path', 'mask.png',
+                        '--output_path', 'out/edited.png'))
     edited = np.asarray(Image.open(folder / 'out' / 'edited.png'))
-    original = np.asarray(Image.open(demo / 'images' / 'demo_00000.jpg'))
+    original = np.asarray(Image.open(image))
     assert edited.shape == original.shape
     assert np.abs(edited[mask == 0].astype(int) - original[mask == 0]).max() <= 1  # known pixels kept
 
 
-def error_line(out):
-    lines = [x for x in out.splitlines() if x.startswith('error: ')]
-    assert len(lines) == 1, out[-3000:]
-    return lines[0]
-
-
-def test_help_and_errors(user):
-    folder, _ = user
-    out = run(folder, sys.executable, TRAIN, *STAGE, '--help')
+def test_help_and_errors(demo_root, tmp_path, monkeypatch, capsys):
+    """--help lists the stage's flags; a wrong command line stops with exit 2 and one line, writing
+    nothing in a fresh working folder or the data."""
+    monkeypatch.chdir(tmp_path)
+    code, out, _, _ = helpers.run_main(train_script.main, [*STAGE, '--help'], capsys)
+    assert code == 0
     for flag in ('--lambda_patch', '--patch_num', '--symmetric_boundary', '--fg_classes', '--high_res',
                  '--object_classes', '--keep_label_0', '--lr_policy'):
         assert flag in out, flag
-    out = run(folder, sys.executable, TRAIN, '--model', 'siedob', '--dataset_name', 'demo', expect=2)
-    assert error_line(out).startswith('error: SIEDOB is trained stage by stage: give --stage background')
-    out = run(folder, sys.executable, TRAIN, *TINY, '--name', 'x', '--crop_size', '72', expect=2)
-    assert 'multiples of 16' in error_line(out)
-    out = run(folder, sys.executable, TRAIN, *TINY, '--name', 'x', '--no_instance', expect=2)
-    assert 'SIEDOB needs Cityscapes-format instance maps' in error_line(out)
+    tiny = TINY + ['--dataroot', demo_root, '--name', 'x', '--max_iters', '1']
+    for argv, said in (([*STAGE[:2], '--dataset_name', 'demo', '--dataroot', demo_root],
+                        'SIEDOB is trained stage by stage: give --stage background'),
+                       (tiny + ['--crop_size', '72'], 'multiples of 16'),
+                       (tiny + ['--no_instance'], 'SIEDOB needs Cityscapes-format instance maps')):
+        with helpers.NothingWritten(tmp_path, demo_root):
+            helpers.expect_user_error(train_script.main, argv, capsys, said)
+        assert os.listdir(tmp_path) == [], argv

@@ -1,6 +1,9 @@
-"""SIEDOB's background generator and its blocks against the authors' code (WuyangLuo/SIEDOB,
-background/networks/): parameter counts, key layout, the block formulas, the self-propagation
-module on a hand-made example, and the fast implementation against the reference."""
+"""SIEDOB's background generator, its blocks and the fusion network against the authors' layer lists
+(WuyangLuo/SIEDOB background/networks/bg_G.py, fusion/networks/F_stage.py, as ../shared/spec/
+SIEDOB_scene.md tabulates them): parameter counts and key layout (built on the meta device: no
+memory), the block formulas, the self-propagation module on a hand-made example, both whole
+networks against float64 functional forwards written from the layer lists (tests/siedob/
+functional.py), and the fast implementation against the reference."""
 import pytest
 import torch
 import torch.nn.functional as F
@@ -8,28 +11,31 @@ import torch.nn.functional as F
 from models.networks.blocks import SPADE, GatedConv2d, TransposeGatedConv2d
 from models.networks.implementation import set_impl
 from models.networks.init import init_weights
-from models.networks.siedob import BackgroundGenerator, StyleProPagate
+from models.networks.siedob import BackgroundGenerator, FusionNetwork, StyleProPagate
+from siedob.functional import background_generator, fusion_network
 from tolerances import assert_float64_close, assert_grads_float64_close
 
 pytestmark = pytest.mark.numerics
 F64 = torch.float64
+META = torch.device('meta')
 
 
 def count(m):
     return sum(p.numel() for p in m.parameters())
 
 
-def randomize(m):
+def randomize(m, std=0.3):
     with torch.no_grad():
         for p in m.parameters():
-            p.normal_(0, 0.3)
+            p.normal_(0, std)
     return m
 
 
 def test_background_generator_counts_and_layout():
     """13,088,096 parameters and 98 entries at the authors' settings; names and shapes as in bg.pth
     (written out from the authors' bg_G.py, not from our code)."""
-    g = BackgroundGenerator(label_nc=34)
+    with META:
+        g = BackgroundGenerator(label_nc=34)
     assert count(g) == 13_088_096
     sd = g.state_dict()
     assert len(sd) == 98
@@ -149,6 +155,46 @@ def test_background_generator_fast_equals_reference_with_gradients():
     assert_grads_float64_close(nets[0].named_parameters(), nets[1].parameters())
 
 
+def scene_maps(n=2, size=(32, 48), seed=0):
+    """(one-hot labels, edit mask, background mask) of float64 scenes: sky, building, road, a car (an
+    excluded class) that is foreground in sample 0, and terrain (22) lying wholly under the edit, so
+    without a known pixel: every branch of the self-propagation is taken."""
+    g = torch.Generator().manual_seed(seed)
+    h, w = size
+    labels = torch.full((n, h, w), 7, dtype=torch.long)
+    labels[:, :8] = 23
+    labels[:, 8:16, :24] = 11
+    labels[:, 18:26, 4:20] = 26
+    labels[:, 22:30, 26:40] = 22
+    labels[1, 10:14] = torch.randint(0, 34, (4, w), generator=g)  # sample 1: a band of any ids
+    seg = F.one_hot(labels, 34).permute(0, 3, 1, 2).to(F64)
+    mask = torch.zeros(n, 1, h, w, dtype=F64)
+    mask[:, :, 4:31, 2:42] = 1
+    mask[1, :, :, 30:] = 1
+    bg = torch.ones(n, 1, h, w, dtype=F64)
+    bg[0, :, 18:26, 4:20] = 0
+    return seg, mask, bg
+
+
+@pytest.mark.parametrize('impl', ['reference', 'fast'])
+def test_background_generator_against_its_layer_list(impl):
+    """The whole bg_G, random weights, against a functional forward written from the layer table
+    (enc1..enc8; dec1 with skip enc6, dec2 with enc4, dec3 with enc2, each followed by SSP; dec4,
+    dec5, LeakyReLU, conv_img): a skip taken from the wrong encoder layer (enc5/enc6, enc3/enc4,
+    enc1/enc2 have the same shapes) or a layer left out changes the output at order 1."""
+    torch.manual_seed(2)
+    g = set_impl(randomize(BackgroundGenerator(label_nc=34, ngf=4), 0.2).double().eval(), impl)
+    seg, mask, bg = scene_maps()
+    x = torch.cat([torch.rand(2, 3, 32, 48, dtype=F64) * 2 - 1, seg * bg, torch.rand(2, 1, 32, 48, dtype=F64) * bg,
+                   mask * bg], 1)
+    with torch.no_grad():
+        g.conv_img.conv.weight.mul_(0.3)  # pre-activations of order 1: tanh does not flatten differences
+        out = g(x, seg, mask, bg)
+        want = background_generator(g, x, seg, mask, bg)
+    assert out.shape == (2, 3, 32, 48) and float((want.abs() > 0.99).double().mean()) < 0.01
+    assert_float64_close(out, want)
+
+
 def test_background_discriminators():
     """netD_BG and netD_patch: six zero-padded SN layers on 3 + 34 channels, 4,379,200 parameters;
     a 3×3 score map for a 160×160 patch. Their labels are the full one-hot map, not zero outside
@@ -204,8 +250,8 @@ def test_boundary_patches_windows_and_no_boundary():
 def test_fusion_network_counts_layout_and_residual():
     """F_stage (upstream fusion/networks/F_stage.py): 3,550,048 parameters, 55 entries; the output is
     the composite plus a tanh correction inside the mask only."""
-    from models.networks.siedob import FusionNetwork
-    f = FusionNetwork()
+    with META:
+        f = FusionNetwork()
     sd = f.state_dict()
     assert count(f) == 3_550_048 and len(sd) == 55
     assert sd['init_conv.conv.weight'].shape == (32, 5, 7, 7)
@@ -219,3 +265,23 @@ def test_fusion_network_counts_layout_and_residual():
         out = small(x, mask, torch.rand(2, 1, 32, 32).round())
     assert torch.equal(out[(mask == 0).expand_as(out)], x[(mask == 0).expand_as(x)])   # outside: the composite
     assert float((out - x).abs().max()) <= 1                                           # inside: + tanh
+
+
+def test_fusion_network_against_its_layer_list():
+    """The whole F_stage, random weights, against a functional forward from its layer table (enc1..enc6;
+    dec2 with skip enc4, dec3 with enc2, dec4, dec5, conv_img without a LeakyReLU before it; the
+    residual tanh(·)·M + masked_G)."""
+    torch.manual_seed(3)
+    f = randomize(FusionNetwork(ngf=4), 0.2).double().eval()
+    with torch.no_grad():
+        f.conv_img.conv.weight.mul_(0.3)
+    x = torch.rand(2, 3, 32, 48, dtype=F64) * 2 - 1
+    mask = torch.zeros(2, 1, 32, 48, dtype=F64)
+    mask[..., 6:26, 10:40] = 1
+    edges = (torch.rand(2, 1, 32, 48, dtype=F64) > 0.8).to(F64) * mask
+    with torch.no_grad():
+        out = f(x, mask, edges)
+        want = fusion_network(f, x, mask, edges)
+        inside = (want - x)[(mask > 0).expand_as(x)]
+    assert float((inside.abs() > 0.99).double().mean()) < 0.01  # the correction is not saturated
+    assert_float64_close(out, want)

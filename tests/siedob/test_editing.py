@@ -1,7 +1,7 @@
 """SIEDOB's end-to-end editor (models/siedob_model.py, composition.py; upstream
-fusion/test_one_image.py) through test.py's command line: the four parts from one folder (ours or
-the authors' layout), object routing, reference choice, the residual identity, sizes, and the
-one-line errors."""
+fusion/test_one_image.py) through test.py's command line: the four parts from one folder (ours, or
+the authors' layout checked against their layer lists), object routing, reference choice, the
+residual identity, sizes, --bg_inputs, --seed, and the one-line errors (exit 2, nothing written)."""
 import os
 
 import numpy as np
@@ -9,12 +9,14 @@ import pytest
 import torch
 from PIL import Image
 
+import helpers
 import test as test_script
 from models import legacy
 from models.siedob.composition import OBJECT_ORDER, Route, compose, find_objects, scene_inputs
 from models.siedob.parts import load_parts, part_nets
 from options import default_options
-from siedob.parts_folder import (FILES, part_checkpoint, scene, write_parts, write_references, write_scene)
+from siedob.parts_folder import (AUTHORS_NET_KEY, FILES, WIDTHS, assert_authors_layout, authors_fusion_layout,
+                                 part_checkpoint, scene, write_parts, write_references, write_scene)
 from util.checkpoint import save_checkpoint
 from util.errors import UserError
 
@@ -30,14 +32,27 @@ def folders(tmp_path_factory):
             'root': root}
 
 
-def run(folder, files, out, *extra, refs=None):
+def argv_of(folder, files, out, *extra, refs=None):
+    """test.py's command line for one SIEDOB edit."""
     argv = ['--model', 'siedob', '--checkpoints_dir', folder, '--image_path', files['image'],
             '--segmap_path', files['label'], '--instance_path', files['instance'], '--mask_path', files['mask'],
             '--output_path', str(out), '--device', 'cpu', *extra]
-    if refs:
-        argv += ['--style_dir', refs]
-    test_script.main(argv)
+    return [str(a) for a in argv] + (['--style_dir', str(refs)] if refs else [])
+
+
+def run(folder, files, out, *extra, refs=None):
+    test_script.main(argv_of(folder, files, out, *extra, refs=refs))
     return np.asarray(Image.open(out).convert('RGB')).astype(int)
+
+
+def edit_fails(capsys, out_dir, argv, *said, watch=()):
+    """test.py stops with exit 2 and one line holding ``said``, writing nothing: no output in the
+    fresh ``out_dir`` (not even the folder), nothing in ``watch``."""
+    assert not os.path.exists(out_dir)
+    with helpers.NothingWritten(out_dir, *watch):
+        line = helpers.expect_user_error(test_script.main, argv, capsys, *said)
+    assert not os.path.exists(out_dir), 'the output folder was created'
+    return line
 
 
 def editor(folder):
@@ -57,7 +72,14 @@ def batch_of(*scenes, order='bgr'):
 
 # ---- loading -----------------------------------------------------------------------------------
 
-def test_the_authors_layout_gives_the_same_edit_as_ours(folders, tmp_path):
+def test_parts_in_the_authors_layout_edit_as_ours(folders, tmp_path):
+    """The four files written in the authors' layout hold what their code reads (the key of each
+    file, bg_G's and F_stage's keys and shapes, the object generators' prefixes and modules, all
+    written out from upstream's networks/ here) and edit as our files with the same weights."""
+    for stage, name in FILES.items():
+        theirs = torch.load(os.path.join(folders['authors'], name), weights_only=True)
+        assert set(theirs) == {'epoch', AUTHORS_NET_KEY[stage]}, name
+        assert_authors_layout(stage, theirs[AUTHORS_NET_KEY[stage]], WIDTHS[stage])
     files = write_scene(str(tmp_path / 'scene'), cars=((10, 30, 8, 30, True), (34, 50, 36, 60, False)))
     ours = run(folders['ours'], files, tmp_path / 'ours.png', refs=folders['refs'])
     theirs = run(folders['authors'], files, tmp_path / 'theirs.png', refs=folders['refs'])
@@ -68,19 +90,24 @@ def test_the_authors_layout_gives_the_same_edit_as_ours(folders, tmp_path):
         assert all(torch.equal(v, other[k]) for k, v in net.state_dict().items()), name
 
 
-def test_fnet_converts_both_ways(tmp_path):
+def test_fnet_round_trips_through_the_authors_layout(tmp_path):
+    """Our fusion checkpoint written as the authors' Fnet.pth has F_stage's keys and shapes (upstream
+    fusion/networks/F_stage.py, written out here) and reads back to the same weights; a bare F_stage
+    state dict is recognised too."""
     ckpt = part_checkpoint('fusion')
     theirs = legacy.to_upstream(ckpt)
     assert set(theirs) == {'epoch', 'netG_F'}
+    assert {k: tuple(v.shape) for k, v in theirs['netG_F'].items()} == authors_fusion_layout(WIDTHS['fusion'])
     torch.save(theirs, tmp_path / 'Fnet.pth')
     back = legacy.load_checkpoint(str(tmp_path / 'Fnet.pth'))
     assert (back['model'], back['stage'], back['arch']['ngf']) == ('siedob', 'fusion', ckpt['arch']['ngf'])
     assert all(torch.equal(v, back['nets']['netG_F'][k]) for k, v in ckpt['nets']['netG_F'].items())
-    torch.save(theirs['netG_F'], tmp_path / 'bare.pth')  # a bare F_stage state dict is recognised too
+    torch.save(theirs['netG_F'], tmp_path / 'bare.pth')
     assert legacy.load_checkpoint(str(tmp_path / 'bare.pth'))['stage'] == 'fusion'
 
 
-def test_convert_checkpoint_handles_all_four_authors_files(tmp_path, folders):
+def test_convert_checkpoint_round_trips_all_four_authors_files(tmp_path, folders):
+    """Each authors'-layout file -> ours -> the authors' layout again gives the same keys and tensors."""
     for stage, name in FILES.items():
         src = os.path.join(folders['authors'], name)
         ours_path = str(tmp_path / f'{stage}_ours.pth')
@@ -215,14 +242,18 @@ def test_frozen_stages_train_mode_steps_the_spectral_norms_once_per_object(folde
 
 # ---- the command line: sizes, seeds, what users may give ---------------------------------------------
 
-def test_any_size_and_same_seed_same_result(folders, tmp_path):
-    files = write_scene(str(tmp_path / 'wide'), size=(48, 80), cars=((10, 30, 8, 30, True), (20, 40, 50, 70, False)))
+def test_any_size_and_any_seed_give_one_result(folders, tmp_path):
+    """A single edit draws nothing at random (reference k mod N, the nets in eval mode): --seed 3 and
+    --seed 4 give the same picture, at a size other than the training one; only masked pixels change."""
+    cars = ((4, 14, 8, 30, True), (20, 40, 50, 70, False), (20, 30, 4, 20, True), (34, 44, 20, 40, True))
+    files = write_scene(str(tmp_path / 'wide'), size=(48, 80), cars=cars, persons=((30, 46, 72, 78, True),))
     a = run(folders['ours'], files, tmp_path / 'new' / 'dir' / 'a.png', '--seed', '3', refs=folders['refs'])
-    b = run(folders['ours'], files, tmp_path / 'b.png', '--seed', '3', refs=folders['refs'])
+    b = run(folders['ours'], files, tmp_path / 'b.png', '--seed', '4', refs=folders['refs'])
     assert a.shape == (48, 80, 3) and np.array_equal(a, b)
     image = np.asarray(Image.open(files['image']).convert('RGB')).astype(int)
     known = np.asarray(Image.open(files['mask'])) == 0
     assert np.array_equal(a[known], image[known])  # pasted back inside the mask only
+    assert not np.array_equal(a[~known], image[~known])
 
 
 def test_empty_mask_and_palette_labels_just_work(folders, tmp_path):
@@ -236,79 +267,115 @@ def test_empty_mask_and_palette_labels_just_work(folders, tmp_path):
     assert np.array_equal(out, np.asarray(Image.open(files['image']).convert('RGB')))
 
 
-def one_line_error(capsys, *said):
-    err = capsys.readouterr().err
-    assert len(err.strip().splitlines()) == 1 and 'Traceback' not in err, err
-    for s in said:
-        assert s in err, err
-    return err
+def test_the_test_splits_masks_follow_the_seed(folders, demo_root, tmp_path):
+    """Without --mask_dir the test split's masks are drawn from --seed (data/scene_dataset.py): the
+    same seed gives the same masks and edits, another seed others; the dataset is only read."""
+    def split(seed, name):
+        results = tmp_path / name
+        test_script.main(['--model', 'siedob', '--checkpoints_dir', folders['ours'], '--dataroot', demo_root,
+                          '--dataset_name', 'demo', '--how_many', '1', '--results_dir', str(results), '--device',
+                          'cpu', '--style_dir', folders['refs'], '--seed', str(seed)])
+        out = results / 'experiment' / 'test_latest'
+        return [np.asarray(Image.open(out / kind / 'demo_00000.png')) for kind in ('masks', 'edited')]
 
+    with helpers.NothingWritten(demo_root):
+        (mask1, edit1), (again1, again_edit1), (mask2, edit2) = split(1, 'a'), split(1, 'b'), split(2, 'c')
+    assert np.array_equal(mask1, again1) and np.array_equal(edit1, again_edit1)
+    assert not np.array_equal(mask1, mask2) and not np.array_equal(edit1, edit2)
+
+
+def background_generator_calls(argv):
+    """The arguments (x, seg, mask, bg_mask) of every background generator call while test.py runs."""
+    from models.networks.siedob import BackgroundGenerator
+    calls = []
+
+    def hook(module, args, output):
+        if isinstance(module, BackgroundGenerator):
+            calls.append([a.detach().clone() for a in args])
+
+    handle = torch.nn.modules.module.register_module_forward_hook(hook)
+    try:
+        test_script.main(argv)
+    finally:
+        handle.remove()
+    return calls
+
+
+def test_bg_inputs_chooses_what_the_background_generator_receives(folders, tmp_path):
+    """--bg_inputs upstream (the default): the masked image I·(1−M) and the full mask M, as upstream's
+    G_stage.py calls bg_G; as_trained: I·(1−M)·Bg and M·Bg, what background/trainer.py trains it on.
+    A partly edited car (selected, so Bg = 0 on it, visible below the mask) tells them apart; the
+    scene is edited at its own size (--preprocess none)."""
+    image, label, _, mask = scene((64, 64), cars=((10, 30, 8, 30, False),))
+    files = write_scene(str(tmp_path / 's'), cars=((10, 30, 8, 30, False),))
+    i = torch.from_numpy(image[..., ::-1].copy()).permute(2, 0, 1)[None].double() / 127.5 - 1  # BGR, [−1, 1]
+    m = torch.from_numpy(mask)[None, None].double()
+    bg = torch.from_numpy(label != 26)[None, None].double()
+    want = {'upstream': (i * (1 - m), m), 'as_trained': (i * (1 - m) * bg, m * bg)}
+    assert not torch.equal(*(w[0] for w in want.values())) and not torch.equal(*(w[1] for w in want.values()))
+    for flag, (masked, given_mask) in want.items():
+        extra = ('--preprocess', 'none') + (('--bg_inputs', flag) if flag != 'upstream' else ())
+        (x, seg, m_arg, bg_arg), = background_generator_calls(
+            argv_of(folders['ours'], files, tmp_path / f'{flag}.png', *extra, refs=folders['refs']))
+        assert torch.allclose(x[:, :3].double(), masked, rtol=0, atol=1e-6), flag
+        assert torch.equal(x[:, -1:].double(), given_mask) and torch.equal(m_arg.double(), given_mask), flag
+        assert torch.equal(bg_arg.double(), bg), flag
+
+
+# ---- the errors: exit 2, one line, nothing written -----------------------------------------------------
 
 def test_missing_folder_or_file(folders, tmp_path, capsys):
     files = write_scene(str(tmp_path / 's'))
-    out = tmp_path / 'o.png'
-    with pytest.raises(SystemExit):
-        run(str(tmp_path / 'nowhere'), files, out)
-    one_line_error(capsys, 'checkpoint folder not found', 'nowhere')
+    edit_fails(capsys, tmp_path / 'out1', argv_of(tmp_path / 'nowhere', files, tmp_path / 'out1' / 'o.png'),
+               'checkpoint folder not found', 'nowhere')
     partial = tmp_path / 'partial'
     write_parts(str(partial))
     os.remove(partial / 'object_style.pth')
-    with pytest.raises(SystemExit):
-        run(str(partial), files, out)
-    one_line_error(capsys, str(partial / 'object_style.pth'), 'not found', 'object-style')
-    assert not out.exists()
+    edit_fails(capsys, tmp_path / 'out2', argv_of(partial, files, tmp_path / 'out2' / 'o.png'),
+               str(partial / 'object_style.pth'), 'not found', 'object-style', watch=[partial])
 
 
 def test_corrupt_or_wrong_kind_files(folders, tmp_path, capsys):
     files = write_scene(str(tmp_path / 's'))
-    out = tmp_path / 'o.png'
     bad = tmp_path / 'bad'
+
+    def fails(n, *said):
+        out = tmp_path / f'out{n}'
+        edit_fails(capsys, out, argv_of(bad, files, out / 'o.png'), *said, watch=[bad])
+
     write_parts(str(bad))
     (bad / 'Fnet.pth').write_bytes(b'not a checkpoint')
-    with pytest.raises(SystemExit):
-        run(str(bad), files, out)
-    one_line_error(capsys, str(bad / 'Fnet.pth'), 'cannot read')
+    fails(1, str(bad / 'Fnet.pth'), 'cannot read')
     write_parts(str(bad))
     from models.networks.spmpgan import ProgressiveGenerator
     from util.checkpoint import make_checkpoint
     sd = ProgressiveGenerator(34, ngf=4).state_dict()
     save_checkpoint(make_checkpoint('spmpgan', {'label_nc': 34, 'ngf': 4}, {'netG': sd}), str(bad / 'bg.pth'))
-    with pytest.raises(SystemExit):
-        run(str(bad), files, out)
-    one_line_error(capsys, str(bad / 'bg.pth'), 'is a spmpgan checkpoint', 'background generator')
+    fails(2, str(bad / 'bg.pth'), 'is a spmpgan checkpoint', 'background generator')
     write_parts(str(bad))
     os.replace(bad / 'object_inpainting.pth', bad / 'tmp.pth')
     os.replace(bad / 'object_style.pth', bad / 'object_inpainting.pth')
-    with pytest.raises(SystemExit):
-        run(str(bad), files, out)
-    one_line_error(capsys, str(bad / 'object_inpainting.pth'), 'object_style checkpoint')
-    assert not out.exists()
+    fails(3, str(bad / 'object_inpainting.pth'), 'object_style checkpoint')
 
 
 def test_bad_inputs(folders, tmp_path, capsys):
     files = write_scene(str(tmp_path / 's'))
-    out = tmp_path / 'o.png'
+    watch = [folders['root']]
     Image.fromarray(np.zeros((32, 64), np.uint16)).save(tmp_path / 'small_inst.png')
-    with pytest.raises(SystemExit):
-        run(folders['ours'], dict(files, instance=str(tmp_path / 'small_inst.png')), out)
-    one_line_error(capsys, 'small_inst.png', 'size mismatch')
+    small = dict(files, instance=str(tmp_path / 'small_inst.png'))
+    edit_fails(capsys, tmp_path / 'out1', argv_of(folders['ours'], small, tmp_path / 'out1' / 'o.png'),
+               'small_inst.png', 'size mismatch', watch=watch)
     label = np.asarray(Image.open(files['label'])).copy()
     label[0, 0] = 40
     Image.fromarray(label).save(tmp_path / 'l40.png')
-    with pytest.raises(SystemExit):
-        run(folders['ours'], dict(files, label=str(tmp_path / 'l40.png')), out)
-    one_line_error(capsys, 'l40.png', 'label id 40', '0..33')
+    label40 = dict(files, label=str(tmp_path / 'l40.png'))
+    edit_fails(capsys, tmp_path / 'out2', argv_of(folders['ours'], label40, tmp_path / 'out2' / 'o.png'),
+               'l40.png', 'label id 40', '0..33', watch=watch)
     refs = write_references(str(tmp_path / 'cars_only'), {'car': 1})
     persons = write_scene(str(tmp_path / 'p'), cars=(), persons=((20, 50, 20, 30, True),))
-    with pytest.raises(SystemExit):
-        run(folders['ours'], persons, out, refs=refs)
-    one_line_error(capsys, 'no person references', os.path.join(refs, 'person'))
-    assert not out.exists()
-    run(folders['ours'], files, out, refs=refs)  # cars only: a REFS folder without persons is fine there
-
-
-def files_under(*folders):
-    return {os.path.join(root, f) for folder in folders for root, _, names in os.walk(folder) for f in names}
+    edit_fails(capsys, tmp_path / 'out3', argv_of(folders['ours'], persons, tmp_path / 'out3' / 'o.png', refs=refs),
+               'no person references', os.path.join(refs, 'person'), watch=watch + [refs])
+    run(folders['ours'], files, tmp_path / 'o.png', refs=refs)  # cars only: a REFS folder without persons is fine there
 
 
 def test_editing_writes_nothing_but_its_output(folders, tmp_path, monkeypatch, capsys):
@@ -321,14 +388,13 @@ def test_editing_writes_nothing_but_its_output(folders, tmp_path, monkeypatch, c
     work = tmp_path / 'work'
     work.mkdir()
     monkeypatch.chdir(work)
-    before = files_under(tmp_path, folders['authors'])
-    out = work / 'o.png'
-    with pytest.raises(SystemExit):
-        run(folders['authors'], wholly, out)
-    one_line_error(capsys, 'no car references', '--style_dir')
-    assert files_under(tmp_path, folders['authors']) == before
-    run(folders['authors'], partly, out)
-    assert files_under(tmp_path, folders['authors']) == before | {str(out)}
+    with helpers.NothingWritten(tmp_path, folders['authors']):
+        helpers.expect_user_error(test_script.main, argv_of(folders['authors'], wholly, work / 'o.png'), capsys,
+                                  'no car references', '--style_dir')
+    assert os.listdir(work) == []
+    before = helpers.files_under(tmp_path, folders['authors'])
+    run(folders['authors'], partly, work / 'o.png')
+    assert helpers.files_under(tmp_path, folders['authors']) == before | {str(work / 'o.png')}
 
 
 def test_a_fusion_run_folder_edits_with_the_references_it_carries(folders, tmp_path, monkeypatch):
@@ -347,11 +413,9 @@ def test_a_fusion_run_folder_edits_with_the_references_it_carries(folders, tmp_p
 
 def test_without_instance_map_says_so(folders, tmp_path, capsys):
     files = write_scene(str(tmp_path / 's'))
-    with pytest.raises(SystemExit):
-        test_script.main(['--model', 'siedob', '--checkpoints_dir', folders['ours'], '--image_path', files['image'],
-                          '--segmap_path', files['label'], '--mask_path', files['mask'], '--output_path',
-                          str(tmp_path / 'o.png'), '--device', 'cpu'])
-    one_line_error(capsys, '--instance_path')
+    argv = argv_of(folders['ours'], files, tmp_path / 'out' / 'o.png')
+    i = argv.index('--instance_path')
+    edit_fails(capsys, tmp_path / 'out', argv[:i] + argv[i + 2:], '--instance_path', watch=[tmp_path])
 
 
 def test_panel_shows_the_stages(folders, tmp_path):

@@ -25,7 +25,9 @@ def lrelu(x):
 
 
 def test_counts_and_layout_at_the_authors_settings():
-    g, s = ObjectInpaintingGenerator(), ObjectStyleGenerator()
+    """Built on the meta device: the authors' shapes without memory or initialisation."""
+    with torch.device('meta'):
+        g, s = ObjectInpaintingGenerator(), ObjectStyleGenerator()
     assert (count(g), len(list(g.parameters())), len(g.state_dict())) == (81_436_032, 67, 83)
     assert (count(s), len(list(s.parameters())), len(s.state_dict())) == (15_364_288, 134, 134)
     sub = {'enc_style': 714_048, 'init_conv': 4_736, 'enc1': 18_496, 'enc3': 295_168, 'resblk1': 1_180_160,
@@ -34,7 +36,8 @@ def test_counts_and_layout_at_the_authors_settings():
     assert {k: count(getattr(s, k)) for k in sub} == sub
     assert count(g.dec2) == 14_156_800 and count(g.enc5) == 18_876_416 and count(g.conv_img) == 1_728
     for cin, n in ((7, 4_331_200), (6, 4_329_600)):  # netD_inp [image, M, C], netD_style [image, C]
-        d = SNPatchDiscriminator(cin, 6, 64, pad_type='zero', sparse_labels=False)
+        with torch.device('meta'):
+            d = SNPatchDiscriminator(cin, 6, 64, pad_type='zero', sparse_labels=False)
         assert count(d) == n and len(d.state_dict()) == 18
     gs, ss = g.state_dict(), s.state_dict()
     assert gs['init_conv.conv.weight'].shape == (64, 8, 7, 7)

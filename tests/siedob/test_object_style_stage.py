@@ -1,7 +1,8 @@
 """SIEDOB's object-style stage (models/siedob/objects.py, upstream instance_style/trainer.py): its
-references (data/object_dataset.py), the two passes and the losses as upstream writes them, the
-style-cycle loss, a tiny overfit, the authors' object_style.pth loading with identical outputs and
-converting both ways, and train.py resuming exactly on the demo objects."""
+references (data/object_dataset.py), the two passes and the losses as upstream writes them (the
+VGG term with a stand-in VGG), the style-cycle loss, a tiny overfit, the authors' object_style.pth
+loading with identical outputs and converting both ways, and train.py resuming exactly on the demo
+objects."""
 import os
 
 import pytest
@@ -9,12 +10,14 @@ import torch
 import torch.nn.functional as F
 
 import data
+import helpers
 import train as train_script
 from models import legacy
 from models.networks.discriminators import SNPatchDiscriminator
 from models.networks.siedob_objects import ObjectStyleGenerator, class_map
 from models.siedob.objects import SIEDOBObjectStyleModel, style_cycle_loss
 from options import default_options
+from siedob.functional import assert_total_is_the_sum, assert_vgg_logged, stage_with_vgg
 from util.checkpoint import save_checkpoint
 
 CPU = torch.device('cpu')
@@ -76,12 +79,27 @@ def test_two_passes_and_losses():
                                               'ref_class_map': b['class_map']}))
 
 
+@pytest.mark.numerics
+def test_vgg_term_compares_both_passes_with_the_object(vgg_standin):
+    """G's VGG term as a training step logs and optimises it (upstream instance_style/trainer.py):
+    λ_VGG · VGG([rec ; sty], [X_o ; X_o]), the mean of the two passes' terms, each raw output against
+    the object itself (the reference-guided one too, not against its reference); the total G is the
+    sum of the four logged terms."""
+    m = stage_with_vgg('object_style', vgg_standin)
+    b = toy_batch()
+    m.set_input(b)
+    m.optimize_parameters()
+    target = b['image'] * b['inst_mask']
+    assert_vgg_logged(m, vgg_standin, torch.cat([m.rec, m.sty]), torch.cat([target, target]))
+    assert_total_is_the_sum(m.get_current_losses(), ('G_L1', 'G_GAN', 'G_cycle', 'G_VGG'))
+
+
 def test_tiny_overfit_l1_falls():
     torch.manual_seed(0)
     m = make_model(ngf=8, lr=1e-3)
     b = toy_batch(n=2)
     losses = []
-    for _ in range(25):
+    for _ in range(10):   # 0.30 of the first loss by then (seed 0)
         m.set_input(b)
         m.optimize_parameters()
         losses.append(m.get_current_losses()['G_L1'])
@@ -94,7 +112,8 @@ def test_authors_object_style_file(tmp_path):
     g = ObjectStyleGenerator(8)
     d = SNPatchDiscriminator(6, 6, 64, pad_type='zero', sparse_labels=False)
     path = str(tmp_path / 'object_style.pth')
-    torch.save({'epoch': 39, 'netG': {'fg_style.' + k: v for k, v in g.state_dict().items()}, 'netD_style': d.state_dict(),
+    torch.save({'epoch': 39, 'netG': {'fg_style.' + k: v for k, v in g.state_dict().items()},
+                'netD_style': d.state_dict(),
                 'optimizer_G': torch.optim.Adam(g.parameters()).state_dict(),
                 'optimizer_D_style': torch.optim.Adam(d.parameters()).state_dict()}, path)
     ckpt = legacy.load_checkpoint(path)
@@ -113,22 +132,21 @@ def test_authors_object_style_file(tmp_path):
     assert set(a) == set(b2) and all(torch.equal(a['netG'][key], b2['netG'][key]) for key in a['netG'])
 
 
-def test_references_and_train_py_on_the_demo_objects(tmp_path):
-    args = ['--model', 'siedob', '--stage', 'object_style', '--dataset_name', 'demo', '--dataroot',
-            str(tmp_path / 'datasets'), '--checkpoints_dir', str(tmp_path / 'ckpt'), '--ngf', '4', '--ndf', '8',
-            '--lambda_vgg', '0', '--batch_size', '2', '--num_workers', '0', '--display_freq', '2',
-            '--save_latest_freq', '0', '--no_tensorboard']
-    train_script.main(args + ['--name', 'straight', '--max_iters', '4'])
-    train_script.main(args + ['--name', 'resumed', '--max_iters', '2'])
-    train_script.main(args + ['--name', 'resumed', '--max_iters', '4', '--continue_train'])
+def test_references_and_train_py_on_the_demo_objects(demo_root, tmp_path):
+    args = ['--model', 'siedob', '--stage', 'object_style', '--dataset_name', 'demo', '--dataroot', demo_root,
+            '--checkpoints_dir', str(tmp_path / 'ckpt'), *helpers.TINY_NETS, '--batch_size', '2', '--num_workers',
+            '0', '--display_freq', '2', '--save_latest_freq', '0', '--no_tensorboard']
+    with helpers.NothingWritten(demo_root):
+        train_script.main(args + ['--name', 'straight', '--max_iters', '4'])
+        train_script.main(args + ['--name', 'resumed', '--max_iters', '2'])
+        train_script.main(args + ['--name', 'resumed', '--max_iters', '4', '--continue_train'])
     a = torch.load(tmp_path / 'ckpt' / 'straight' / 'latest.pth', weights_only=True)
     b = torch.load(tmp_path / 'ckpt' / 'resumed' / 'latest.pth', weights_only=True)
     assert (a['stage'], b['total_iters']) == ('object_style', 4)
     for net in a['nets']:
         assert all(torch.equal(b['nets'][net][k], v) for k, v in a['nets'][net].items()), net
     # each item's reference is a crop of its own class
-    opt = default_options(True, model='siedob', stage='object_style', dataset_name='demo',
-                          dataroot=str(tmp_path / 'datasets'))
+    opt = default_options(True, model='siedob', stage='object_style', dataset_name='demo', dataroot=demo_root)
     ds = data.create_dataset(opt, 'train', 'siedob_objects_ref')
     assert 'mask' not in ds[0]
     for i in (0, 1, len(ds) - 2, len(ds) - 1):
@@ -153,8 +171,9 @@ def test_test_py_draws_an_object_in_a_references_style(tmp_path):
     for name, a in (('crop.png', crop), ('ref.png', ref), ('inst.png', inst)):
         Image.fromarray(a).save(tmp_path / name)
     test_script.main(['--checkpoint', path, '--image_path', str(tmp_path / 'crop.png'), '--inst_mask_path',
-                      str(tmp_path / 'inst.png'), '--object_class', 'car', '--ref_image_path', str(tmp_path / 'ref.png'),
-                      '--ref_inst_mask_path', str(tmp_path / 'inst.png'), '--output_path', str(tmp_path / 'o.png')])
+                      str(tmp_path / 'inst.png'), '--object_class', 'car', '--ref_image_path',
+                      str(tmp_path / 'ref.png'), '--ref_inst_mask_path', str(tmp_path / 'inst.png'), '--output_path',
+                      str(tmp_path / 'o.png')])
     out = np.asarray(Image.open(tmp_path / 'o.png'))
     assert np.array_equal(out[inst == 0], crop[inst == 0])     # only the object is drawn
     # the object is the generator's output for this reference (64×64: no resizing), up to quantisation

@@ -69,7 +69,8 @@ def test_items_masks_and_foreground(tmp_path):
         assert torch.equal(item['fg_mask'][0], torch.from_numpy(split['fg']))
         assert torch.equal(item['bg_mask'], 1 - item['fg_mask'])
         assert set(np.unique(item['fg_mask'].numpy())) <= {0.0, 1.0}
-        assert torch.equal(item['label'][0], torch.from_numpy(np.ascontiguousarray(s['label'])))  # ids as stored (the model remaps 0)
+        # the label ids as stored (the model remaps 0)
+        assert torch.equal(item['label'][0], torch.from_numpy(np.ascontiguousarray(s['label'])))
 
 
 def test_foreground_classes_and_rules_on_a_full_edit(tmp_path):

@@ -8,7 +8,7 @@ bare netG state dict) must work. A 1-iteration ngf-4 checkpoint is trained once 
 """
 import contextlib
 import os
-import traceback
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -16,6 +16,7 @@ import pytest
 import torch
 from PIL import Image
 
+import helpers
 import test as test_script
 import train as train_script
 from models.networks.spmpgan import ProgressiveGenerator
@@ -42,35 +43,16 @@ def one_thread():
 
 
 def run_main(script, argv, capsys):
-    """Call ``script.main(argv)``. Returns (exit code, stdout, stderr, return value). An exception
-    other than SystemExit is turned into a traceback on stderr, so that tests fail on it with an
-    AssertionError instead of erroring out."""
-    code, result = 0, None
-    try:
-        with one_thread():
-            result = script.main([str(a) for a in argv])
-    except SystemExit as exc:
-        code = 0 if exc.code is None else exc.code
-    except Exception:  # noqa: BLE001 - an uncaught exception is exactly what these tests look for
-        code = 'uncaught exception'
-        traceback.print_exc()
-    out, err = capsys.readouterr()
-    return code, out, err, result
+    """``script.main(argv)`` on one thread (``helpers.run_main``): (exit code, stdout, stderr, return value)."""
+    with one_thread():
+        return helpers.run_main(script.main, argv, capsys)
 
 
 def expect_user_error(script, argv, capsys, *fragments):
-    """The error contract: exit 2, exactly one non-empty stderr line 'error: ...' holding every
-    fragment, and no traceback anywhere."""
-    code, out, err, _ = run_main(script, argv, capsys)
-    assert 'Traceback' not in out + err, f'traceback instead of a clear error:\n{err}'
-    assert code == 2, f'exit code {code!r}, expected 2; stderr:\n{err}'
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1, f'expected one error line on stderr, got:\n{err}'
-    msg = lines[0]
-    assert msg.startswith('error: '), msg
-    for fragment in fragments:
-        assert str(fragment) in msg, f'{fragment!r} missing from: {msg}'
-    return msg
+    """The error contract (``helpers.expect_user_error``), on one thread: exit 2, exactly one stderr
+    line 'error: ...' holding every fragment, and no traceback anywhere."""
+    with one_thread():
+        return helpers.expect_user_error(script.main, argv, capsys, *fragments)
 
 
 def write_random_bytes(path, n=4096, seed=0):
@@ -100,11 +82,12 @@ def files_under(path):
 # ---- fixtures ------------------------------------------------------------------------------
 
 @pytest.fixture(scope='session')
-def env(tmp_path_factory):
-    """A 1-iteration ngf-4 checkpoint on the demo data, the demo test files and two masks."""
+def env(tmp_path_factory, demo_root):
+    """A 1-iteration ngf-4 checkpoint on the session's demo data (left as it was), the demo test files
+    and two masks."""
     root = tmp_path_factory.mktemp('cli')
-    dataroot, checkpoints = root / 'data', root / 'checkpoints'
-    with one_thread():
+    dataroot, checkpoints = Path(demo_root), root / 'checkpoints'
+    with one_thread(), helpers.NothingWritten(dataroot):
         train_script.main(['--dataset_name', 'demo', '--dataroot', str(dataroot), '--checkpoints_dir',
                            str(checkpoints), '--name', 't', '--ngf', '4', '--ndf', '8', '--lambda_vgg', '0',
                            '--max_iters', '1', '--num_workers', '0', '--no_tensorboard'])
@@ -173,8 +156,8 @@ def test_missing_file(env, tmp_path, out_path, capsys, which):
 def test_missing_experiment_checkpoint_says_how_to_fix(env, tmp_path, capsys):
     """No --checkpoint: checkpoints/<name>/latest.pth is looked up and the message says what to do."""
     results = tmp_path / 'results'
-    expect_user_error(test_script, ['--checkpoints_dir', tmp_path, '--name', 'never_trained', '--dataroot', env.dataroot,
-                                    '--results_dir', results, '--device', 'cpu'], capsys,
+    expect_user_error(test_script, ['--checkpoints_dir', tmp_path, '--name', 'never_trained', '--dataroot',
+                                    env.dataroot, '--results_dir', results, '--device', 'cpu'], capsys,
                       'checkpoint not found', tmp_path / 'never_trained' / 'latest.pth', 'train first', '--checkpoint')
     assert not results.exists()
 
@@ -183,7 +166,8 @@ def test_missing_experiment_checkpoint_says_how_to_fix(env, tmp_path, capsys):
 
 def test_corrupt_image(env, tmp_path, out_path, capsys):
     bad = write_random_bytes(tmp_path / 'noise.jpg')
-    expect_user_error(test_script, single_argv(env, out_path, image=bad), capsys, 'cannot read', bad, 'not a valid image')
+    expect_user_error(test_script, single_argv(env, out_path, image=bad), capsys, 'cannot read', bad,
+                      'not a valid image')
     assert_nothing_written(out_path)
 
 

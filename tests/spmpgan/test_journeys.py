@@ -14,6 +14,7 @@ import pytest
 import torch
 from PIL import Image
 
+from helpers import error_line, run
 from standins import write_metric_stand_ins
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -22,24 +23,6 @@ TRAIN, TEST, EVAL_FID, CHECK = (os.path.join(ROOT, p) for p in ('train.py', 'tes
 TINY = ['--ngf', '4', '--ndf', '8', '--lambda_vgg', '0', '--num_workers', '0', '--print_freq', '1',
         '--display_freq', '2', '--save_latest_freq', '2', '--save_epoch_freq', '0', '--no_tensorboard']
 CUSTOM = ['--dataroot', 'data', '--dataset_name', 'custom', '--label_nc', '10', '--instance_format', 'none']
-
-
-def run(cwd, *argv, expect=0, timeout=600, env=None):
-    """Run a command as a user would (stdin closed, one thread; ``env``: extra variables); returns
-    stdout + stderr. Fails on a traceback or an unexpected exit status."""
-    env = dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS='1', **(env or {}))
-    res = subprocess.run([str(a) for a in argv], cwd=cwd, env=env, capture_output=True, text=True,
-                         timeout=timeout, stdin=subprocess.DEVNULL)
-    out = res.stdout + res.stderr
-    assert 'Traceback' not in out, out[-3000:]
-    assert res.returncode == expect, f'exit {res.returncode}, expected {expect}:\n{out[-3000:]}'
-    return out
-
-
-def error_line(out):
-    lines = [line for line in out.splitlines() if line.startswith('error: ')]
-    assert len(lines) == 1, out[-3000:]
-    return lines[0]
 
 
 def write_custom_dataset(root, n_train=6, n_test=2, size=(320, 240), seed=0):
@@ -209,18 +192,23 @@ def test_wrong_size_masks_stop_before_editing_and_before_training(user, trained,
 
 # ---- 7. small things -------------------------------------------------------------------------------------
 
-def test_eval_fid_from_another_folder_repeats(user, trained, metric_weights):
+def test_eval_from_another_folder_repeats(user, trained, metric_weights, monkeypatch):
     """Relative paths given from elsewhere work; two identical runs give identical numbers, one row
-    each in results/runs.md."""
+    each in results/runs.md (FID through the tiny Inception stand-in of tests/fid_oracle.py: the real
+    2048-d one runs in tests/common/test_metrics.py's eval_fid.sh journey)."""
+    from fid_oracle import use_tiny_inception
+    from scripts import evaluate
     run(user, sys.executable, os.path.join(ROOT, 'scripts', 'make_masks.py'), '--out_dir', 'masks/mine', '--count', '2',
         *CUSTOM)  # as the README: masks the size of the test images
     os.makedirs(user / 'elsewhere', exist_ok=True)
+    monkeypatch.chdir(user / 'elsewhere')
+    use_tiny_inception(monkeypatch)
     records = []
     for name in ('s1', 's2'):
-        run(user / 'elsewhere', 'bash', EVAL_FID, '--name', name, '--checkpoint', '../checkpoints/c240/latest.pth',
-            '--dataroot', '../data', '--mask_dir', '../masks/mine', *metric_weights)
+        evaluate.main(['--name', name, '--checkpoint', '../checkpoints/c240/latest.pth', '--dataroot', '../data',
+                       '--mask_dir', '../masks/mine', '--device', 'cpu', *metric_weights])
         records.append(json.loads((user / 'elsewhere' / 'results' / name / 'test_latest' / 'metrics.json').read_text()))
-    assert records[0]['metrics'] == records[1]['metrics']
+    assert records[0]['metrics'] == records[1]['metrics'] and records[0]['metrics']['fid'] > 0
     rows = (user / 'elsewhere' / 'results' / 'runs.md').read_text().splitlines()[2:]
     assert [r.split('|')[1].strip() for r in rows] == ['s1', 's2']
 
@@ -267,7 +255,7 @@ def flags(text):
 
 
 # flags of programs that are not ours, as the README uses them
-EXTERNAL = {'--logdir': 'tensorboard', '--nproc_per_node': 'torchrun'}
+EXTERNAL = {'--logdir': 'tensorboard', '--nproc_per_node': 'torchrun', '--durations': 'pytest'}
 ENTRY_POINTS = ('train', 'test')
 SCRIPTS = tuple(f'scripts/{name}.py' for name in (
     'evaluate', 'benchmark', 'check_dataset', 'convert_checkpoint', 'make_masks', 'make_demo_edit', 'plot_metrics',
@@ -296,10 +284,50 @@ def test_every_flag_in_the_readme_is_in_a_help(capsys):
                 assert not flags(line) - helps[name] - set(EXTERNAL), (line, sorted(flags(line) - helps[name]))
 
 
-def test_help_states_true_defaults(capsys):
-    train_help, test_help = help_text('train', capsys), help_text('test', capsys)
-    assert 'results/test_single_result.jpg' in ' '.join(test_help.split())  # what it writes
-    assert '(default: fast)' in ' '.join(test_help.split())
-    for flag in ('--ndf', '--lambda_l1', '--lambda_vgg', '--crop_size', '--load_size', '--instance_format',
-                 '--num_mask_types'):
-        assert flag in train_help, flag
+def stated_defaults(help_text):
+    """{flag: the text after '(default: ' at the end of its entry} of an argparse --help."""
+    import re
+    entries, current = {}, None
+    for line in help_text.splitlines():
+        start = re.match(r'^  (?:-\w, )?--(\w+)', line)
+        if start:
+            current = start.group(1)
+            entries[current] = line
+        elif current and line.startswith('   '):
+            entries[current] += ' ' + line.strip()
+        else:
+            current = None
+    stated = {flag: re.search(r'\(default: ([^()]*)\)$', ' '.join(text.split())) for flag, text in entries.items()}
+    return {flag: m.group(1) for flag, m in stated.items() if m}
+
+
+def test_train_help_states_the_defaults_a_run_used(user, trained, capsys):
+    """Every default train.py --help states (for the same model and dataset) is the value the
+    custom run saved in its opt.json for each flag its command line left out."""
+    given = ['--dataroot', 'data', '--dataset_name', 'custom', '--label_nc', '10', '--instance_format', 'none']
+    stated = stated_defaults(help_text('train', capsys, *given))
+    used = json.loads((user / 'checkpoints' / 'c240' / 'opt.json').read_text())
+    left_out = {flag: value for flag, value in stated.items()
+                if f'--{flag}' not in CUSTOM + TINY + ['--name', '--load_size', '--max_iters', '--continue_train']}
+    assert {'lr', 'lambda_l1', 'crop_size', 'num_mask_types', 'seed', 'niter'} <= set(left_out), sorted(left_out)
+    wrong = {flag: (value, used.get(flag, 'absent')) for flag, value in left_out.items()
+             if str(used.get(flag, 'absent')) != value}
+    assert not wrong, f'--help says (default: X), the run used Y: {wrong}'
+
+
+def test_test_writes_where_its_help_says_without_output_path(user, trained, capsys):
+    """test.py without --output_path writes the edit and the masked input where --help says (the
+    authors' paths under ./results), at the input's size."""
+    said = ' '.join(help_text('test', capsys).split())
+    for name in ('test_single_result.jpg', 'masked_img.jpg'):
+        assert f'results/{name}' in said
+        assert not (user / 'results' / name).exists()
+    mask = np.zeros((240, 320), np.uint8)
+    mask[40:160, 60:220] = 255
+    Image.fromarray(mask).save(user / 'mask_default.png')
+    out = run(user, sys.executable, TEST, '--checkpoint', 'checkpoints/c240/latest.pth', '--image_path',
+              'data/custom/test/images/test_0.jpg', '--segmap_path', 'data/custom/test/labels/test_0.png',
+              '--mask_path', 'mask_default.png')
+    assert f"Wrote {os.path.join('results', 'test_single_result.jpg')}" in out, out
+    for name in ('test_single_result.jpg', 'masked_img.jpg'):
+        assert Image.open(user / 'results' / name).size == (320, 240)

@@ -11,6 +11,8 @@ from models.networks.init import init_weights
 from models.networks.spmpgan import ProgressiveGenerator, StageGenerator
 from tolerances import EPS32, assert_float64_close, assert_sums_close, conv_magnitude
 
+META = torch.device('meta')  # the authors' widths built for their shapes only: no memory, no initialisation
+
 pytestmark = pytest.mark.numerics
 
 
@@ -77,11 +79,14 @@ def test_semantic_maps_cache_equals_direct_resize():
 
 
 def test_parameter_counts_match_the_authors():
-    """The authors' nets at ngf 32, Cityscapes (L = 34) and ADE20K (L = 151)."""
-    g = ProgressiveGenerator(34, ngf=32)
+    """The authors' nets at ngf 32, Cityscapes (L = 34) and ADE20K (L = 151), built on the meta device
+    (shapes without memory)."""
+    with META:
+        g = ProgressiveGenerator(34, ngf=32)
     assert (count(g.G1), count(g.G2), count(g.G3)) == (12_902_176, 23_125_536, 38_069_280)
     assert count(g) == 74_096_992
-    assert [count(SNPatchDiscriminator(37, n)) for n in (4, 5, 6)] == [1_102_400, 2_740_800, 4_379_200]
+    with META:
+        assert [count(SNPatchDiscriminator(37, n)) for n in (4, 5, 6)] == [1_102_400, 2_740_800, 4_379_200]
     # per-block counts
     g1 = g.G1
     expected = {'enc1': 134_272, 'enc2': 279_360, 'enc3': 574_720, 'enc4': 685_312, 'enc5': 1_276_032,
@@ -94,12 +99,14 @@ def test_parameter_counts_match_the_authors():
     # spectral-norm buffers, independent of L
     sn = lambda m: sum(v.numel() for k, v in m.state_dict().items() if k.endswith(('weight_u', 'weight_v')))  # noqa: E731
     assert (sn(g.G1), sn(g.G2), sn(g.G3)) == (14_624, 22_048, 33_824)
-    assert [sn(SNPatchDiscriminator(37, n)) for n in (4, 5, 6)] == [12_576, 19_232, 25_888]
+    with META:
+        assert [sn(SNPatchDiscriminator(37, n)) for n in (4, 5, 6)] == [12_576, 19_232, 25_888]
 
 
 def test_ade20k_counts():
-    assert count(ProgressiveGenerator(151, ngf=32)) == 76_927_456
-    assert [count(SNPatchDiscriminator(154, n)) for n in (4, 5, 6)] == [1_289_600, 2_928_000, 4_566_400]
+    with META:
+        assert count(ProgressiveGenerator(151, ngf=32)) == 76_927_456
+        assert [count(SNPatchDiscriminator(154, n)) for n in (4, 5, 6)] == [1_289_600, 2_928_000, 4_566_400]
 
 
 def test_state_dict_layout_matches_upstream():
@@ -118,7 +125,8 @@ def test_state_dict_layout_matches_upstream():
     dec = [k[len('G1.dec6.gated_conv2d.'):] for k in keys if k.startswith('G1.dec6.')]
     assert dec[:4] == ['conv2d.bias', 'conv2d.weight_orig', 'conv2d.weight_u', 'conv2d.weight_v']
     assert len(dec) == 20
-    big = ProgressiveGenerator(34, ngf=32).state_dict()
+    with META:
+        big = ProgressiveGenerator(34, ngf=32).state_dict()
     assert big['G1.enc1.mlp_shared_2.0.weight'].shape == (64, 36, 3, 3)
     assert big['G1.dec6.gated_conv2d.conv2d.weight_v'].shape == (6912,)
     assert big['G3.dec8.gated_conv2d.mlp_shared.0.weight'].shape == (64, 1536, 3, 3)
