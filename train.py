@@ -19,7 +19,7 @@ from util import distributed as dist
 from models.legacy import load_checkpoint
 from util.checkpoint import save_checkpoint
 from util.device import configure_backends, resolve_device
-from util.errors import UserError, exit_on_user_error
+from util.errors import UserError, exit_on_user_error, message_of
 from engine.evaluation import TrainFID
 from util.interrupt import StopAfterIteration, ignore_interrupts_in_worker
 from util.iteration_counter import IterationCounter
@@ -54,6 +54,24 @@ class _Stopped(Exception):
     """Ctrl-C was pressed; the iteration under way has finished."""
 
 
+class _BrokenFile(Exception):
+    """A training file could not be read mid-run (a truncated JPEG, a label map deleted since the start);
+    the message names it. No step used the batch."""
+
+
+def batches(bar):
+    """The loader's batches; a file that cannot be read ends them with ``_BrokenFile``."""
+    it = iter(bar)
+    while True:
+        try:
+            batch = next(it)
+        except StopIteration:
+            return
+        except UserError as exc:
+            raise _BrokenFile(message_of(exc)) from None
+        yield batch
+
+
 def run_epochs(opt, model, dataset, sampler, counter, drop_last, device, main, visualizer, evaluator, stop):
     """The training epochs from the counter's position; ``stop`` (Ctrl-C) ends them between iterations."""
     for epoch in counter.training_epochs():
@@ -65,9 +83,9 @@ def run_epochs(opt, model, dataset, sampler, counter, drop_last, device, main, v
         loader = torch.utils.data.DataLoader(
             dataset, batch_size=opt.batch_size, sampler=sampler, num_workers=opt.num_workers,
             pin_memory=device.type == 'cuda', drop_last=drop_last, worker_init_fn=ignore_interrupts_in_worker)
-        bar = tqdm(loader, desc=f'epoch {epoch + 1}/{opt.niter}', disable=not main, dynamic_ncols=True,
+        bar = tqdm(loader, desc=f'epoch {epoch + 1}/{counter.last_epoch()}', disable=not main, dynamic_ncols=True,
                    initial=counter.epoch_iter, total=counter.iters_per_epoch)
-        for batch in bar:
+        for batch in batches(bar):
             counter.record_one_iteration()
             model.set_input(batch)
             model.optimize_parameters()
@@ -115,7 +133,7 @@ def train(opt, options=None):
     dist.barrier()
     if dataset is None:
         dataset = data.create_dataset(opt, 'train', model_cls.dataset_items)
-    dataset.check_sizes(model_cls.size_rule)
+    dataset.check_files(model_cls.size_rule)
     sampler = dist.ResumableSampler(len(dataset), opt.seed)
     model = model_cls(opt, device).setup()
     # a captured training step (--cuda_graph) has one batch shape: a last, smaller batch is skipped
@@ -162,6 +180,12 @@ def train(opt, options=None):
                     print(f'Interrupted after iteration {counter.total_iters}; saved {checkpoint_path(opt, "latest")}. '
                           f'Resume with the same command plus --continue_train.')
                 raise SystemExit(130)
+            except _BrokenFile as exc:  # nothing of the run is lost: saved as at Ctrl-C
+                if main:
+                    save(model, counter, opt, 'latest')
+                raise UserError(f'{exc}; stopped after iteration {counter.total_iters} and saved '
+                                f'{checkpoint_path(opt, "latest")}: fix or remove the file, then run the same command '
+                                f'plus --continue_train') from None
     except KeyboardInterrupt:
         if main:
             print(f'\nStopped at once: nothing more saved; {checkpoint_path(opt, "latest")} holds the last complete '

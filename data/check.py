@@ -29,7 +29,8 @@ from tqdm import tqdm
 
 from data import dataset_folder
 from util.errors import UserError
-from util.image_io import IMAGE_EXTENSIONS, check_same_size, read_image, read_instance, read_label, read_mask
+from util.image_io import (IMAGE_EXTENSIONS, check_same_size, image_size, read_image, read_instance, read_label,
+                           read_mask)
 from util.sizes import ANY_SIZE
 
 LEVELS = ('ERROR', 'WARN', 'INFO')
@@ -308,8 +309,8 @@ def _check_masks(mask_dir, test_dir, test_sizes, max_files, findings):
         size = test_sizes.get(image_name)
         if size is None:
             try:
-                with Image.open(os.path.join(image_dir, image_name)) as im:
-                    size = (im.size[1], im.size[0])
+                w, h = image_size(os.path.join(image_dir, image_name))
+                size = (h, w)
             except OSError:
                 continue  # the image itself is reported in the test section
         if mask.shape != size:

@@ -43,7 +43,6 @@ Usage::
 
     python -m data.demo --root datasets             # (re)generate from the command line
 """
-import argparse
 import json
 import os
 import shutil
@@ -53,6 +52,7 @@ import numpy as np
 from PIL import Image
 
 from data.siedob_constants import CAR, HIGH_RES_DIR, PERSON
+from util.errors import ArgumentParser
 
 # Cityscapes labelIds of the classes the demo draws.
 DEMO_CLASSES = {'road': 7, 'sidewalk': 8, 'building': 11, 'vegetation': 21, 'sky': 23,
@@ -460,8 +460,8 @@ def ensure_demo_dataset(root, **kw):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description='(Re)generate the procedural Cityscapes-format demo '
-                                            'dataset in <root>/demo (no download needed).')
+    p = ArgumentParser(description='(Re)generate the procedural Cityscapes-format demo dataset in <root>/demo '
+                                   '(no download needed).')
     p.add_argument('--root', default='datasets', help='parent directory (default: datasets)')
     p.add_argument('--num_train', '--num-train', type=int, default=100)
     p.add_argument('--num_test', '--num-test', type=int, default=20)

@@ -61,7 +61,7 @@ from data import dataset_folder, masks as mask_gen
 from data.preprocess import parse_wxh
 from util.atomic import atomic_write
 from util.errors import UserError
-from util.image_io import IMAGE_EXTENSIONS, save_image_atomic
+from util.image_io import IMAGE_EXTENSIONS, image_size, save_image_atomic
 
 FAMILIES = ('brush', 'right_half', 'outpainting', 'box', 'class', 'instance_box')
 LABEL_FAMILIES = ('class', 'instance_box')
@@ -280,11 +280,9 @@ class TestSplit:
         return os.path.splitext(self.names[i])[0]
 
     def size(self, i):
-        from PIL import Image
         path = os.path.join(self.image_dir, self.names[i])
         try:
-            with Image.open(path) as im:
-                w, h = im.size
+            w, h = image_size(path)
         except OSError as exc:
             raise UserError(f'cannot read test image {path}: {exc}') from None
         return h, w

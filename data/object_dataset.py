@@ -23,7 +23,7 @@ from data.scene_objects import BACKGROUND_RULES
 from data.siedob_constants import (CLASS_NAMES, CROP_SIZE, EVAL_MASK_DIR, MASK_DIRS, OBJECT_DIR, OBJECT_ORDER,
                                    class_map)
 from util.errors import UserError
-from util.image_io import IMAGE_EXTENSIONS, read_image, read_mask
+from util.image_io import IMAGE_EXTENSIONS, image_size, read_image, read_mask
 from util.tensors import image_to_tensor
 
 REPEAT, ITEMS_PER_CLASS = 10, 10_000
@@ -87,7 +87,7 @@ class ObjectDataset(torch.utils.data.Dataset):
         self.color_order = opt.color_order
         scene_root = os.path.join(opt.dataroot, dataset_folder(opt.dataset_name))
         self.root = os.path.join(scene_root, OBJECT_DIR)
-        if self.scene_class is not None and self.scene_class.prepares_itself:
+        if self.scene_class is not None and self.scene_class.prepares_itself and opt.is_train:
             self.scene_class.prepare_data(opt)  # the demo scenes, then (once) their objects
             if not os.path.isdir(self.root):
                 write_object_dataset(scene_root)
@@ -119,10 +119,20 @@ class ObjectDataset(torch.utils.data.Dataset):
     def set_epoch(self, epoch):
         self.epoch = epoch
 
-    def check_sizes(self, size_rule):
-        """The crops are resized to 64×64 whatever the rule; the rule must accept that."""
+    def check_files(self, size_rule):
+        """Before training: the crops are resized to 64×64 whatever the rule (the rule must accept that),
+        and every crop has its mask, both readable and of one size (headers only): a missing or broken
+        file stops the run with one line naming it before the first step."""
         if not size_rule.accepts(CROP_SIZE, CROP_SIZE):
             raise UserError(f'this model cannot run on {CROP_SIZE}×{CROP_SIZE} object crops: {size_rule.describe()}')
+        for image_path, mask_path, c in dict.fromkeys(self.entries):
+            size = image_size(image_path, f'{CLASS_NAMES[c]} crop')
+            if not os.path.isfile(mask_path):
+                raise UserError(f'{mask_path} not found: the instance mask of the {CLASS_NAMES[c]} crop {image_path} '
+                                f'(same stem, .png)')
+            if image_size(mask_path, f'{CLASS_NAMES[c]} crop mask') != size:
+                raise UserError(f'size mismatch: the {CLASS_NAMES[c]} crop {image_path} is {size[0]}×{size[1]} but '
+                                f'its mask {mask_path} is not (W×H); they must match')
 
     def __len__(self):
         return len(self.entries)

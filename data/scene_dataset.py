@@ -15,7 +15,8 @@ from data import dataset_folder, masks as mask_gen
 from data.preprocess import parse_wxh, resize_image, resize_nearest
 from util.tensors import image_to_tensor
 from util.errors import UserError
-from util.image_io import IMAGE_EXTENSIONS, check_same_size, read_image, read_instance, read_label, read_mask
+from util.image_io import (IMAGE_EXTENSIONS, check_same_size, image_size, read_image, read_instance, read_label,
+                           read_mask)
 
 
 def parse_crop_size(value, size_rule=None):
@@ -70,8 +71,8 @@ class SceneDataset(torch.utils.data.Dataset):
         image_dir = os.path.join(self.root, 'images')
         if not os.path.isdir(image_dir):
             raise UserError(f'dataset folder not found: {image_dir} (expected {opt.dataroot}/'
-                            f'{dataset_folder(opt.dataset_name)}/{phase}/{{images,labels,inst_map}}; see '
-                            f'docs/datasets.md)')
+                            f'{dataset_folder(opt.dataset_name)}/{phase}/{{images,labels,inst_map}}: give --dataroot '
+                            f'the folder that holds {dataset_folder(opt.dataset_name)}/; see docs/datasets.md)')
         names = sorted(f for f in os.listdir(image_dir) if f.lower().endswith(IMAGE_EXTENSIONS))
         if not names:
             raise UserError(f'no images in {image_dir}')
@@ -103,25 +104,34 @@ class SceneDataset(torch.utils.data.Dataset):
     def _check_mask_sizes(self, mask_paths):
         """Each predefined mask the size of its image (file headers only), when the split is opened:
         a wrong mask folder stops test.py, evaluation and train-time FID before any editing."""
-        from PIL import Image
         for image_path, mask_path in zip(self.image_paths, mask_paths):
-            with Image.open(image_path) as img, Image.open(mask_path) as mask:
-                if img.size != mask.size:
-                    raise UserError(f'size mismatch: mask {mask_path} is {mask.size[0]}×{mask.size[1]} but its image '
-                                    f'{image_path} is {img.size[0]}×{img.size[1]} (W×H); masks are paired with the '
-                                    f'test images by sorted name and must match them')
+            img, mask = image_size(image_path), image_size(mask_path)
+            if img != mask:
+                raise UserError(f'size mismatch: mask {mask_path} is {mask[0]}×{mask[1]} but its image '
+                                f'{image_path} is {img[0]}×{img[1]} (W×H, as shown); masks are paired with the '
+                                f'test images by sorted name and must match them')
 
-    def check_sizes(self, size_rule):
-        """Before training: the crop one the model accepts (its ``size_rule``), and every image (after
-        --load_size) at least the crop, read from the files' headers (no decoding), so a small image
-        stops the run with one line before the first step."""
-        from PIL import Image
+    def check_files(self, size_rule):
+        """Before training, from the files' headers (no decoding: seconds for Cityscapes): every image
+        has its label map (and instance map), each readable and of the image's size, the crop is one the
+        model accepts (its ``size_rule``) and every image (after --load_size) at least the crop. A
+        missing or broken file stops the run with one line naming it before the first step."""
         parse_crop_size(getattr(self.opt, 'crop_size', '256'), size_rule)
         load = getattr(self.opt, 'load_size', 0)
         small = []
-        for path in self.image_paths:
-            with Image.open(path) as img:
-                w, h = img.size
+        for i, path in enumerate(self.image_paths):
+            w, h = image_size(path)
+            paired = [(self._label_path(i), 'label map')]
+            if self.use_instance:
+                paired.append((self._instance_path(i), 'instance map'))
+            for other, what in paired:
+                if not os.path.isfile(other):
+                    raise UserError(f'{path} has no {what} {other}: every image needs one (same stem, .png); '
+                                    f'python scripts/check_dataset.py lists every problem of a dataset')
+                if image_size(other, what) != (w, h):
+                    ow, oh = image_size(other, what)
+                    raise UserError(f'size mismatch: {what} {other} is {ow}×{oh} but its image {path} is {w}×{h} '
+                                    f'(W×H); they must match')
             if load:
                 h, w = working_short_side((h, w), load)
             if h < self.crop_h or w < self.crop_w:
@@ -254,8 +264,11 @@ class DemoDataset(CityscapesDataset):
 
     @classmethod
     def prepare_data(cls, opt):
-        from data.demo import ensure_demo_dataset
-        ensure_demo_dataset(opt.dataroot)
+        """Generated for training only: editing reads, it never writes data (a run whose demo folder
+        is gone is told so)."""
+        if opt.is_train:
+            from data.demo import ensure_demo_dataset
+            ensure_demo_dataset(opt.dataroot)
 
 
 class ADE20KRoomDataset(SceneDataset):

@@ -151,7 +151,7 @@ class SIEDOBFusionScene(SIEDOBScene):
     def __init__(self, opt, phase):
         super().__init__(opt, phase)
         scene_root = os.path.dirname(self.root)
-        if self.prepares_itself and not getattr(opt, 'style_dir', None) and \
+        if self.prepares_itself and opt.is_train and not getattr(opt, 'style_dir', None) and \
                 not os.path.isdir(os.path.join(scene_root, OBJECT_DIR)):
             write_object_dataset(scene_root)
         self.references = references_for(opt, self.color_order)

@@ -86,14 +86,14 @@ class Runtime:
             return torch.optim.Adam(params, lr=lr, betas=betas)
 
 
-def add_forward_options(group):
-    """--forward and --semantic_window, for models whose nets have a fast implementation."""
+def add_forward_options(group, label_map_convs=None):
+    """--forward, for models whose nets have a fast implementation, and --semantic_window where some
+    of their convs read only the label map (``label_map_convs`` names them for --help)."""
     group.add_argument('--forward', choices=list(IMPLS[::-1]), default=DEFAULT_IMPL,
-                       help="fast: fused convs and the label-map convs computed only around the edited region "
-                            "(the same numbers up to float rounding before quantisation, see "
-                            "docs/performance.md); reference: the paper's computation, module by module, as the "
-                            "authors' code runs it, which writes their PNG bit for bit")
-    group.add_argument('--semantic_window', choices=['auto', 'on', 'off'], default='auto',
-                       help='fast forward: compute the convs that read the label map (SPM semantic branches, '
-                            "the D's first layer) only around the edited region (exact). auto = on for CPUs, "
-                            'off for GPUs (measured: docs/performance.md)')
+                       help="fast: the fused implementation (the same numbers up to float rounding before "
+                            "quantisation, see docs/performance.md); reference: the paper's computation, module by "
+                            "module, as the authors' code runs it, which writes their PNG bit for bit")
+    if label_map_convs:
+        group.add_argument('--semantic_window', choices=['auto', 'on', 'off'], default='auto',
+                           help=f'fast forward: compute {label_map_convs} only around the edited region (exact). '
+                                f'auto = on for CPUs, off for GPUs (measured: docs/performance.md)')

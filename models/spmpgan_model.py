@@ -30,7 +30,8 @@ class SPMPGANModel(GANModel):
     @staticmethod
     def modify_commandline_options(parser, is_train):
         g = parser.add_argument_group('spmpgan')
-        add_forward_options(g)
+        add_forward_options(g, label_map_convs="the convs that read the label map (the SPM blocks' semantic "
+                                               "branches, the discriminators' first layer)")
         add_gan_loss_options(g, is_train)  # upstream: ndf 64, λ_L1 1, λ_GAN 1, λ_VGG 10 at every scale
         return parser
 

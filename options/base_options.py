@@ -11,7 +11,7 @@ import sys
 
 import data
 import models
-from util.errors import UserError
+from util.errors import ArgumentParser, UserError
 
 
 # What test.py takes from a checkpoint's saved options unless the command line sets it: the data the
@@ -35,6 +35,15 @@ def add_every_dataset_flag(parser, is_train):
             group = parser.add_argument_group(f'dataset_name {name} only')
             for action in new:
                 group._add_action(action)
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Each flag's default after its help, unless the help says it itself or there is none (None)."""
+
+    def _get_help_string(self, action):
+        if 'default:' in (action.help or '') or action.default is None:
+            return action.help
+        return super()._get_help_string(action)
 
 
 class BaseOptions:
@@ -100,7 +109,7 @@ class BaseOptions:
         args = sys.argv[1:] if args is None else [str(a) for a in args]
         saved = saved or {}
         # the first pass only finds the model and the dataset; the full parser answers --help
-        parser = argparse.ArgumentParser(formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        parser = ArgumentParser(formatter_class=HelpFormatter,
                                          description=self.description, add_help=False)
         self.initialize(parser)
         # a checkpoint's model (and stage) unless the command line names one
@@ -132,6 +141,9 @@ class BaseOptions:
     def parse(self, args=None, saved=None, known_only=False):
         opt = self.gather_options(args, saved, known_only)
         opt.is_train = self.is_train
+        # a run saves its options: a relative data root would mean another folder when the run is used
+        # from elsewhere (editing, --continue_train), so it is saved as the folder it meant
+        opt.dataroot = os.path.abspath(os.path.expanduser(opt.dataroot))
         if opt.label_nc is None and opt.dataset_name is not None:
             if self.is_train or data.find_dataset_using_name(opt.dataset_name).default_label_nc is not None:
                 opt.label_nc = data.default_label_nc(opt.dataset_name)

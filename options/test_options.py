@@ -18,7 +18,8 @@ class TestOptions(BaseOptions):
                        help='the edited label map: single-channel or palette PNG of label ids')
         g.add_argument('--mask_path', default=None, help='mask PNG, 255 (white) = region to repaint')
         g.add_argument('--instance_path', default=None,
-                       help='optional instance map; without it the edge map comes from the label map')
+                       help='the instance map (16-bit instanceIds PNG): SIEDOB needs it to find the objects of '
+                            'the edit; optional for SPM-PGAN, whose edge map then comes from the label map')
         g.add_argument('--output_path', default=None,
                        help="where to write the edited image; .png or .jpg (default: the authors' "
                             "results/test_single_result.jpg, with results/masked_img.jpg beside it)")
@@ -32,7 +33,9 @@ class TestOptions(BaseOptions):
                        help='float -> 8-bit: truncate = upstream tensor2im (an unchanged pixel may lose one '
                             'grey level); round = the fix (unchanged pixels are returned exactly)')
         g.add_argument('--save_panel', action='store_true',
-                       help='also write <output>_masked.png and <output>_panel.png (input | masked | labels | output)')
+                       help='also write <output>_masked.png and <output>_panel.png: input | masked | labels | '
+                            'output, SIEDOB with its stages before the output (pasted objects | background | '
+                            'before fusion)')
         g = parser.add_argument_group('test split')
         g.add_argument('--mask_dir', default=None,
                        help='predefined masks, paired with the test images by sorted name; '

@@ -16,7 +16,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import models  # noqa: E402
 from data import check  # noqa: E402
 from util.atomic import atomic_write  # noqa: E402
-from util.errors import UserError  # noqa: E402
+from util.errors import ArgumentParser, UserError  # noqa: E402
 
 
 def size_rule_of(model, stage):
@@ -29,7 +29,7 @@ def size_rule_of(model, stage):
 
 def main(argv=None):
     """Prints the report; returns 0 (no errors) or 1 (errors). Bad use: ``error: ...`` and SystemExit(2)."""
-    p = argparse.ArgumentParser(description=check.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ArgumentParser(description=check.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--dataroot', default='datasets', help='folder holding <dataset_name>/ (default: datasets)')
     p.add_argument('--dataset_name', required=True, help='cityscapes, ade20k, ADE20k-room, ADE20k-landscape, demo '
                                                           'or custom')

@@ -19,11 +19,11 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from models.legacy import convert_checkpoint, load_checkpoint  # noqa: E402
 from util.checkpoint import save_checkpoint  # noqa: E402
-from util.errors import UserError, exit_on_user_error  # noqa: E402
+from util.errors import ArgumentParser, UserError, exit_on_user_error  # noqa: E402
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('input', help='checkpoint to read (ours or the authors\')')
     p.add_argument('output', help='file to write')
     p.add_argument('--to', choices=['ours', 'upstream'], required=True, help='layout of the output')

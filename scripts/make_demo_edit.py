@@ -17,6 +17,7 @@ from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from data.demo import DEMO_CLASSES, ensure_demo_dataset  # noqa: E402
+from util.errors import ArgumentParser  # noqa: E402
 from util.image_io import read_instance, read_label  # noqa: E402
 
 
@@ -50,7 +51,7 @@ def edit_instances(instance, label, edited, box=(96, 224, 64, 192)):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--dataroot', default='datasets')
     p.add_argument('--index', type=int, default=3, help='which demo test image')
     p.add_argument('--out_dir', default=os.path.join('results', 'demo', 'edit_inputs'))

@@ -12,11 +12,11 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from data import mask_sets  # noqa: E402
 from data.mask_sets import DEFAULT_COUNT, DEFAULT_MIX, FAMILIES, make_masks, verify_mask_set  # noqa: E402
-from util.errors import exit_on_user_error  # noqa: E402
+from util.errors import ArgumentParser, exit_on_user_error  # noqa: E402
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=mask_sets.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ArgumentParser(description=mask_sets.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     target = p.add_mutually_exclusive_group(required=True)
     target.add_argument('--out_dir', help='folder for NNNN.png and masks.json')
     target.add_argument('--verify', metavar='DIR', help='check that DIR holds the masks its masks.json records')

@@ -10,6 +10,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from util.errors import ArgumentParser  # noqa: E402
 from util.visualizer import parse_loss_log  # noqa: E402
 
 
@@ -36,7 +37,7 @@ def plot(series_groups, path, title, ylabel):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--name', required=True)
     p.add_argument('--checkpoints_dir', default='checkpoints')
     p.add_argument('--out_dir', default=None, help='default: checkpoints/<name>/plots')

@@ -35,7 +35,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from data.preparation import (add_common_args, check_quality, fmt_time, parse_list, resize_rgb, run_cli,  # noqa: E402
                               save_jpeg, save_label, save_rgb_png)
 from data.preprocess import resize_nearest  # noqa: E402
-from util.errors import UserError  # noqa: E402
+from util.errors import ArgumentParser, UserError  # noqa: E402
 from util.image_io import check_same_size, read_image, read_label  # noqa: E402
 
 # The paper does not say which scene categories make up its Room and Landscape subsets; these are our
@@ -266,7 +266,7 @@ def run(args):
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--ade_root', required=True, help='the ADEChallengeData2016 folder')
     p.add_argument('--subsets', default='room,landscape', help='room -> ADE20k-room, landscape -> ADE20k-landscape')
     p.add_argument('--instance_root', default=None,

@@ -38,7 +38,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from data.preparation import (add_common_args, check_fits, check_quality, fmt_time, parse_list, resize_rgb,  # noqa: E402
                               run_cli, save_instance16, save_jpeg, save_label)
 from data.preprocess import resize_nearest  # noqa: E402
-from util.errors import UserError  # noqa: E402
+from util.errors import ArgumentParser, UserError  # noqa: E402
 from util.image_io import check_same_size, read_image, read_instance, read_label  # noqa: E402
 
 
@@ -193,7 +193,7 @@ def run(args):
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--cityscapes_root', required=True,
                    help='folder holding the official leftImg8bit/ and gtFine/ folders')
     p.add_argument('--layout', choices=['spmpgan', 'siedob', 'both'], default='spmpgan',

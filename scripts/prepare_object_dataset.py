@@ -20,11 +20,11 @@ from tqdm import tqdm
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from data import dataset_folder  # noqa: E402
 from data.object_extraction import object_folder, write_object_dataset  # noqa: E402
-from util.errors import exit_on_user_error  # noqa: E402
+from util.errors import ArgumentParser, exit_on_user_error  # noqa: E402
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--dataroot', default='datasets', help='folder holding <dataset_name>/')
     p.add_argument('--dataset_name', required=True, help='the scene dataset, e.g. cityscapes512x256 or demo')
     p.add_argument('--splits', default='train,test', help='comma-separated splits to cut (default train,test)')

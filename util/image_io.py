@@ -2,13 +2,47 @@
 import os
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from util.atomic import atomic_path
 from util.errors import UserError
 
 
-def _open(path, what):
+#: EXIF Orientation values 2-8 (1 = as stored): how a viewer turns the stored pixels upright. Phones
+#: store photos as the sensor read them and tag them; 5-8 swap width and height.
+EXIF_ORIENTATION = 0x0112
+SWAPS_SIDES = (5, 6, 7, 8)
+
+
+def orientation(img):
+    try:
+        value = img.getexif().get(EXIF_ORIENTATION, 1)
+    except Exception:  # an unreadable EXIF block: the pixels as stored, as most viewers do
+        return 1
+    return value if value in range(1, 9) else 1
+
+
+def upright(img):
+    """The picture as every viewer shows it: the stored pixels turned by the EXIF Orientation tag (the
+    label map and mask were drawn over that upright picture)."""
+    return ImageOps.exif_transpose(img) if orientation(img) != 1 else img
+
+
+def image_size(path, what='image'):
+    """(W, H) of an image file as shown (EXIF orientation applied), from its header only: a missing or
+    unreadable file is a UserError naming it (a truncated file shows only when decoded)."""
+    if not os.path.isfile(path):
+        raise UserError(f'{what} not found: {path}')
+    try:
+        with Image.open(path) as img:
+            w, h = img.size
+            return (h, w) if orientation(img) in SWAPS_SIDES else (w, h)
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+        raise UserError(f'cannot read {what} {path}: not a valid image file ({exc})') from None
+
+
+def _open(path, what, lossless=False):
+    """The file's picture, upright; ``lossless``: refuse JPEG and the like (label and instance maps)."""
     if path is None:
         raise UserError(f'no {what} given')
     if not os.path.exists(path):
@@ -20,7 +54,9 @@ def _open(path, what):
         img.load()
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         raise UserError(f'cannot read {what} {path}: not a valid image file ({exc})') from None
-    return img
+    if lossless:
+        refuse_lossy(img, path, what)
+    return upright(img)
 
 
 LOSSY_FORMATS = ('JPEG', 'MPO', 'WEBP')  # WebP can be lossless, but nothing here can tell which
@@ -31,7 +67,7 @@ def refuse_lossy(img, path, what):
     regions into ids that belong to neither (about 9 % of a Cityscapes map's pixels)."""
     if img.format in LOSSY_FORMATS:
         raise UserError(f'{what} {path} is a {img.format} file: lossy compression changes the ids along region '
-                        f'borders; save {what}s losslessly, as PNG')
+                        f'borders; save it losslessly, as PNG')
 
 
 def read_image(path, what='image'):
@@ -43,8 +79,7 @@ def read_image(path, what='image'):
 def read_label(path, label_nc=None, what='label map'):
     """Single-channel PNG of label ids -> H×W int64. Palette PNGs give their indices (what tools
     such as Cityscapes' scripts and most editors write). Colour (RGB) maps are refused."""
-    img = _open(path, what)
-    refuse_lossy(img, path, what)
+    img = _open(path, what, lossless=True)
     if img.mode in ('L', 'P', 'I', 'I;16', 'I;16B', 'I;16L', '1'):
         a = np.asarray(img).astype(np.int64)
     elif img.mode in ('LA', 'PA'):
@@ -70,19 +105,20 @@ def read_label(path, label_nc=None, what='label map'):
 def read_mask(path, what='mask'):
     """Mask image -> H×W float32 in {0, 1}; 1 (white, ≥ 128) = region to repaint. An all-black mask
     is valid (nothing changes). Grey anti-aliased edges are binarised so the composite takes every
-    known pixel from the input and nothing from the generator."""
+    known pixel from the input and nothing from the generator. Where the file has transparency (RGBA,
+    LA, a palette or colour key with a transparent entry), a pixel less than half opaque is never
+    repainted, whatever colour it hides: paint programs save an empty layer as transparent white."""
     img = _open(path, what)
-    if img.mode in ('RGBA', 'LA', 'PA'):
-        img = img.convert('RGBA').convert('RGB')
-    a = np.asarray(img.convert('L'))
-    return (a >= 128).astype(np.float32)
+    painted = np.asarray(img.convert('L')) >= 128
+    if 'A' in img.mode or 'transparency' in img.info:
+        painted &= np.asarray(img.convert('RGBA'))[..., 3] >= 128
+    return painted.astype(np.float32)
 
 
 def read_instance(path, kind, what='instance map'):
     """Instance map -> H×W int64. ``cityscapes``: 16-bit instanceIds (class id below 1000, class·1000+k
     for instances); ``ade``: RGB PNG whose G channel holds the instance ids (as upstream's ``dataset.py``)."""
-    img = _open(path, what)
-    refuse_lossy(img, path, what)
+    img = _open(path, what, lossless=True)
     if kind == 'ade':
         if img.mode not in ('RGB', 'RGBA'):
             raise UserError(f'{what} {path} should be an RGB PNG with instance ids in the G channel (ADE20K format)')

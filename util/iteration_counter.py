@@ -36,6 +36,12 @@ class IterationCounter:
             return f'iteration {self.total_iters} of --max_iters {self.opt.max_iters}'
         return f'epoch {self.epoch} of --niter {self.opt.niter}'
 
+    def last_epoch(self):
+        """The number of the epoch training ends in: --niter, or sooner where --max_iters ends it."""
+        if self.opt.max_iters and self.iters_per_epoch:
+            return min(self.opt.niter, -(-self.opt.max_iters // self.iters_per_epoch))
+        return self.opt.niter
+
     def _every(self, freq):
         return freq > 0 and self.total_iters % freq == 0
 

@@ -5,13 +5,14 @@ import argparse
 import sys
 
 from models import find_model_using_name
+from options.base_options import HelpFormatter as OptionsHelpFormatter
 from options.train_options import TrainOptions
 
 #: the stage whose training iteration stands for SIEDOB's editor's
 EDITOR_TRAINED_STAGE = 'fusion'
 
 
-class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+class HelpFormatter(argparse.RawDescriptionHelpFormatter, OptionsHelpFormatter):
     """The description as written (its usage lines), the defaults after each flag."""
 
 
