@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from models.networks.blocks import ResnetBlock, StyleEncoder, StyleSPADEResnetBlock
 from models.networks.discriminators import SNPatchDiscriminator
 from models.networks.siedob_objects import ObjectInpaintingGenerator, ObjectStyleGenerator, class_map
-from models.networks.spectral_norm import current_weight
+from siedob.functional import gated
 from tolerances import assert_float64_close
 
 pytestmark = pytest.mark.numerics
@@ -131,18 +131,6 @@ def test_style_encoder_formula():
     out = enc(x)
     assert out.shape == (2, 9, 1, 1)
     assert_float64_close(out, style_encoder(enc, x))
-
-
-def gated(layer, x, stride, pad_mode, skip=None):
-    """upstream GatedConv2d / TransposeGatedConv2d, weights as the (spectral-normed) convs hold them."""
-    if skip is not None or pad_mode == 'zero':
-        layer = layer.gated_conv2d
-        x = F.interpolate(x, scale_factor=2, mode='bilinear', align_corners=False)
-        x = torch.cat([x, skip], 1) if skip is not None else x
-    xp = F.pad(x, (1, 1, 1, 1), mode='reflect' if pad_mode == 'reflect' else 'constant')
-    w_f, w_g = current_weight(layer.conv2d), current_weight(layer.mask_conv2d)
-    feat = lrelu(F.instance_norm(F.conv2d(xp, w_f, layer.conv2d.bias, stride), eps=1e-5))
-    return feat * torch.sigmoid(F.conv2d(xp, w_g, layer.mask_conv2d.bias, stride))
 
 
 def test_object_inpainting_against_its_layer_list():
