@@ -12,9 +12,19 @@ for path in (ROOT, TESTS):  # the project, and tests/tolerances.py for tests/com
     if path not in sys.path:
         sys.path.insert(0, path)
 
-# two threads by default (CI's machine has two cores); test_backends.py reruns the numerical tests
-# with one thread through SEMEDIT_TEST_THREADS
-torch.set_num_threads(int(os.environ.get('SEMEDIT_TEST_THREADS', 0)) or max(1, min(2, os.cpu_count() or 1)))
+
+def default_threads():
+    """Two threads in one process (CI's machine has two cores); one per worker when pytest-xdist
+    runs the suite on several (``-n 2``: two workers fill the two cores, and a second thread would
+    only contend with the other worker); test_backends.py sets its own through SEMEDIT_TEST_THREADS."""
+    if os.environ.get('SEMEDIT_TEST_THREADS'):
+        return int(os.environ['SEMEDIT_TEST_THREADS'])
+    if int(os.environ.get('PYTEST_XDIST_WORKER_COUNT', 1)) > 1:
+        return 1
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+torch.set_num_threads(default_threads())
 
 
 def pytest_configure(config):
