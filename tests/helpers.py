@@ -1,6 +1,7 @@
 """What many tests need, written once: running the programs as a user does, the error contract
 (exit 2, one line ``error: ...``, no traceback, nothing written), tiny option lists, models built
 without a command line, and the demo data (generated once per session: ``conftest.demo_root``)."""
+import contextlib
 import os
 import shutil
 import subprocess
@@ -31,6 +32,19 @@ def run(cwd, *argv, expect=0, timeout=600, env=None):
     assert 'Traceback' not in out, out[-3000:]
     assert res.returncode == expect, f'exit {res.returncode}, expected {expect}:\n{out[-3000:]}'
     return out
+
+
+@contextlib.contextmanager
+def one_thread():
+    """torch on one thread inside the block: a process started by ``run`` computes so, and a test
+    comparing with it bit for bit must sum in the same order; on a small busy CPU it is also the
+    fastest way to run small nets. The thread count is restored afterwards."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(n)
 
 
 def run_main(main, argv, capsys):

@@ -10,12 +10,11 @@ import shutil
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 import train as train_script
 from helpers import (TINY_NETS, TINY_RUN, NothingWritten, assert_same_state, error_line, expect_user_error, load,
-                     python, run, run_main)
+                     one_thread, python, run, run_main)
 from util.distributed import ResumableSampler
 
 N = 4  # training frames of the small dataset
@@ -115,15 +114,11 @@ def test_a_truncated_file_mid_run_stops_saves_and_resumes_exactly(demo_root, tmp
     saved = load(os.path.join(ckpt, 'run', 'latest.pth'))
     assert saved['total_iters'] == 2
     open(broken, 'wb').write(original)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # as the process ran (helpers.run): the same sums, bit for bit
-    try:
+    with one_thread():  # as the process ran: the same sums, bit for bit
         for name, extra in (('run', ['--continue_train']), ('straight', [])):
             code, _, err, _ = run_main(train_script.main, argv(data, ckpt, name, flags, '--max_iters', '3',
                                                                '--num_workers', '1', *extra), capsys)
             assert code == 0, err[-3000:]
-    finally:
-        torch.set_num_threads(threads)
     resumed, straight = (load(os.path.join(ckpt, name, 'latest.pth')) for name in ('run', 'straight'))
     assert resumed['total_iters'] == straight['total_iters'] == 3
     assert_same_state(resumed, straight)

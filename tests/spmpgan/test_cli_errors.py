@@ -6,7 +6,6 @@ input (palette or grey-RGB label maps, an empty mask, an output folder that does
 bare netG state dict) must work. A 1-iteration ngf-4 checkpoint is trained once per session.
 
 """
-import contextlib
 import os
 from pathlib import Path
 from types import SimpleNamespace
@@ -30,28 +29,16 @@ LABEL_NC = 34  # demo = Cityscapes labelIds
 
 # ---- helpers -------------------------------------------------------------------------------
 
-@contextlib.contextmanager
-def one_thread():
-    """Run the nets on one thread: on a small, busy CPU two threads fighting over the cores make a
-    256×256 ngf-4 edit 20× slower (10 s instead of 0.5 s). Restored afterwards for other modules."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(n)
-
-
 def run_main(script, argv, capsys):
     """``script.main(argv)`` on one thread (``helpers.run_main``): (exit code, stdout, stderr, return value)."""
-    with one_thread():
+    with helpers.one_thread():
         return helpers.run_main(script.main, argv, capsys)
 
 
 def expect_user_error(script, argv, capsys, *fragments):
     """The error contract (``helpers.expect_user_error``), on one thread: exit 2, exactly one stderr
     line 'error: ...' holding every fragment, and no traceback anywhere."""
-    with one_thread():
+    with helpers.one_thread():
         return helpers.expect_user_error(script.main, argv, capsys, *fragments)
 
 
@@ -87,7 +74,7 @@ def env(tmp_path_factory, demo_root):
     and two masks."""
     root = tmp_path_factory.mktemp('cli')
     dataroot, checkpoints = Path(demo_root), root / 'checkpoints'
-    with one_thread(), helpers.NothingWritten(dataroot):
+    with helpers.one_thread(), helpers.NothingWritten(dataroot):
         train_script.main(['--dataset_name', 'demo', '--dataroot', str(dataroot), '--checkpoints_dir',
                            str(checkpoints), '--name', 't', '--ngf', '4', '--ndf', '8', '--lambda_vgg', '0',
                            '--max_iters', '1', '--num_workers', '0', '--no_tensorboard'])
@@ -121,7 +108,7 @@ def ckpt_dict(env):
 def reference_output(env, tmp_path_factory):
     """The edit of demo_00000 with the original 'L' label map and the box mask."""
     out = tmp_path_factory.mktemp('ref') / 'ref.png'
-    with one_thread():
+    with helpers.one_thread():
         test_script.main(['--checkpoint', str(env.ckpt), '--image_path', str(env.image), '--segmap_path',
                           str(env.label), '--mask_path', str(env.mask), '--output_path', str(out),
                           '--device', 'cpu'])
