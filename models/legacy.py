@@ -3,6 +3,10 @@
 the native dict of ``util/checkpoint.py``) and the files it recognises but cannot use (a test and
 what to give instead). ``load_checkpoint`` is what test.py, train.py and the scripts call;
 ``convert_checkpoint`` turns a checkpoint into either layout (scripts/convert_checkpoint.py).
+
+A converted file's ``arch`` holds what its weights show: ``ndf`` only where a discriminator is in
+the file (without one, the width it had is unknown: training continued from the file takes
+``--ndf``). The authors' layouts keep the epoch but no iteration count.
 """
 from typing import Callable, NamedTuple
 
@@ -216,7 +220,7 @@ def _from_upstream_siedob_background(ckpt, path):
         raise UserError(f'{path} looks like SIEDOB\'s bg.pth but lacks init_conv.conv.weight; is it complete?') \
             from None
     label_nc = int(w.shape[1]) - 5  # masked image 3, labels, edge 1, mask 1
-    arch = {'label_nc': label_nc, 'ngf': int(w.shape[0]), 'ndf': 64, 'color_order': 'bgr',
+    arch = {'label_nc': label_nc, 'ngf': int(w.shape[0]), 'color_order': 'bgr',
             'object_classes': list(THING_CLASSES) if label_nc == 34 else [], 'keep_label_0': False}
     nets = {k: ckpt[k] for k in SIEDOB_BACKGROUND_NETS if isinstance(ckpt.get(k), dict)}
     if 'netD_BG' in nets:
@@ -248,7 +252,7 @@ def _from_upstream_siedob_object(part):
             raise UserError(f'{path} looks like SIEDOB\'s {part} file but lacks {prefix}init_conv.conv.weight; '
                             f'is it complete?')
         nets = {'netG': g}
-        arch = {'ngf': int(g['init_conv.conv.weight'].shape[0]), 'ndf': 64, 'color_order': 'bgr'}
+        arch = {'ngf': int(g['init_conv.conv.weight'].shape[0]), 'color_order': 'bgr'}
         if isinstance(ckpt.get(d_name), dict):
             nets[d_name] = ckpt[d_name]
             arch['ndf'] = int(ckpt[d_name]['dis_model.0.conv.weight_orig'].shape[0])
@@ -291,7 +295,7 @@ def _from_upstream_siedob_fusion(ckpt, path):
         raise UserError(f'{path}: netG_F is not a SIEDOB fusion network (no 5-channel init_conv.conv.weight / '
                         f'enc6.* entries); is the file complete?')
     nets = {'netG_F': g}
-    arch = {'ngf': int(g['init_conv.conv.weight'].shape[0]), 'ndf': 64, 'color_order': 'bgr'}
+    arch = {'ngf': int(g['init_conv.conv.weight'].shape[0]), 'color_order': 'bgr'}
     if isinstance(ckpt.get('netD_F'), dict):
         nets['netD_F'] = ckpt['netD_F']
         arch['ndf'] = int(ckpt['netD_F']['dis_model.0.conv.weight_orig'].shape[0])
@@ -378,6 +382,9 @@ def convert_checkpoint(ckpt, to, color_order=None, fold_sn=False):
         if arch.get('hidden', 2 * arch['ngf']) != 2 * authors_ngf or arch['ngf'] != authors_ngf:
             notes.append(f'note: ngf {arch["ngf"]} differs from the authors\' {authors_ngf}; their code cannot '
                          f'build this net')
+        if ckpt.get('total_iters'):
+            notes.append(f'note: the authors\' layout keeps the epoch ({int(ckpt.get("epoch", 0))}) but not the '
+                         f'iteration count ({ckpt["total_iters"]}): keep this file to continue training with train.py')
         out = to_upstream(dict(ckpt, arch=arch, nets=nets, optimizers=optimizers))
         sizes = ', '.join(f'{k} {len(v)} entries' for k, v in out.items() if k.startswith('net'))
         notes.append(f'output: authors\' layout, keys {", ".join(out)}; {sizes}')

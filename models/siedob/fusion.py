@@ -189,7 +189,8 @@ class SIEDOBFusionModel(GANModel):
         for stage, part in self.parts.items():
             nets = {n: {k: v.detach().cpu() for k, v in getattr(part, n).state_dict().items()}
                     for n in part.inference_nets}
-            save_checkpoint(make_checkpoint('siedob', part.arch(), nets, stage=stage,
+            arch = {k: v for k, v in part.arch().items() if k != 'ndf'}  # no discriminator copied
+            save_checkpoint(make_checkpoint('siedob', arch, nets, stage=stage,
                                             opt={'source': self.submodel_paths[stage]}),
                             os.path.join(folder, SIEDOB_FILES[stage]))
 

@@ -11,6 +11,7 @@ import torch
 from PIL import Image
 
 import helpers
+from models.legacy import convert_checkpoint, load_checkpoint
 from models.networks.discriminators import SNPatchDiscriminator
 from models.siedob.fusion import SIEDOBFusionModel
 from models.siedob.parts import read_part
@@ -131,6 +132,20 @@ def test_checkpoint_holds_the_fusion_nets_and_the_run_folder_the_three_stages(su
         original = read_part(os.path.join(submodels, FILES[stage]), stage)
         net = copy['nets'][list(copy['nets'])[0]]
         assert all(torch.equal(v, original['nets'][list(original['nets'])[0]][k]) for k, v in net.items())
+        # the copy holds no discriminator, so it records no discriminator width (the fusion run's
+        # --ndf 8 is not the part's), and its arch survives the authors' layout and back
+        assert 'ndf' not in copy['arch'] and copy['arch'] == {k: v for k, v in original['arch'].items() if k != 'ndf'}
+        upstream, _ = convert_checkpoint(copy, 'upstream')
+        torch.save(upstream, tmp_path / 'up.pth')
+        assert load_checkpoint(str(tmp_path / 'up.pth'))['arch'] == copy['arch']
+
+
+def test_the_authors_layout_says_it_keeps_no_iteration_count(submodels):
+    ckpt = read_part(os.path.join(submodels, FILES['background']), 'background')
+    _, notes = convert_checkpoint(dict(ckpt, epoch=3, total_iters=77), 'upstream')
+    assert any("keeps the epoch (3) but not the iteration count (77)" in n for n in notes), notes
+    _, notes = convert_checkpoint(ckpt, 'upstream')
+    assert not any('iteration count' in n for n in notes)
 
 
 def test_the_stage_edits_as_the_editor_of_its_run_folder(submodels, tmp_path):
@@ -154,7 +169,6 @@ def test_the_stage_edits_as_the_editor_of_its_run_folder(submodels, tmp_path):
     ckpt, path = SIEDOBModel.read_checkpoint_folder(opt)
     editor = SIEDOBModel.from_checkpoint(opt, CPU, ckpt, path)
     assert torch.equal(editor.edit(b), ours)
-    from models.legacy import load_checkpoint
     alone = SIEDOBFusionModel.from_checkpoint(opt, CPU, load_checkpoint(str(tmp_path / 'latest.pth')),
                                               str(tmp_path / 'latest.pth'))
     assert isinstance(alone, SIEDOBModel) and torch.equal(alone.edit(b), ours)
