@@ -1,38 +1,16 @@
 """Files as people have them: a phone photo stored sideways with an EXIF Orientation tag, a mask
 painted on a transparent layer. Each is read as every viewer shows it, in the readers
-(util/image_io.py), the datasets' header checks, and an edit through test.py."""
+(util/image_io.py), the datasets' header checks and training samples, and an edit through test.py
+(SPM-PGAN here, SIEDOB in tests/siedob/test_editing.py)."""
+import os
+
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
+from user_files import VIEW, phone_photo, save_with_orientation, stored_pixels, transparent_layer_mask
 from util.image_io import image_size, read_image, read_label, read_mask
-
-#: how a viewer turns the stored pixels upright, per orientation (the EXIF 2.3 standard, Orientation
-#: tag 0x0112: 2 mirror horizontal, 3 rotate 180, 4 mirror vertical, 5 mirror horizontal and rotate
-#: 270 CW, 6 rotate 90 CW, 7 mirror horizontal and rotate 90 CW, 8 rotate 270 CW)
-VIEW = {
-    1: lambda a: a,
-    2: lambda a: a[:, ::-1],
-    3: lambda a: a[::-1, ::-1],
-    4: lambda a: a[::-1],
-    5: lambda a: np.rot90(a[:, ::-1], -3),
-    6: lambda a: np.rot90(a, -1),
-    7: lambda a: np.rot90(a[:, ::-1], -1),
-    8: lambda a: np.rot90(a, -3),
-}
-
-
-def save_with_orientation(array, path, orientation, **kwargs):
-    exif = Image.Exif()
-    exif[0x0112] = orientation
-    Image.fromarray(array).save(path, exif=exif, **kwargs)
-
-
-def stored_pixels(path):
-    """The pixels as the file stores them (no orientation applied)."""
-    with Image.open(path) as img:
-        return np.asarray(img.convert('RGB'))
-
 
 @pytest.mark.parametrize('orientation', range(1, 9))
 def test_a_phone_photo_is_read_upright(tmp_path, orientation):
@@ -101,3 +79,94 @@ def test_opaque_masks_read_as_before(tmp_path):
     Image.fromarray(rgba, 'RGBA').save(tmp_path / 'rgba.png')
     for name in ('l.png', 'rgba.png'):
         assert np.array_equal(read_mask(str(tmp_path / name)), stroke_mask().astype(np.float32))
+
+
+# ---- the same files through test.py and in training data -------------------------------------
+
+def blocks(h, w, seed, classes=10):
+    """(RGB image, label ids) of coloured rectangles: a picture with an up and a left to get wrong."""
+    rng = np.random.RandomState(seed)
+    label = np.zeros((h, w), np.uint8)
+    for k in range(1, classes):
+        y, x = rng.randint(0, h - 24), rng.randint(0, w - 24)
+        label[y:y + rng.randint(12, h // 2), x:x + rng.randint(12, w // 2)] = k
+    palette = rng.randint(0, 256, (classes, 3)).astype(np.uint8)
+    return palette[label], label
+
+
+@pytest.fixture(scope='module')
+def spmpgan_checkpoint(tmp_path_factory):
+    """A random ngf-4 SPM-PGAN checkpoint, as train.py writes it."""
+    from helpers import make_model
+    from util.checkpoint import save_checkpoint
+    path = tmp_path_factory.mktemp('spmpgan') / 'latest.pth'
+    save_checkpoint(make_model('spmpgan', is_train=False).checkpoint_state(0, 0, 0), str(path))
+    return str(path)
+
+
+def spmpgan_edit(checkpoint, image, label, mask, out):
+    import test as test_script
+    from helpers import one_thread
+    with one_thread():  # --quantize round: every known pixel the input's (the default loses a level of some)
+        test_script.main(['--checkpoint', checkpoint, '--image_path', image, '--segmap_path', label, '--mask_path',
+                          mask, '--output_path', str(out), '--device', 'cpu', '--quantize', 'round'])
+    return np.asarray(Image.open(out).convert('RGB'))
+
+
+@pytest.mark.parametrize('orientation', range(2, 9))
+def test_spmpgan_edits_a_phone_photo_as_its_upright_self(spmpgan_checkpoint, tmp_path, orientation):
+    """A 256×384 (W×H) picture stored sideways under each orientation, its label map and mask drawn
+    upright: test.py edits the picture every viewer shows (5-8 are stored 384×256)."""
+    upright, label = blocks(384, 256, seed=orientation, classes=34)
+    photo, reference = phone_photo(tmp_path, upright, orientation)
+    Image.fromarray(label).save(tmp_path / 'label.png')
+    mask = np.zeros((384, 256), np.uint8)
+    mask[100:300, 60:200] = 255
+    Image.fromarray(mask).save(tmp_path / 'mask.png')
+    args = (str(tmp_path / 'label.png'), str(tmp_path / 'mask.png'))
+    edited = spmpgan_edit(spmpgan_checkpoint, photo, *args, tmp_path / 'a.png')
+    assert np.array_equal(edited, spmpgan_edit(spmpgan_checkpoint, reference, *args, tmp_path / 'b.png'))
+
+
+def test_spmpgan_repaints_only_the_strokes_of_a_transparent_layer(spmpgan_checkpoint, tmp_path):
+    image, label = blocks(256, 256, seed=1, classes=34)
+    Image.fromarray(image).save(tmp_path / 'image.png')
+    Image.fromarray(label).save(tmp_path / 'label.png')
+    strokes = np.zeros((256, 256), bool)
+    strokes[40:120, 30:220] = True
+    Image.fromarray(strokes.astype(np.uint8) * 255).save(tmp_path / 'plain.png')
+    layer = transparent_layer_mask(str(tmp_path / 'layer.png'), strokes)
+    args = (str(tmp_path / 'image.png'), str(tmp_path / 'label.png'))
+    edited = spmpgan_edit(spmpgan_checkpoint, *args, layer, tmp_path / 'a.png')
+    assert np.array_equal(edited, spmpgan_edit(spmpgan_checkpoint, *args, str(tmp_path / 'plain.png'),
+                                               tmp_path / 'b.png'))
+    assert np.array_equal(edited[~strokes], image[~strokes])  # the rest is the input's, to the level
+
+
+@pytest.mark.parametrize('orientation', range(2, 9))
+def test_training_samples_of_phone_photos_are_upright(tmp_path, orientation):
+    """A custom dataset whose 384×256 (W×H) photos are stored sideways (the label maps upright):
+    the header check before training passes and every training sample (crop, flip, mask drawn from
+    the seed) is the one of the same dataset saved upright."""
+    from data import create_dataset
+    from models.spmpgan_model import SPMPGANModel
+    from options.train_options import TrainOptions
+    samples = []
+    for kind in ('phone', 'upright'):
+        root = tmp_path / kind / 'custom' / 'train'
+        for sub in ('images', 'labels'):
+            (root / sub).mkdir(parents=True)
+        for i in range(2):
+            upright, label = blocks(256, 384, seed=10 * orientation + i)
+            Image.fromarray(label).save(root / 'labels' / f'{i}.png')
+            photo, reference = phone_photo(tmp_path, upright, orientation)
+            kept = photo if kind == 'phone' else reference
+            os.replace(kept, root / 'images' / f'{i}{os.path.splitext(kept)[1]}')
+        opt = TrainOptions().parse(['--dataset_name', 'custom', '--dataroot', str(tmp_path / kind), '--label_nc', '10',
+                                    '--instance_format', 'none'])
+        ds = create_dataset(opt, 'train', SPMPGANModel.dataset_items)
+        ds.check_files(SPMPGANModel.size_rule)
+        samples.append([ds[i] for i in range(2)])
+    for phone, upright in zip(*samples):
+        for key in ('image', 'label', 'mask'):
+            assert torch.equal(phone[key], upright[key]), key

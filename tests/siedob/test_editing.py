@@ -256,6 +256,23 @@ def test_any_size_and_any_seed_give_one_result(folders, tmp_path):
     assert not np.array_equal(a[~known], image[~known])
 
 
+@pytest.mark.parametrize('orientation', range(2, 9))
+def test_a_phone_photo_and_a_mask_on_a_transparent_layer_edit_as_seen(folders, tmp_path, orientation):
+    """The scene's 80×48 (W×H) picture stored sideways under each orientation (5-8: stored 48×80),
+    its mask painted on a transparent layer hiding white: the edit of the upright picture with the
+    plain mask, a wholly and a partly covered car included."""
+    from user_files import phone_photo, transparent_layer_mask
+    cars = ((4, 14, 8, 30, True), (20, 40, 50, 70, False))
+    files = write_scene(str(tmp_path / 's'), size=(48, 80), cars=cars, persons=((30, 46, 72, 78, True),))
+    upright = np.asarray(Image.open(files['image']).convert('RGB'))
+    photo, reference = phone_photo(tmp_path, upright, orientation)
+    painted = np.asarray(Image.open(files['mask'])) >= 128
+    layer = transparent_layer_mask(str(tmp_path / 'layer.png'), painted)
+    seen = run(folders['ours'], dict(files, image=photo, mask=layer), tmp_path / 'a.png', refs=folders['refs'])
+    shown = run(folders['ours'], dict(files, image=reference), tmp_path / 'b.png', refs=folders['refs'])
+    assert np.array_equal(seen, shown)
+
+
 def test_empty_mask_and_palette_labels_just_work(folders, tmp_path):
     files = write_scene(str(tmp_path / 's'))
     Image.fromarray(np.zeros((64, 64), np.uint8)).save(files['mask'])

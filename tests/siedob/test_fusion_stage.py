@@ -233,6 +233,16 @@ def test_train_then_edit_with_the_run_folder(submodels, demo_root, tmp_path, mon
     test_script.main([str(a) for a in ['--model', 'siedob', '--checkpoints_dir', exp, *one, '--output_path',
                                        tmp_path / 'out' / 'edited.png']])
     assert Image.open(tmp_path / 'out' / 'edited.png').size == (w, h)
+    # the run was trained with the relative --dataroot datasets: from another folder, the same picture
+    # (the run's own references and data, nothing generated there)
+    (tmp_path / 'elsewhere').mkdir()
+    monkeypatch.chdir(tmp_path / 'elsewhere')
+    test_script.main([str(a) for a in ['--model', 'siedob', '--checkpoints_dir', exp, *one, '--output_path',
+                                       tmp_path / 'out' / 'elsewhere.png']])
+    assert os.listdir(tmp_path / 'elsewhere') == []
+    assert np.array_equal(np.asarray(Image.open(tmp_path / 'out' / 'elsewhere.png')),
+                          np.asarray(Image.open(tmp_path / 'out' / 'edited.png')))
+    monkeypatch.chdir(tmp_path)
     # the usual --name form: the fusion run's checkpoint, with the parts beside it
     test_script.main([str(a) for a in ['--name', 'fus', *one, '--output_path', tmp_path / 'out' / 'by_name.png']])
     assert np.array_equal(np.asarray(Image.open(tmp_path / 'out' / 'by_name.png')),
