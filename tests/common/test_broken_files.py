@@ -78,8 +78,9 @@ def test_an_object_crop_without_its_mask_stops_before_the_first_step(demo_root, 
     stem = os.path.splitext(sorted(os.listdir(os.path.join(folder, 'images')))[1])[0]
     os.remove(os.path.join(folder, 'inst_mask', stem + '.png'))
     args = argv(data, str(tmp_path / 'ckpt'), 'run', OBJECT_STAGE, '--max_iters', '2')
+    gone = os.path.join(folder, 'inst_mask', stem + '.png')
     with NothingWritten(tmp_path):
-        expect_user_error(train_script.main, args, capsys, os.path.join(folder, 'inst_mask', stem + '.png'), 'not found')
+        expect_user_error(train_script.main, args, capsys, gone, 'not found')
 
 
 def broken_position(n, index, seed=0):
