@@ -60,15 +60,20 @@ class _BrokenFile(Exception):
 
 
 def batches(bar):
-    """The loader's batches; a file that cannot be read ends them with ``_BrokenFile``."""
+    """The loader's batches; a file that cannot be read ends them with ``_BrokenFile``, on every
+    rank at the same iteration (under DDP the others would wait for the stopped rank forever)."""
     it = iter(bar)
     while True:
+        batch, broken = None, None
         try:
             batch = next(it)
         except StopIteration:
             return
         except UserError as exc:
-            raise _BrokenFile(message_of(exc)) from None
+            broken = message_of(exc)
+        broken = dist.first_message(broken)
+        if broken is not None:
+            raise _BrokenFile(broken)
         yield batch
 
 
@@ -183,6 +188,9 @@ def train(opt, options=None):
             except _BrokenFile as exc:  # nothing of the run is lost: saved as at Ctrl-C
                 if main:
                     save(model, counter, opt, 'latest')
+                dist.barrier()  # torchrun stops every rank once one exits: the others wait for the save
+                if not main:
+                    raise SystemExit(2)  # rank 0 says it, once
                 raise UserError(f'{exc}; stopped after iteration {counter.total_iters} and saved '
                                 f'{checkpoint_path(opt, "latest")}: fix or remove the file, then run the same command '
                                 f'plus --continue_train') from None

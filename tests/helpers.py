@@ -164,3 +164,30 @@ def python(*argv):
     """The command line of one of the project's programs (``sys.executable`` and the script's path)."""
     script, *rest = argv
     return [sys.executable, os.path.join(ROOT, script), *rest]
+
+
+def small_cityscapes(demo_root, dest, n=4, objects=False):
+    """The first ``n`` train and 2 test frames of the demo (and, with ``objects``, the first crops of
+    each class) as a ``cityscapes`` dataset in ``dest`` (not ``demo``, which regenerates itself)."""
+    for split, count in (('train', n), ('test', 2)):
+        for sub in ('images', 'labels', 'inst_map'):
+            src = os.path.join(demo_root, 'demo', split, sub)
+            os.makedirs(os.path.join(dest, 'cityscapes', split, sub))
+            for name in sorted(os.listdir(src))[:count]:
+                shutil.copy(os.path.join(src, name), os.path.join(dest, 'cityscapes', split, sub, name))
+    if objects:
+        for cls in ('car', 'person'):
+            for sub in ('images', 'inst_mask'):
+                src = os.path.join(demo_root, 'demo', 'object_datasets', cls, 'train', sub)
+                dst = os.path.join(dest, 'cityscapes', 'object_datasets', cls, 'train', sub)
+                os.makedirs(dst)
+                for name in sorted(os.listdir(src))[:3]:
+                    shutil.copy(os.path.join(src, name), dst)
+    return str(dest)
+
+
+def truncate(path):
+    """Keep the first half of the file: the header still reads, decoding fails."""
+    data = open(path, 'rb').read()
+    open(path, 'wb').write(data[:len(data) // 2])
+    return data

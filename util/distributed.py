@@ -23,13 +23,35 @@ def is_main_process():
     return rank() == 0
 
 
+_CONTROL = {}  # the process group of the ranks' small CPU messages (gloo), once initialised
+
+
 def init_distributed(device):
-    """Initialise the process group when launched by torchrun with more than one process."""
+    """Initialise the process group when launched by torchrun with more than one process, and a
+    gloo group beside an NCCL one for the ranks' small agreements (``first_message``): a CPU
+    all-reduce there does not wait for the GPU's queued work, as one through NCCL would."""
     if world_size() > 1 and not torch.distributed.is_initialized():
         backend = 'nccl' if device.type == 'cuda' else 'gloo'
         if device.type == 'cuda':
             torch.cuda.set_device(device)
         torch.distributed.init_process_group(backend=backend)
+        _CONTROL['group'] = torch.distributed.new_group(backend='gloo') if backend != 'gloo' else None
+
+
+def first_message(message):
+    """Under DDP, every rank's answer to "did any rank stop?": the lowest rank's message that is not
+    None (a rank's own when it has one), or None when no rank has one; one process: ``message``.
+    Costs one 1-element CPU all-reduce, and a gather only when some rank has a message."""
+    if world_size() == 1 or not torch.distributed.is_initialized():
+        return message
+    group = _CONTROL.get('group')
+    flag = torch.tensor([int(message is not None)])
+    torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX, group=group)
+    if not flag.item():
+        return None
+    messages = [None] * world_size()
+    torch.distributed.all_gather_object(messages, message, group=group)
+    return message if message is not None else next(m for m in messages if m is not None)
 
 
 def barrier():

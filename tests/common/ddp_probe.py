@@ -7,7 +7,8 @@ runs ``train.train`` exactly as train.py does, once per CASE (one after the othe
 processes and process group: torch's import and the rendezvous are paid once), and after each
 writes ``OUT_DIR/CASE/rank<r>.pt`` per rank: the nets' state dicts after training, the sample paths
 and dataset indices ``set_input`` received in order, the number of boundary patches of each
-iteration (models that have them), the dataset length the sampler was built for, and every file or
+iteration (models that have them), the dataset length the sampler was built for, the error that
+stopped it (``error``: a UserError's line; ``exit``: a quiet exit code), and every file or
 folder this rank created, changed, renamed or removed below --checkpoints_dir or --dataroot (a
 Python audit hook: train.py writes its checkpoints, logs and grids through ``open`` and
 ``os.replace``). ``probe`` is also called in-process for one-process runs.
@@ -84,8 +85,14 @@ def probe(out_dir, argv, watch_writes=True):
     dist.ResumableSampler = RecordingSampler
     if watch_writes:
         sys.addaudithook(audit)  # cannot be removed: ``recording`` switches it off
+    from util.errors import UserError
+    model = None
     try:
         model = train.train(opt, options)
+    except UserError as exc:  # what train.py would print: kept for the test
+        record['error'] = str(exc)
+    except SystemExit as exc:
+        record['exit'] = exc.code
     finally:
         recording[0] = False
         for name in ('set_input', 'optimize_parameters'):
@@ -95,9 +102,11 @@ def probe(out_dir, argv, watch_writes=True):
                 delattr(model_cls, name)
         dist.ResumableSampler = sampler_cls
     record['writes'] = sorted(set(record['writes']))
-    record['nets'] = {name: {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
-                      for name, net in model.nets().items()}
-    record['parameters'] = {name: sorted(k for k, _ in net.named_parameters()) for name, net in model.nets().items()}
+    if model is not None:
+        record['nets'] = {name: {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
+                          for name, net in model.nets().items()}
+        record['parameters'] = {name: sorted(k for k, _ in net.named_parameters())
+                                for name, net in model.nets().items()}
     record.update(rank=dist.rank(), world_size=dist.world_size(), seed=opt.seed, lr=opt.lr)
     os.makedirs(out_dir, exist_ok=True)
     torch.save(record, os.path.join(out_dir, f'rank{dist.rank()}.pt'))

@@ -14,37 +14,10 @@ from PIL import Image
 
 import train as train_script
 from helpers import (TINY_NETS, TINY_RUN, NothingWritten, assert_same_state, error_line, expect_user_error, load,
-                     one_thread, python, run, run_main)
+                     one_thread, python, run, run_main, small_cityscapes, truncate)
 from util.distributed import ResumableSampler
 
 N = 4  # training frames of the small dataset
-
-
-def small_cityscapes(demo_root, dest, n=N, objects=False):
-    """The first ``n`` train and 2 test frames of the demo (and, with ``objects``, the first crops of
-    each class) as a ``cityscapes`` dataset in ``dest`` (not ``demo``, which regenerates itself)."""
-    for split, count in (('train', n), ('test', 2)):
-        for sub in ('images', 'labels', 'inst_map'):
-            src = os.path.join(demo_root, 'demo', split, sub)
-            os.makedirs(os.path.join(dest, 'cityscapes', split, sub))
-            for name in sorted(os.listdir(src))[:count]:
-                shutil.copy(os.path.join(src, name), os.path.join(dest, 'cityscapes', split, sub, name))
-    if objects:
-        for cls in ('car', 'person'):
-            for sub in ('images', 'inst_mask'):
-                src = os.path.join(demo_root, 'demo', 'object_datasets', cls, 'train', sub)
-                dst = os.path.join(dest, 'cityscapes', 'object_datasets', cls, 'train', sub)
-                os.makedirs(dst)
-                for name in sorted(os.listdir(src))[:3]:
-                    shutil.copy(os.path.join(src, name), dst)
-    return str(dest)
-
-
-def truncate(path):
-    """Keep the first half of the file: the header still reads, decoding fails."""
-    data = open(path, 'rb').read()
-    open(path, 'wb').write(data[:len(data) // 2])
-    return data
 
 
 SCENE_STAGES = {

@@ -44,8 +44,24 @@ CASES = {
 }
 
 
+#: a file that only rank 1 reaches, at its second iteration, is truncated (SPM-PGAN on a copy of the
+#: demo's first frames): both ranks stop after the first iteration, rank 0 saves it and says so
+BROKEN = 'spmpgan-broken-file'
+
+
 def train_argv(case, dataroot, checkpoints_dir):
     return COMMON + CASES[case] + ['--dataroot', dataroot, '--checkpoints_dir', checkpoints_dir, '--name', case]
+
+
+def broken_dataset(demo_root, dest):
+    """(dataroot, the truncated file) of the broken case."""
+    from helpers import small_cityscapes, truncate
+    data = small_cityscapes(demo_root, dest, n=4)
+    images = os.path.join(data, 'cityscapes', 'train', 'images')
+    second_of_rank1 = ResumableSampler(4, 0, num_replicas=2, rank_id=1).order()[1]
+    broken = os.path.join(images, sorted(os.listdir(images))[second_of_rank1])
+    truncate(broken)
+    return data, broken
 
 
 @pytest.fixture(scope='module')
@@ -59,6 +75,9 @@ def runs(demo_root, tmp_path_factory):
            str(tmp / 'records')]
     for i, case in enumerate(CASES):
         cmd += (['---'] if i else []) + [case] + train_argv(case, demo_root, two_ckpt)
+    broken_root, broken = broken_dataset(demo_root, tmp / 'broken_data')
+    cmd += ['---', BROKEN] + COMMON + ['--dataset_name', 'cityscapes', '--dataroot', broken_root, '--checkpoints_dir',
+                                       two_ckpt, '--name', BROKEN]
     env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=ROOT)
     with open(tmp / 'torchrun.log', 'w+') as log:
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
@@ -79,8 +98,9 @@ def runs(demo_root, tmp_path_factory):
     assert 'Traceback' not in stdout, stdout[-3000:]
     assert proc.returncode == 0, stdout[-3000:]
     two = {case: [torch.load(tmp / 'records' / case / f'rank{r}.pt', weights_only=False) for r in (0, 1)]
-           for case in CASES}
-    return {'two': two, 'one': one, 'stdout': stdout, 'checkpoints': two_ckpt, 'dataroot': demo_root}
+           for case in list(CASES) + [BROKEN]}
+    return {'two': two, 'one': one, 'stdout': stdout, 'checkpoints': two_ckpt, 'dataroot': demo_root,
+            'broken': broken}
 
 
 @pytest.mark.parametrize('case', list(CASES))
@@ -128,6 +148,19 @@ def test_ranks_train_one_model_on_their_own_samples(runs, case):
     ckpt = load(os.path.join(run_dir, 'latest.pth'))
     assert ckpt['total_iters'] == ITERS
     assert_same_state(ckpt, rank0['nets'])
+
+
+def test_a_file_one_rank_cannot_read_stops_every_rank_after_a_save(runs):
+    """Rank 1 reaches the truncated file at iteration 2: both ranks stop after iteration 1 (rank 0
+    would otherwise wait for rank 1 forever), rank 0 saves it and says so in one line naming the
+    file, rank 1 leaves quietly with exit 2 (torchrun shows rank 0's line)."""
+    rank0, rank1 = runs['two'][BROKEN]
+    assert rank1.get('exit') == 2 and 'error' not in rank1
+    line = rank0['error']
+    assert runs['broken'] in line and 'stopped after iteration 1 and saved' in line and '--continue_train' in line
+    assert len(rank0['indices']) == len(rank1['indices']) == 1
+    ckpt = load(os.path.join(runs['checkpoints'], BROKEN, 'latest.pth'))
+    assert ckpt['total_iters'] == 1 and rank1['writes'] == []
 
 
 def test_background_ranks_saw_different_patch_counts(runs):
