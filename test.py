@@ -19,15 +19,14 @@ import sys
 
 import torch
 
-import data
 from data.preprocess import resize_image
 from data.siedob_constants import OBJECT_CLASSES
-from engine.editing import edit_arrays, edit_object_crop
-from engine.inference import build_model, parse_with_checkpoint, run_object_test_split, run_test_split
+from engine.editing import edit_object_crop
+from engine.editor import Editor
+from engine.inference import run_object_test_split, run_test_split
 from options.test_options import TestOptions
 from util.errors import UserError, exit_on_user_error
-from util.image_io import (check_output_path, check_same_size, read_image, read_instance, read_label, read_mask,
-                           save_image_atomic)
+from util.image_io import check_output_path, check_same_size, read_image, read_mask, save_image_atomic
 from util.tensors import tensor_to_image
 from util.visualizer import colorize_label, make_row
 
@@ -52,21 +51,15 @@ def stage_images(model, size):
     return out
 
 
-def edit_single_image(opt, model):
+def edit_single_image(opt, editor):
+    """One edit through the Python API's editor (engine/editor.py): the same reading, the same picture."""
+    model = editor.model
     output, masked_path, panel_path = output_paths(opt)
     check_output_path(output)
-    image = read_image(opt.image_path)
-    label = read_label(opt.segmap_path, model.label_nc, what='label map (--segmap_path)')
-    mask = read_mask(opt.mask_path, what='mask (--mask_path)')
-    named = [(opt.image_path, image), (opt.segmap_path, label), (opt.mask_path, mask)]
-    instance = None
-    if opt.instance_path:
-        kind = getattr(data.find_dataset_using_name(opt.dataset_name), 'instance_kind', 'cityscapes')
-        instance = read_instance(opt.instance_path, 'ade' if kind == 'ade' else 'cityscapes')
-        named.append((opt.instance_path, instance))
-    check_same_size(named)
-    out, masked = edit_arrays(model, image, label, mask, instance, opt.preprocess, opt.load_size,
-                              opt.quantize, source=opt.image_path)
+    image, label, mask, instance = editor.read(
+        opt.image_path, opt.segmap_path, opt.mask_path, opt.instance_path or None,
+        what=('image', 'label map (--segmap_path)', 'mask (--mask_path)', 'instance map'))
+    out, masked = editor.edit_arrays(image, label, mask, instance, source=opt.image_path)
     save_image_atomic(out, output)
     written = [output]
     if opt.save_panel or opt.output_path is None:
@@ -113,9 +106,8 @@ def edit_single_object(opt, model):
 
 def main(argv=None):
     with exit_on_user_error():
-        options = TestOptions()
-        opt, ckpt, path = parse_with_checkpoint(options, argv)
-        model, path = build_model(opt, ckpt, path, options.parser)
+        editor = Editor.from_command_line(TestOptions(), argv)
+        opt, model = editor.opt, editor.model
         with torch.inference_mode():
             if model.edits == 'object':
                 if opt.image_path:
@@ -125,7 +117,7 @@ def main(argv=None):
             if any(singles):
                 if not all(singles):
                     raise UserError('single-image editing needs --image_path, --segmap_path and --mask_path')
-                return edit_single_image(opt, model)
+                return edit_single_image(opt, editor)
             run_test_split(opt, model)
 
 

@@ -37,16 +37,17 @@ class ObjectReferences:
     ``images/`` and ``inst_mask/``), read when first needed. ``source`` names where they come from
     in the error for a class without any."""
 
-    def __init__(self, folders, color_order='bgr', source='no reference folder given'):
+    def __init__(self, folders, color_order='bgr', source='no reference folder given', give='--style_dir DIR'):
         self.folders = dict(folders)
         self.color_order = color_order
         self.source = source
+        self.give = give  # how the error for a class without references says to give some
         self._tensors = {}
 
     @classmethod
-    def from_folder(cls, folder, color_order='bgr'):
+    def from_folder(cls, folder, color_order='bgr', give='--style_dir DIR'):
         """``<folder>/<car|person>/{images,inst_mask}/`` (upstream's ``example/object_style/``)."""
-        return cls({c: os.path.join(folder, name) for c, name in CLASS_NAMES.items()}, color_order, folder)
+        return cls({c: os.path.join(folder, name) for c, name in CLASS_NAMES.items()}, color_order, folder, give)
 
     @classmethod
     def from_object_dataset(cls, scene_root, split='train', color_order='bgr'):
@@ -68,7 +69,7 @@ class ObjectReferences:
         folder = self.folders.get(int(c))
         where = f'in {folder}/images/' if folder else f'({self.source})'
         return (f'no {name} references {where}: the edit wholly covers a {name}, which is drawn in the style of a '
-                f'reference {name}; give --style_dir DIR holding {name}/images/ and {name}/inst_mask/ (crops and '
+                f'reference {name}; give {self.give} holding {name}/images/ and {name}/inst_mask/ (crops and '
                 f'their masks, same stems)')
 
     def read(self, image_path, mask_path):

@@ -90,9 +90,10 @@ def check_model_named(opt, argv, ckpt, path):
                             f'model from the checkpoint) or give a checkpoint of {flag} {given}')
 
 
-def build_model(opt, ckpt, path, parser=None):
+def build_model(opt, ckpt, path, parser=None, verbose=True):
     """The checkpoint's model for inference. Its architecture options come from the checkpoint; one
-    that the command line (``parser``: what parsed it) sets to something else gets a note."""
+    that the command line (``parser``: what parsed it) sets to something else gets a note;
+    ``verbose``: print the notes and what was loaded (test.py; the Python API is quiet)."""
     reconcile_labels(opt, ckpt, path)
     arch = ckpt['arch']
     cls = models.find_model_using_name(ckpt['model'], ckpt.get('stage'))
@@ -100,11 +101,13 @@ def build_model(opt, ckpt, path, parser=None):
         if key not in arch or key == 'label_nc':
             continue
         given = getattr(opt, key, None)
-        if given is not None and given != arch[key] and parser is not None and given != parser.get_default(key):
+        if given is not None and given != arch[key] and parser is not None and given != parser.get_default(key) \
+                and verbose:
             print(f'note: --{key} {given} ignored: the weights in {path} have {key} {arch[key]}')
         setattr(opt, key, arch[key])
-    shown = ', '.join(f'{k} {arch[k]}' for k in cls.arch_options if k in arch)
-    print(f'Loaded {path} ({ckpt["format"]}, {ckpt["model"]}): {shown}')
+    if verbose:
+        shown = ', '.join(f'{k} {arch[k]}' for k in cls.arch_options if k in arch)
+        print(f'Loaded {path} ({ckpt["format"]}, {ckpt["model"]}): {shown}')
     device = resolve_device(opt.device)
     configure_backends(device)
     return cls.from_checkpoint(opt, device, ckpt, path), path

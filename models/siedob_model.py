@@ -114,6 +114,10 @@ class SIEDOBModel(BaseModel):
             self._references = references_for(self.opt, self.color_order, self.folder)
         return self._references
 
+    def use_references(self, references):
+        """Edit with these references (an ``ObjectReferences``) from now on."""
+        self._references = references
+
     # ---- editing ----------------------------------------------------------------------------------
     @torch.no_grad()
     def edit(self, batch):

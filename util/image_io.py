@@ -41,8 +41,20 @@ def image_size(path, what='image'):
         raise UserError(f'cannot read {what} {path}: not a valid image file ({exc})') from None
 
 
+def _name(source):
+    """How an error names an input: its path, or what kind of object it is (the Python API)."""
+    if isinstance(source, Image.Image):
+        return f'(a {source.mode} PIL image)'
+    if isinstance(source, np.ndarray):
+        return f'(a {"×".join(map(str, source.shape))} {source.dtype} array)'
+    return source
+
+
 def _open(path, what, lossless=False):
-    """The file's picture, upright; ``lossless``: refuse JPEG and the like (label and instance maps)."""
+    """The file's picture, upright; ``lossless``: refuse JPEG and the like (label and instance maps).
+    A PIL image (the Python API) is taken as it is, turned upright as a file would be."""
+    if isinstance(path, Image.Image):
+        return upright(path)
     if path is None:
         raise UserError(f'no {what} given')
     if not os.path.exists(path):
@@ -71,15 +83,25 @@ def refuse_lossy(img, path, what):
 
 
 def read_image(path, what='image'):
-    """Any image file -> H×W×3 uint8 RGB."""
+    """Any image file, a PIL image or an H×W×3 uint8 RGB array -> H×W×3 uint8 RGB."""
+    if isinstance(path, np.ndarray):
+        if path.ndim != 3 or path.shape[2] != 3 or path.dtype != np.uint8:
+            raise UserError(f'{what} {_name(path)}: give an H×W×3 uint8 RGB array, a PIL image or an image file')
+        return path
     img = _open(path, what)
     return np.array(img.convert("RGB"))
 
 
 def read_label(path, label_nc=None, what='label map'):
     """Single-channel PNG of label ids -> H×W int64. Palette PNGs give their indices (what tools
-    such as Cityscapes' scripts and most editors write). Colour (RGB) maps are refused."""
-    img = _open(path, what, lossless=True)
+    such as Cityscapes' scripts and most editors write). Colour (RGB) maps are refused. Also a PIL
+    image (mode L or P) or an H×W integer array of ids."""
+    if isinstance(path, np.ndarray):
+        if path.ndim != 2 or not (np.issubdtype(path.dtype, np.integer) or path.dtype == bool):
+            raise UserError(f'{what} {_name(path)}: give an H×W integer array of label ids (a colour map is not one)')
+        return check_label_ids(path.astype(np.int64), label_nc, what, _name(path))
+    img = _open(path, what, lossless=not isinstance(path, Image.Image))
+    path = _name(path)
     if img.mode in ('L', 'P', 'I', 'I;16', 'I;16B', 'I;16L', '1'):
         a = np.asarray(img).astype(np.int64)
     elif img.mode in ('LA', 'PA'):
@@ -92,6 +114,11 @@ def read_label(path, label_nc=None, what='label map'):
         a = rgb[..., 0].astype(np.int64)
     else:
         raise UserError(f'{what} {path} has unsupported image mode {img.mode}; give a single-channel PNG of label ids')
+    return check_label_ids(a, label_nc, what, path)
+
+
+def check_label_ids(a, label_nc, what, path):
+    """``a`` if every id is in 0..label_nc-1, else the one-line error."""
     if a.size and a.min() < 0:
         raise UserError(f'{what} {path} contains the negative label id {int(a.min())}; ids must be 0..label_nc-1 '
                         f'(remap "ignore" values such as -1 or 255 to a valid id)')
@@ -107,7 +134,10 @@ def read_mask(path, what='mask'):
     is valid (nothing changes). Grey anti-aliased edges are binarised so the composite takes every
     known pixel from the input and nothing from the generator. Where the file has transparency (RGBA,
     LA, a palette or colour key with a transparent entry), a pixel less than half opaque is never
-    repainted, whatever colour it hides: paint programs save an empty layer as transparent white."""
+    repainted, whatever colour it hides: paint programs save an empty layer as transparent white.
+    Also a PIL image, or an H×W array: bool, {0, 1} or {0, 255} (true / 1 / 255 = repaint)."""
+    if isinstance(path, np.ndarray):
+        return _mask_array(path, what)
     img = _open(path, what)
     painted = np.asarray(img.convert('L')) >= 128
     if 'A' in img.mode or 'transparency' in img.info:
@@ -115,10 +145,26 @@ def read_mask(path, what='mask'):
     return painted.astype(np.float32)
 
 
+def _mask_array(a, what):
+    values = np.unique(a) if a.ndim == 2 and a.dtype != bool else None
+    if a.ndim != 2 or a.dtype != bool and not (set(values.tolist()) <= {0, 1} or set(values.tolist()) <= {0, 255}):
+        shown = '' if values is None else f' (values {", ".join(str(v) for v in values[:5].tolist())}' \
+            f'{", ..." if len(values) > 5 else ""})'
+        raise UserError(f'{what} {_name(a)}{shown}: give an H×W array of bool, {{0, 1}} or {{0, 255}} '
+                        f'(true / 1 / 255 = repaint)')
+    return (a > (0 if a.dtype == bool or a.max() <= 1 else 127)).astype(np.float32)
+
+
 def read_instance(path, kind, what='instance map'):
     """Instance map -> H×W int64. ``cityscapes``: 16-bit instanceIds (class id below 1000, class·1000+k
-    for instances); ``ade``: RGB PNG whose G channel holds the instance ids (as upstream's ``dataset.py``)."""
-    img = _open(path, what, lossless=True)
+    for instances); ``ade``: RGB PNG whose G channel holds the instance ids (as upstream's ``dataset.py``).
+    Also a PIL image, or an H×W integer array of those ids (the Python API)."""
+    if isinstance(path, np.ndarray):
+        if path.ndim != 2 or not np.issubdtype(path.dtype, np.integer):
+            raise UserError(f'{what} {_name(path)}: give an H×W integer array of instance ids (class·1000 + k)')
+        return path.astype(np.int64)
+    img = _open(path, what, lossless=not isinstance(path, Image.Image))
+    path = _name(path)
     if kind == 'ade':
         if img.mode not in ('RGB', 'RGBA'):
             raise UserError(f'{what} {path} should be an RGB PNG with instance ids in the G channel (ADE20K format)')
