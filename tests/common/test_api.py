@@ -183,3 +183,25 @@ def test_bad_inputs_raise_input_error_naming_the_argument(spmpgan_files, siedob_
     siedob = semedit.load(siedob_files['folder'], device='cpu')
     s = siedob_files['scene']
     raises(lambda: siedob.edit(s['image'], s['label'], s['mask'], instances=s['instance']), 'references=', 'car')
+
+
+# ---- torch.hub ---------------------------------------------------------------------------------------
+
+def test_torch_hub_entry_points_give_the_same_editors(spmpgan_files, siedob_files, tmp_path, monkeypatch):
+    """torch.hub.load(checkout, 'spmpgan' | 'siedob', source='local', ...) from another folder,
+    offline (nothing fetched: a local source), edits as semedit.load's editor."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'torch_home'))
+    hub = torch.hub.load(ROOT, 'spmpgan', source='local', checkpoint=spmpgan_files['ours'], device='cpu')
+    scene = spmpgan_files['scene']
+    with one_thread():
+        want = semedit.load(spmpgan_files['ours'], device='cpu').edit(scene['image'], scene['label'], scene['mask'])
+        assert png_bytes(hub.edit(scene['image'], scene['label'], scene['mask'])) == png_bytes(want)
+    hub = torch.hub.load(ROOT, 'siedob', source='local', checkpoints_dir=siedob_files['folder'], device='cpu',
+                         style_dir=siedob_files['refs'])
+    s = siedob_files['scene']
+    want = semedit.load(siedob_files['folder'], device='cpu').edit(s['image'], s['label'], s['mask'],
+                                                                    instances=s['instance'],
+                                                                    references=siedob_files['refs'])
+    assert png_bytes(hub.edit(s['image'], s['label'], s['mask'], instances=s['instance'])) == png_bytes(want)
+    assert not (tmp_path / 'torch_home').exists() and os.listdir(tmp_path) == []
