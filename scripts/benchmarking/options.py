@@ -36,6 +36,8 @@ class BenchmarkOptions(TrainOptions):
                        help='also profile the fast path (batch-8 edit, training iteration): top operators by self time')
         g.add_argument('--skip_training', action='store_true', help='skip the training iteration')
         g.add_argument('--skip_memory', action='store_true', help='skip the peak memory')
+        g.add_argument('--skip_warm_edit', action='store_true',
+                       help='skip the warm edit through semedit (editor.edit beside its model\'s bare forward)')
         g.add_argument('--skip_process', action='store_true', help='skip the whole-process edit (CPU only)')
         g.add_argument('--process_repeats', type=int, default=5, help='repeats of each whole-process edit')
         g.add_argument('--quick', action='store_true', help='ngf 8 / ndf 16, 2 repeats: a smoke run')

@@ -9,6 +9,7 @@ from scripts.benchmarking.memory import MEASUREMENTS, peak_memory_mib
 from scripts.benchmarking.options import eager, is_siedob_editor
 from scripts.benchmarking.profiling import profile_fast_path
 from scripts.benchmarking.timing import inference_times, matmul_ceiling, training_times
+from scripts.benchmarking.warm_edit import warm_edit
 from scripts.benchmarking.whole_process import whole_process_edit
 from scripts.benchmarking.work import edit_gflops, training_gflops
 
@@ -53,6 +54,8 @@ def benchmark(opt):
                          'ceiling_gflops': ceiling,
                          'fraction_of_matmul_ceiling': res['gflops_per_image'] * n / fast / ceiling}
     del models
+    if not opt.skip_warm_edit and (opt.model == 'spmpgan' or is_siedob_editor(opt)):
+        res['warm_edit'] = warm_edit(opt, device, sorted({1, opt.throughput_batch}))
     if not opt.skip_training:
         ref, fast = training_times(opt, device)
         work = training_gflops(opt, device, False), training_gflops(opt, device, True)

@@ -20,6 +20,10 @@ def print_table(r):
         t = r['training']
         print(f"{'training iteration b1 (s)':<34}{t['reference_s']:>12.3f}{t['fast_s']:>12.3f}{t['speedup']:>9.2f}×"
               f"{'':>12}{t['reference_gflop'] / t['fast_gflop']:>9.2f}×")
+    if 'warm_edit' in r:
+        print(f"\n{'warm edit, box mask (s)':<34}{'forward':>12}{'editor.edit':>12}{'overhead':>10}")
+        for name, v in r['warm_edit'].items():
+            print(f"{'  ' + name:<34}{v['forward_s']:>12.3f}{v['edit_s']:>12.3f}{100 * v['overhead']:>9.1f}%")
     if 'memory_mib' in r:
         m = r['memory_mib']
 

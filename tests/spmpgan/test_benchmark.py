@@ -121,6 +121,18 @@ def test_benchmark_script(runs):
     assert 0.99 <= res['inference']['outpainting']['work_ratio'] <= 1.01
     assert res['gflops_per_image'] > 0 and res['params_generator'] > 0 and res['generator'] == 'netG'
     assert 'whole_process_edit' not in res  # --skip_process
+    assert_warm_edit(res, printed, [1])
+
+
+def assert_warm_edit(res, printed, batches):
+    """The warm-edit rows: editor.edit beside its model's bare forward, the overhead their ratio, as printed."""
+    rows = res['warm_edit']
+    assert list(rows) == [f'b{n}' for n in batches]
+    lines = printed.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith('warm edit'))
+    for line, (name, v) in zip(lines[start + 1:], rows.items()):
+        assert v['forward_s'] > 0 and v['overhead'] == pytest.approx(v['edit_s'] / v['forward_s'] - 1, rel=1e-12)
+        assert line.split() == [name, f"{v['forward_s']:.3f}", f"{v['edit_s']:.3f}", f"{100 * v['overhead']:.1f}%"]
 
 
 def test_benchmark_counts_training_work(runs):
@@ -146,7 +158,7 @@ def test_benchmark_rows_for_siedobs_stages(runs, stage, generator):
         assert res['training']['reference_s'] > 0 and res['training']['fast_gflop'] > 0
     else:
         assert 'training' not in res                                            # --skip_training
-    assert 'whole_process_edit' not in res
+    assert 'whole_process_edit' not in res and 'warm_edit' not in res  # a stage: no editor of its own
     assert generator in printed
 
 
@@ -167,6 +179,7 @@ def test_benchmark_rows_for_the_siedob_editor(runs):
     assert res['throughput']['batch'] == 2
     assert all(v['max_abs_diff'] <= 1e-3 for v in res['inference'].values())
     assert 'training' not in res and 'whole_process_edit' not in res
+    assert_warm_edit(res, printed, [1, 2])
 
 
 def test_whole_process_rows(runs, tmp_path, capsys):
