@@ -35,7 +35,8 @@ def tensors(editor, arrays, n, device):
     """The batch the editor's model receives for ``n`` copies of the scene."""
     image, label, mask, instance = arrays
     batch = {'image': image_to_tensor(image, editor.model.color_order)[None],
-             'label': torch.from_numpy(label)[None, None], 'mask': torch.from_numpy(mask.astype(np.float32))[None, None]}
+             'label': torch.from_numpy(label)[None, None],
+             'mask': torch.from_numpy(mask.astype(np.float32))[None, None]}
     if instance is not None:
         batch['instance'] = torch.from_numpy(instance)[None, None]
     return {k: v.repeat(n, 1, 1, 1).to(device) for k, v in batch.items()}
