@@ -17,6 +17,8 @@ from engine.inference import build_model, parse_with_checkpoint
 from options.test_options import TestOptions
 from util.errors import UserError, usage_errors_raise
 from util.image_io import check_same_size, read_image, read_instance, read_label, read_mask
+from util.label_classes import class_table
+from util.visualizer import colorize_label
 
 #: what the Python API takes for a picture: a file path, a PIL image, or an array (see ``Editor.edit``)
 Picture = Union[str, os.PathLike, Image.Image, np.ndarray]
@@ -85,6 +87,16 @@ class Editor:
                             f'semedit.load edits scenes: give a SPM-PGAN checkpoint or SIEDOB\'s folder of four parts')
         editor.list_batch = int(batch)
         return editor
+
+    # ---- the model's classes --------------------------------------------------------------------------
+    @property
+    def classes(self):
+        """[(id, name, (r, g, b))] for every label id of the model's dataset, each its own colour."""
+        return class_table(self.label_nc)
+
+    def colorize(self, labels) -> Image.Image:
+        """A label map (a path, a PIL image or an H×W array of ids) in the classes' colours, RGB."""
+        return Image.fromarray(colorize_label(read_label(labels, self.label_nc, what='labels='), self.label_nc))
 
     # ---- editing ------------------------------------------------------------------------------------
     def read(self, image, labels, mask, instances=None, what=('image', 'labels', 'mask', 'instances')):

@@ -5,6 +5,8 @@
     editor = semedit.load('checkpoints/demo/latest.pth')          # one checkpoint file
     editor = semedit.load('checkpoints/siedob_demo/fusion')       # SIEDOB: a folder of its four parts
     out = editor.edit(image, labels, mask)                        # -> PIL.Image, RGB, the input's size
+    editor.classes                                                # [(id, name, (r, g, b))], one colour each
+    editor.colorize(labels)                                       # -> PIL.Image of the label map
 
 The same picture as ``test.py`` gives for the same inputs and options. Nothing is written to disk.
 Bad input raises ``semedit.InputError`` (a ValueError) with test.py's one-line message.

@@ -5,30 +5,15 @@ import re
 import numpy as np
 import torch
 
-from util.tensors import tensor_to_image
 from util.image_io import save_image_atomic
-
-# Cityscapes labelIds 0..33 -> colour (the official palette; ids without a colour are black).
-CITYSCAPES_COLORS = {
-    4: (20, 20, 20), 5: (111, 74, 0), 6: (81, 0, 81), 7: (128, 64, 128), 8: (244, 35, 232),
-    9: (250, 170, 160), 10: (230, 150, 140), 11: (70, 70, 70), 12: (102, 102, 156), 13: (190, 153, 153),
-    14: (180, 165, 180), 15: (150, 100, 100), 16: (150, 120, 90), 17: (153, 153, 153), 18: (153, 153, 153),
-    19: (250, 170, 30), 20: (220, 220, 0), 21: (107, 142, 35), 22: (152, 251, 152), 23: (70, 130, 180),
-    24: (220, 20, 60), 25: (255, 0, 0), 26: (0, 0, 142), 27: (0, 0, 70), 28: (0, 60, 100),
-    29: (0, 0, 90), 30: (0, 0, 110), 31: (0, 80, 100), 32: (0, 0, 230), 33: (119, 11, 32),
-}
+from util.label_classes import palette
+from util.tensors import tensor_to_image
 
 
 def label_palette(label_nc):
-    """Cityscapes colours for 34-class data, a fixed pseudo-random palette otherwise."""
-    rng = np.random.RandomState(1234)
-    pal = rng.randint(0, 256, size=(max(label_nc, 256), 3)).astype(np.uint8)
-    pal[0] = 0
-    if label_nc == 34:
-        pal[:34] = 0
-        for k, c in CITYSCAPES_COLORS.items():
-            pal[k] = c
-    return pal
+    """Each label id's colour (``util.label_classes``: Cityscapes' palette for 34 ids, distinct hues
+    otherwise), as a (max(label_nc, 256), 3) uint8 table."""
+    return palette(label_nc)
 
 
 def colorize_label(label, label_nc):

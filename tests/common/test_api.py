@@ -205,3 +205,25 @@ def test_torch_hub_entry_points_give_the_same_editors(spmpgan_files, siedob_file
                                                                     references=siedob_files['refs'])
     assert png_bytes(hub.edit(s['image'], s['label'], s['mask'], instances=s['instance'])) == png_bytes(want)
     assert not (tmp_path / 'torch_home').exists() and os.listdir(tmp_path) == []
+
+
+# ---- the classes and their colours ---------------------------------------------------------------------
+
+def test_classes_name_every_id_and_colour_each_its_own(spmpgan_files):
+    """editor.classes: (id, name, RGB) for ids 0..33 (Cityscapes), every colour distinct (the official
+    palette leaves ids 0-3 black and 17/18 one grey); ADE20K's 151 ids named and distinct too;
+    editor.colorize paints each id its colour (the panels' palette)."""
+    from util.label_classes import class_table
+    editor = semedit.load(spmpgan_files['ours'], device='cpu')
+    classes = editor.classes
+    assert [c[0] for c in classes] == list(range(34))
+    assert classes[26][1:] == ('car', (0, 0, 142)) and classes[7][1:] == ('road', (128, 64, 128))
+    for table in (classes, class_table(151), class_table(12)):
+        assert len({rgb for _, _, rgb in table}) == len(table)
+    ade = class_table(151)
+    assert (ade[0][1], ade[13][1], ade[21][1], ade[150][1]) == ('other', 'person', 'car', 'flag')
+    label = np.arange(34).repeat(3).reshape(6, 17)
+    painted = np.asarray(editor.colorize(label))
+    assert painted.shape == (6, 17, 3)
+    for i, _, rgb in classes:
+        assert (painted[label == i] == rgb).all()
