@@ -118,7 +118,7 @@ def main(argv=None):
                 if not all(singles):
                     raise UserError('single-image editing needs --image_path, --segmap_path and --mask_path')
                 return edit_single_image(opt, editor)
-            run_test_split(opt, model)
+            run_test_split(opt, model, edit=editor.edit_samples)
 
 
 def fast_exit(code=0):

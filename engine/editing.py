@@ -64,14 +64,16 @@ def edit_samples(model, samples, preprocess='resize', load_size=256, quantize='t
 
 
 def edit_test_split(model, dataset, preprocess='resize', load_size=256, quantize='truncate', how_many=None,
-                    progress=True, batch_size=1):
+                    progress=True, batch_size=1, edit=None):
     """Yields (stem, sample arrays, edited, masked input) for the first ``how_many`` test samples,
-    edited ``batch_size`` at a time (consecutive samples of one working size)."""
+    edited ``batch_size`` at a time (consecutive samples of one working size); ``edit``: what edits
+    a list of samples (test.py's editor, ``engine/editor.py``), else ``edit_samples``."""
     n = len(dataset) if how_many is None else min(how_many, len(dataset))
     pending, pending_size = [], None
+    edit = edit or (lambda samples: edit_samples(model, samples, preprocess, load_size, quantize))
 
     def flush():
-        for s, (out, masked) in zip(pending, edit_samples(model, pending, preprocess, load_size, quantize)):
+        for s, (out, masked) in zip(pending, edit(pending)):
             yield os.path.splitext(os.path.basename(s['path']))[0], s, out, masked
         pending.clear()
 

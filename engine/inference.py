@@ -113,14 +113,16 @@ def build_model(opt, ckpt, path, parser=None, verbose=True):
     return cls.from_checkpoint(opt, device, ckpt, path), path
 
 
-def run_test_split(opt, model, dataset=None):
+def run_test_split(opt, model, dataset=None, edit=None):
+    """Edit the test split and write results/<name>/test_<epoch>/; ``edit``: test.py's editor's
+    ``edit_samples`` (the single-image edits' too)."""
     dataset = dataset if dataset is not None else data.create_dataset(opt, 'test', model.dataset_items)
     if opt.mask_dir is None:
         print('No --mask_dir: using seeded training-family masks (same for every run with this --seed).')
     out_dir = os.path.join(opt.results_dir, opt.name, f'test_{opt.which_epoch}')
     n = 0
     for stem, s, out, masked in edit_test_split(model, dataset, opt.preprocess, opt.load_size, opt.quantize,
-                                                 opt.how_many, batch_size=opt.batch_size):
+                                                 opt.how_many, batch_size=opt.batch_size, edit=edit):
         save_image_atomic(out, os.path.join(out_dir, 'edited', stem + '.png'))
         save_image_atomic(masked, os.path.join(out_dir, 'masked', stem + '.png'))
         save_image_atomic((s['mask'] * 255).astype(np.uint8), os.path.join(out_dir, 'masks', stem + '.png'))
