@@ -23,7 +23,7 @@ from data.scene_objects import BACKGROUND_RULES
 from data.siedob_constants import (CLASS_NAMES, CROP_SIZE, EVAL_MASK_DIR, MASK_DIRS, OBJECT_DIR, OBJECT_ORDER,
                                    class_map)
 from util.errors import UserError
-from util.image_io import IMAGE_EXTENSIONS, image_size, read_image, read_mask
+from util.image_io import IMAGE_EXTENSIONS, image_size, read_image, read_mask, source_name
 from util.tensors import image_to_tensor
 
 REPEAT, ITEMS_PER_CLASS = 10, 10_000
@@ -47,9 +47,10 @@ def read_crop(image_path, mask_path, stored_size=None, what='crop'):
     """(64×64×3 uint8 RGB, 64×64 mask {0, 1}) of one object crop: bilinear, the mask legacy-nearest,
     as upstream reads them. ``stored_size``: the (rows, cols) the crop must have on disk."""
     image = read_image(image_path, what=what)
-    if not os.path.isfile(mask_path):
+    if isinstance(mask_path, (str, os.PathLike)) and not os.path.isfile(mask_path):
         raise UserError(f'{mask_path} not found: the instance mask of the {what} {image_path} (same stem, .png)')
     mask = read_mask(mask_path, what=f'{what} mask')
+    image_path, mask_path = source_name(image_path), source_name(mask_path)  # the Python API's arrays, named
     if stored_size is not None and not image.shape[:2] == mask.shape == tuple(stored_size):
         raise UserError(f'{image_path} is {image.shape[1]}×{image.shape[0]} and its mask {mask.shape[1]}×'
                         f'{mask.shape[0]} (W×H); {what}s are {stored_size[1]}×{stored_size[0]}, as '

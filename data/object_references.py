@@ -50,6 +50,18 @@ class ObjectReferences:
         return cls({c: os.path.join(folder, name) for c, name in CLASS_NAMES.items()}, color_order, folder, give)
 
     @classmethod
+    def from_pairs(cls, pairs, color_order='bgr', give='--style_dir DIR'):
+        """{class id: [(image, instance mask)]}, each a file, a PIL image or an array (the Python
+        API), read as a crop of a reference folder is."""
+        refs = cls({}, color_order, 'none given for this class', give)
+        for c, items in pairs.items():
+            crops = [crop_tensors(*read_crop(image, mask, what=f'{CLASS_NAMES[c]} reference {k}'), color_order)
+                     for k, (image, mask) in enumerate(items)]
+            if crops:
+                refs._tensors[int(c)] = (torch.stack([x for x, _ in crops]), torch.stack([m for _, m in crops]))
+        return refs
+
+    @classmethod
     def from_object_dataset(cls, scene_root, split='train', color_order='bgr'):
         """A scene dataset's object crops (``<scene_root>/object_datasets/<class>/<split>/``)."""
         base = os.path.join(scene_root, OBJECT_DIR)

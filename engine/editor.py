@@ -12,6 +12,7 @@ from PIL import Image
 
 import data
 from data.object_references import RUN_REFERENCES, ObjectReferences
+from data.siedob_constants import CLASS_NAMES
 from engine.editing import edit_samples, working_size
 from engine.inference import build_model, parse_with_checkpoint
 from options.test_options import TestOptions
@@ -27,7 +28,7 @@ Picture = Union[str, os.PathLike, Image.Image, np.ndarray]
 LIST_BATCH = 8
 
 #: the references the Python API's error asks for
-GIVE_REFERENCES = "references= (a folder as test.py's --style_dir)"
+GIVE_REFERENCES = "references= (a folder as test.py's --style_dir, or {'car': [(image, mask), ...]})"
 
 
 def options_argv(options):
@@ -172,6 +173,16 @@ class Editor:
         if not hasattr(self.model, 'use_references'):
             if references is not None:
                 raise UserError('references= is for SIEDOB\'s wholly edited objects; this model takes none')
+            return
+        if isinstance(references, dict):  # {'car': [(image, instance mask), ...], 'person': [...]}
+            ids = {name: c for c, name in CLASS_NAMES.items()}
+            unknown = [name for name in references if name not in ids]
+            if unknown:
+                raise UserError(f'references= names {", ".join(map(repr, unknown))}: give a dict of '
+                                f'{" and ".join(map(repr, ids))}, each a list of (image, instance mask) pairs')
+            self.model.use_references(ObjectReferences.from_pairs(
+                {ids[name]: list(pairs) for name, pairs in references.items()}, self.model.color_order,
+                give=GIVE_REFERENCES))
             return
         if references is None and getattr(self.opt, 'style_dir', None):
             references = self.opt.style_dir

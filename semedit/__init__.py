@@ -47,8 +47,9 @@ Editor.edit.__doc__ = """Edit a picture, or a list of them (edited in batches) -
                 an H×W array of bool, {0, 1} or {0, 255}; true / 1 / 255 = repaint.
     instances:  SIEDOB: the instance map, a 16-bit Cityscapes instanceIds path or PIL image, or an H×W
                 integer array (class·1000 + k).
-    references: SIEDOB: a folder of reference objects for wholly edited ones (laid out as test.py's
-                --style_dir); default: those the checkpoint folder carries.
+    references: SIEDOB: the reference objects for wholly edited ones: a folder laid out as test.py's
+                --style_dir, or {'car': [(image, instance mask), ...], 'person': [...]}; default:
+                those the checkpoint folder carries.
     seed:       pins any random choice.
 
     Pixels outside the mask are the input's. Raises InputError for bad input (the argument named)."""

@@ -41,7 +41,7 @@ def image_size(path, what='image'):
         raise UserError(f'cannot read {what} {path}: not a valid image file ({exc})') from None
 
 
-def _name(source):
+def source_name(source):
     """How an error names an input: its path, or what kind of object it is (the Python API)."""
     if isinstance(source, Image.Image):
         return f'(a {source.mode} PIL image)'
@@ -86,8 +86,8 @@ def read_image(path, what='image'):
     """Any image file, a PIL image or an H×W×3 uint8 RGB array -> H×W×3 uint8 RGB."""
     if isinstance(path, np.ndarray):
         if path.ndim != 3 or path.shape[2] != 3 or path.dtype != np.uint8:
-            raise UserError(f'{what} {_name(path)}: give an H×W×3 uint8 RGB array, a PIL image or an image file')
-        return path
+            raise UserError(f'{what} {source_name(path)}: give an H×W×3 uint8 RGB array, a PIL image or an image file')
+        return np.array(path)  # a copy: the caller's array is never touched (and may be read-only)
     img = _open(path, what)
     return np.array(img.convert("RGB"))
 
@@ -98,10 +98,11 @@ def read_label(path, label_nc=None, what='label map'):
     image (mode L or P) or an H×W integer array of ids."""
     if isinstance(path, np.ndarray):
         if path.ndim != 2 or not (np.issubdtype(path.dtype, np.integer) or path.dtype == bool):
-            raise UserError(f'{what} {_name(path)}: give an H×W integer array of label ids (a colour map is not one)')
-        return check_label_ids(path.astype(np.int64), label_nc, what, _name(path))
+            raise UserError(f'{what} {source_name(path)}: give an H×W integer array of label ids (a colour map is '
+                            f'not one)')
+        return check_label_ids(path.astype(np.int64), label_nc, what, source_name(path))
     img = _open(path, what, lossless=not isinstance(path, Image.Image))
-    path = _name(path)
+    path = source_name(path)
     if img.mode in ('L', 'P', 'I', 'I;16', 'I;16B', 'I;16L', '1'):
         a = np.asarray(img).astype(np.int64)
     elif img.mode in ('LA', 'PA'):
@@ -150,7 +151,7 @@ def _mask_array(a, what):
     if a.ndim != 2 or a.dtype != bool and not (set(values.tolist()) <= {0, 1} or set(values.tolist()) <= {0, 255}):
         shown = '' if values is None else f' (values {", ".join(str(v) for v in values[:5].tolist())}' \
             f'{", ..." if len(values) > 5 else ""})'
-        raise UserError(f'{what} {_name(a)}{shown}: give an H×W array of bool, {{0, 1}} or {{0, 255}} '
+        raise UserError(f'{what} {source_name(a)}{shown}: give an H×W array of bool, {{0, 1}} or {{0, 255}} '
                         f'(true / 1 / 255 = repaint)')
     return (a > (0 if a.dtype == bool or a.max() <= 1 else 127)).astype(np.float32)
 
@@ -161,10 +162,10 @@ def read_instance(path, kind, what='instance map'):
     Also a PIL image, or an H×W integer array of those ids (the Python API)."""
     if isinstance(path, np.ndarray):
         if path.ndim != 2 or not np.issubdtype(path.dtype, np.integer):
-            raise UserError(f'{what} {_name(path)}: give an H×W integer array of instance ids (class·1000 + k)')
+            raise UserError(f'{what} {source_name(path)}: give an H×W integer array of instance ids (class·1000 + k)')
         return path.astype(np.int64)
     img = _open(path, what, lossless=not isinstance(path, Image.Image))
-    path = _name(path)
+    path = source_name(path)
     if kind == 'ade':
         if img.mode not in ('RGB', 'RGBA'):
             raise UserError(f'{what} {path} should be an RGB PNG with instance ids in the G channel (ADE20K format)')

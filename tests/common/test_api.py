@@ -227,3 +227,22 @@ def test_classes_name_every_id_and_colour_each_its_own(spmpgan_files):
     assert painted.shape == (6, 17, 3)
     for i, _, rgb in classes:
         assert (painted[label == i] == rgb).all()
+
+
+def test_references_as_pairs_edit_as_the_same_folder(siedob_files):
+    """references={'car': [(image, mask), ...], 'person': [...]} (paths, PIL images or arrays) give
+    the picture of the folder holding the same crops; a class left out is named when needed."""
+    refs, s = siedob_files['refs'], siedob_files['scene']
+    pairs = {}
+    for name in ('car', 'person'):
+        stems = sorted(os.listdir(os.path.join(refs, name, 'images')))
+        pairs[name] = [(np.asarray(Image.open(os.path.join(refs, name, 'images', f)).convert('RGB')),
+                        Image.open(os.path.join(refs, name, 'inst_mask', os.path.splitext(f)[0] + '.png')))
+                       for f in stems]
+    editor = semedit.load(siedob_files['folder'], device='cpu')
+    args = (s['image'], s['label'], s['mask'])
+    want = png_bytes(editor.edit(*args, instances=s['instance'], references=refs))
+    assert png_bytes(editor.edit(*args, instances=s['instance'], references=pairs)) == want
+    raises(lambda: editor.edit(*args, instances=s['instance'], references={'person': pairs['person']}),
+           'no car references', 'references=')
+    raises(lambda: editor.edit(*args, instances=s['instance'], references={'truck': []}), "'truck'", "'car'")
