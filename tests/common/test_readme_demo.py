@@ -4,6 +4,7 @@ scripts/demo_siedob.sh, both running scripts/make_demo_edit.py): one training it
 fresh folder (DEMO_DIR) holding a copy of the session's demo data. Every output the README promises
 is there, as images of the demo's size."""
 import os
+import sys
 
 import pytest
 from PIL import Image
@@ -72,3 +73,22 @@ def test_siedob_part_writes_what_the_readme_promises(demo):
         assert images_in(os.path.join(runs, stage, 'web', 'images')), stage
     parts = set(os.listdir(os.path.join(runs, 'fusion')))
     assert {'latest.pth', 'bg.pth', 'object_inpainting.pth', 'object_style.pth', 'references'} <= parts, parts
+
+
+def readme_python_example():
+    """The README's Python example, as written there."""
+    readme = open(os.path.join(ROOT, 'README.md'), encoding='utf-8').read()
+    start = readme.index('```python', readme.index('Edit from Python')) + len('```python')
+    return readme[start:readme.index('```', start)]
+
+
+def test_the_readme_python_example_gives_test_pys_pictures(demo):
+    """The README's semedit example, run as written in the demo's folder: test.py's PNG of the same
+    inputs, byte for byte (SPM-PGAN), and a SIEDOB edit of the demo's size."""
+    folder, _ = demo
+    code = readme_python_example() + "\nprint(out.size)\n"
+    out = run(folder, sys.executable, '-c', code)
+    assert out.strip().splitlines()[-1] == str(SIZE)
+    with open(os.path.join(folder, 'edited_from_python.png'), 'rb') as a, \
+            open(os.path.join(folder, 'results', 'demo', 'edited.png'), 'rb') as b:
+        assert a.read() == b.read()
