@@ -52,4 +52,6 @@ Editor.edit.__doc__ = """Edit a picture, or a list of them (edited in batches) -
                 those the checkpoint folder carries.
     seed:       pins any random choice.
 
-    Pixels outside the mask are the input's. Raises InputError for bad input (the argument named)."""
+    Pixels outside the mask are the input's: exactly with load(..., quantize='round'); with the
+    authors' default truncation some come out one grey level low. Raises InputError for bad input
+    (the argument named)."""
