@@ -43,12 +43,17 @@ def list_crops(folder):
     return [(os.path.join(image_dir, n), os.path.join(mask_dir, os.path.splitext(n)[0] + '.png')) for n in names]
 
 
+def missing_mask(mask_path, image_path, what='crop'):
+    """The one-line error for an object crop without its instance mask."""
+    return UserError(f'{mask_path} not found: the instance mask of the {what} {image_path} (same stem, .png)')
+
+
 def read_crop(image_path, mask_path, stored_size=None, what='crop'):
     """(64×64×3 uint8 RGB, 64×64 mask {0, 1}) of one object crop: bilinear, the mask legacy-nearest,
     as upstream reads them. ``stored_size``: the (rows, cols) the crop must have on disk."""
     image = read_image(image_path, what=what)
     if isinstance(mask_path, (str, os.PathLike)) and not os.path.isfile(mask_path):
-        raise UserError(f'{mask_path} not found: the instance mask of the {what} {image_path} (same stem, .png)')
+        raise missing_mask(mask_path, image_path, what)
     mask = read_mask(mask_path, what=f'{what} mask')
     image_path, mask_path = source_name(image_path), source_name(mask_path)  # the Python API's arrays, named
     if stored_size is not None and not image.shape[:2] == mask.shape == tuple(stored_size):
@@ -127,13 +132,14 @@ class ObjectDataset(torch.utils.data.Dataset):
         if not size_rule.accepts(CROP_SIZE, CROP_SIZE):
             raise UserError(f'this model cannot run on {CROP_SIZE}×{CROP_SIZE} object crops: {size_rule.describe()}')
         for image_path, mask_path, c in dict.fromkeys(self.entries):
-            size = image_size(image_path, f'{CLASS_NAMES[c]} crop')
+            what = f'{CLASS_NAMES[c]} crop'
+            size = image_size(image_path, what)
             if not os.path.isfile(mask_path):
-                raise UserError(f'{mask_path} not found: the instance mask of the {CLASS_NAMES[c]} crop {image_path} '
-                                f'(same stem, .png)')
-            if image_size(mask_path, f'{CLASS_NAMES[c]} crop mask') != size:
-                raise UserError(f'size mismatch: the {CLASS_NAMES[c]} crop {image_path} is {size[0]}×{size[1]} but '
-                                f'its mask {mask_path} is not (W×H); they must match')
+                raise missing_mask(mask_path, image_path, what)
+            mask_size = image_size(mask_path, f'{what} mask')
+            if mask_size != size:
+                raise UserError(f'size mismatch: the {what} {image_path} is {size[0]}×{size[1]} but its mask '
+                                f'{mask_path} is {mask_size[0]}×{mask_size[1]} (W×H); they must match')
 
     def __len__(self):
         return len(self.entries)

@@ -152,20 +152,23 @@ def add_style_dir_option(group, is_train):
     group.add_argument('--style_dir', default=None, help=use)
 
 
-def references_for(opt, color_order, run_folder=None):
+def references_for(opt, color_order, run_folder=None, dataset=True, give='--style_dir DIR'):
     """The references an edit takes: ``--style_dir`` if given, else those the fusion run's folder
-    carries (``<run_folder>/references/``), else the dataset's object crops (``object_datasets/
-    <class>/train/`` of --dataroot / --dataset_name). None of them is an error only when an edit
-    needs a reference (``ObjectReferences.missing``)."""
+    carries (``<run_folder>/references/``), else (``dataset``: test.py, not the Python API) the
+    dataset's object crops (``object_datasets/<class>/train/`` of --dataroot / --dataset_name). None
+    of them is an error only when an edit needs a reference (``ObjectReferences.missing``, which
+    says to ``give``)."""
     from data import dataset_folder
     if getattr(opt, 'style_dir', None):
         if not os.path.isdir(opt.style_dir):
             raise UserError(f'--style_dir {opt.style_dir} not found: it holds car/ and person/ folders, each with '
                             f'images/ and inst_mask/ (reference crops and their masks, same stems)')
-        return ObjectReferences.from_folder(opt.style_dir, color_order)
+        return ObjectReferences.from_folder(opt.style_dir, color_order, give)
     carried = os.path.join(run_folder, RUN_REFERENCES) if run_folder else None
     if carried and os.path.isdir(carried):
-        return ObjectReferences.from_folder(carried, color_order)
+        return ObjectReferences.from_folder(carried, color_order, give)
+    if not dataset:
+        return ObjectReferences({}, color_order, 'none given', give)
     if getattr(opt, 'dataset_name', None):
         root = os.path.join(opt.dataroot, dataset_folder(opt.dataset_name))
         if os.path.isdir(os.path.join(root, OBJECT_DIR)):

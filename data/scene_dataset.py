@@ -128,8 +128,8 @@ class SceneDataset(torch.utils.data.Dataset):
                 if not os.path.isfile(other):
                     raise UserError(f'{path} has no {what} {other}: every image needs one (same stem, .png); '
                                     f'python scripts/check_dataset.py lists every problem of a dataset')
-                if image_size(other, what) != (w, h):
-                    ow, oh = image_size(other, what)
+                ow, oh = image_size(other, what)
+                if (ow, oh) != (w, h):
                     raise UserError(f'size mismatch: {what} {other} is {ow}×{oh} but its image {path} is {w}×{h} '
                                     f'(W×H); they must match')
             if load:

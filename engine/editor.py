@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 
 import data
-from data.object_references import RUN_REFERENCES, ObjectReferences
+from data.object_references import ObjectReferences, references_for
 from data.siedob_constants import CLASS_NAMES
 from engine.editing import edit_samples, working_size
 from engine.inference import build_model, parse_with_checkpoint
@@ -50,8 +50,9 @@ class Editor:
     ``opt`` holds test.py's options (from the checkpoint and the keywords ``load`` was given),
     ``model`` the network(s), ``path`` the checkpoint file or folder they came from."""
 
-    def __init__(self, opt, model, path):
+    def __init__(self, opt, model, path, list_batch=LIST_BATCH):
         self.opt, self.model, self.path = opt, model, path
+        self.list_batch = list_batch  # inputs of one working size a list edits at once
         self.label_nc = getattr(model, 'label_nc', None)
         # SIEDOB's object stages edit crops and name no dataset
         kind = getattr(data.find_dataset_using_name(opt.dataset_name), 'instance_kind', 'cityscapes') \
@@ -86,7 +87,7 @@ class Editor:
         if editor.model.edits == 'object':
             raise UserError(f'{path} holds one of SIEDOB\'s object stages, which edits object crops (test.py); '
                             f'semedit.load edits scenes: give a SPM-PGAN checkpoint or SIEDOB\'s folder of four parts')
-        editor.list_batch = int(batch)
+        editor.list_batch = int(batch)  # load's keyword, not one of test.py's flags
         return editor
 
     # ---- the model's classes --------------------------------------------------------------------------
@@ -158,18 +159,17 @@ class Editor:
         for i, s in enumerate(samples):
             size = working_size(self.model, s['image'].shape[:2], self.opt.preprocess, self.opt.load_size, s['path'])
             groups.setdefault(size, []).append(i)
-        batch = getattr(self, 'list_batch', LIST_BATCH)
         for indices in groups.values():
-            for start in range(0, len(indices), batch):
-                chunk = indices[start:start + batch]
+            for start in range(0, len(indices), self.list_batch):
+                chunk = indices[start:start + self.list_batch]
                 for i, (edited, _) in zip(chunk, self.edit_samples([samples[i] for i in chunk])):
                     out[i] = Image.fromarray(edited)
         return out
 
     def _use_references(self, references):
-        """SIEDOB's references for wholly edited objects: ``references`` (a folder), else test.py's
-        --style_dir keyword, else those the checkpoint folder carries, else none (an edit that needs
-        one names ``references=``); never a dataset's."""
+        """SIEDOB's references for wholly edited objects: ``references`` (a folder or pairs), else
+        test.py's --style_dir keyword, else those the checkpoint folder carries (``references_for``
+        without the dataset's crops), else none (an edit that needs one names ``references=``)."""
         if not hasattr(self.model, 'use_references'):
             if references is not None:
                 raise UserError('references= is for SIEDOB\'s wholly edited objects; this model takes none')
@@ -184,19 +184,15 @@ class Editor:
                 {ids[name]: list(pairs) for name, pairs in references.items()}, self.model.color_order,
                 give=GIVE_REFERENCES))
             return
-        if references is None and getattr(self.opt, 'style_dir', None):
-            references = self.opt.style_dir
         key = None if references is None else os.path.abspath(os.fspath(references))
-        if key not in self._references:
+        if key not in self._references:  # read once per folder
             order = self.model.color_order
-            if key is not None:
-                if not os.path.isdir(key):
-                    raise UserError(f'references= {references} not found: give a folder holding car/ and person/, '
-                                    f'each with images/ and inst_mask/ (crops and their masks, same stems)')
-                self._references[key] = ObjectReferences.from_folder(key, order, give=GIVE_REFERENCES)
+            if key is None:
+                self._references[key] = references_for(self.opt, order, self.model.folder, dataset=False,
+                                                       give=GIVE_REFERENCES)
+            elif not os.path.isdir(key):
+                raise UserError(f'references= {references} not found: give a folder holding car/ and person/, '
+                                f'each with images/ and inst_mask/ (crops and their masks, same stems)')
             else:
-                carried = os.path.join(self.path, RUN_REFERENCES) if os.path.isdir(self.path) else None
-                self._references[key] = (ObjectReferences.from_folder(carried, order, give=GIVE_REFERENCES)
-                                         if carried and os.path.isdir(carried) else
-                                         ObjectReferences({}, order, 'none given', give=GIVE_REFERENCES))
+                self._references[key] = ObjectReferences.from_folder(key, order, give=GIVE_REFERENCES)
         self.model.use_references(self._references[key])

@@ -109,8 +109,7 @@ class BaseOptions:
         args = sys.argv[1:] if args is None else [str(a) for a in args]
         saved = saved or {}
         # the first pass only finds the model and the dataset; the full parser answers --help
-        parser = ArgumentParser(formatter_class=HelpFormatter,
-                                         description=self.description, add_help=False)
+        parser = ArgumentParser(formatter_class=HelpFormatter, description=self.description, add_help=False)
         self.initialize(parser)
         # a checkpoint's model (and stage) unless the command line names one
         parser.set_defaults(**{k: saved[k] for k in ('model', 'stage') if saved.get(k) is not None})

@@ -10,15 +10,9 @@ from util.label_classes import palette
 from util.tensors import tensor_to_image
 
 
-def label_palette(label_nc):
-    """Each label id's colour (``util.label_classes``: Cityscapes' palette for 34 ids, distinct hues
-    otherwise), as a (max(label_nc, 256), 3) uint8 table."""
-    return palette(label_nc)
-
-
 def colorize_label(label, label_nc):
-    """H×W ids -> H×W×3 uint8."""
-    return label_palette(label_nc)[np.clip(np.asarray(label), 0, None) % max(label_nc, 256)]
+    """H×W ids -> H×W×3 uint8, each id its colour of ``util.label_classes``."""
+    return palette(label_nc)[np.clip(np.asarray(label), 0, None) % max(label_nc, 256)]
 
 
 def visuals_to_images(visuals, label_nc, color_order, index=0):
