@@ -19,16 +19,16 @@ import sys
 
 import torch
 
-from data.preprocess import resize_image
-from data.siedob_constants import OBJECT_CLASSES
-from engine.editing import edit_object_crop
-from engine.editor import Editor
-from engine.inference import run_object_test_split, run_test_split
-from options.test_options import TestOptions
-from util.errors import UserError, exit_on_user_error
-from util.image_io import check_output_path, check_same_size, read_image, read_mask, save_image_atomic
-from util.tensors import tensor_to_image
-from util.visualizer import colorize_label, make_row
+from semedit.data.preprocess import resize_image
+from semedit.data.siedob_constants import OBJECT_CLASSES
+from semedit.engine.editing import edit_object_crop
+from semedit.engine.editor import Editor
+from semedit.engine.inference import run_object_test_split, run_test_split
+from semedit.options.test_options import TestOptions
+from semedit.util.errors import UserError, exit_on_user_error
+from semedit.util.image_io import check_output_path, check_same_size, read_image, read_mask, save_image_atomic
+from semedit.util.tensors import tensor_to_image
+from semedit.util.visualizer import colorize_label, make_row
 
 
 def output_paths(opt):

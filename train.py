@@ -12,19 +12,19 @@ import os
 import torch
 from tqdm import tqdm
 
-import data
-import models
-from options.train_options import TrainOptions
-from util import distributed as dist
-from models.legacy import load_checkpoint
-from util.checkpoint import save_checkpoint
-from util.device import configure_backends, resolve_device
-from util.errors import UserError, exit_on_user_error, message_of
-from engine.evaluation import TrainFID
-from util.interrupt import StopAfterIteration, ignore_interrupts_in_worker
-from util.iteration_counter import IterationCounter
-from util.seed import seed_everything
-from util.visualizer import Visualizer
+from semedit import data
+from semedit import models
+from semedit.options.train_options import TrainOptions
+from semedit.util import distributed as dist
+from semedit.models.legacy import load_checkpoint
+from semedit.util.checkpoint import save_checkpoint
+from semedit.util.device import configure_backends, resolve_device
+from semedit.util.errors import UserError, exit_on_user_error, message_of
+from semedit.engine.evaluation import TrainFID
+from semedit.util.interrupt import StopAfterIteration, ignore_interrupts_in_worker
+from semedit.util.iteration_counter import IterationCounter
+from semedit.util.seed import seed_everything
+from semedit.util.visualizer import Visualizer
 
 
 def checkpoint_path(opt, which):

@@ -33,7 +33,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from scripts.benchmarking.options import parse_options  # noqa: E402
 from scripts.benchmarking.run import benchmark  # noqa: E402
 from scripts.benchmarking.table import print_profile, print_table  # noqa: E402
-from util.errors import exit_on_user_error  # noqa: E402
+from semedit.util.errors import exit_on_user_error  # noqa: E402
 
 
 def main(argv=None):

@@ -13,10 +13,10 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-import models  # noqa: E402
-from data import check  # noqa: E402
-from util.atomic import atomic_write  # noqa: E402
-from util.errors import ArgumentParser, UserError  # noqa: E402
+from semedit import models  # noqa: E402
+from semedit.data import check  # noqa: E402
+from semedit.util.atomic import atomic_write  # noqa: E402
+from semedit.util.errors import ArgumentParser, UserError  # noqa: E402
 
 
 def size_rule_of(model, stage):

@@ -17,9 +17,9 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from models.legacy import convert_checkpoint, load_checkpoint  # noqa: E402
-from util.checkpoint import save_checkpoint  # noqa: E402
-from util.errors import ArgumentParser, UserError, exit_on_user_error  # noqa: E402
+from semedit.models.legacy import convert_checkpoint, load_checkpoint  # noqa: E402
+from semedit.util.checkpoint import save_checkpoint  # noqa: E402
+from semedit.util.errors import ArgumentParser, UserError, exit_on_user_error  # noqa: E402
 
 
 def main(argv=None):

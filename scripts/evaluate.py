@@ -15,12 +15,12 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from engine.evaluation import compute_metrics, load_seg_model, metric_networks  # noqa: E402
-from engine.inference import build_model, parse_with_checkpoint, run_test_split  # noqa: E402
-from options.test_options import TestOptions  # noqa: E402
-from options.train_options import add_metric_options  # noqa: E402
-from util.atomic import atomic_write  # noqa: E402
-from util.errors import UserError, exit_on_user_error  # noqa: E402
+from semedit.engine.evaluation import compute_metrics, load_seg_model, metric_networks  # noqa: E402
+from semedit.engine.inference import build_model, parse_with_checkpoint, run_test_split  # noqa: E402
+from semedit.options.test_options import TestOptions  # noqa: E402
+from semedit.options.train_options import add_metric_options  # noqa: E402
+from semedit.util.atomic import atomic_write  # noqa: E402
+from semedit.util.errors import UserError, exit_on_user_error  # noqa: E402
 
 METRIC_COLUMNS = ('fid', 'lpips', 'l1', 'psnr', 'ssim', 'miou')
 
@@ -72,9 +72,9 @@ def main(argv=None):
         opt, ckpt, ckpt_path = parse_with_checkpoint(options, argv)
         if not opt.mask_dir:
             raise UserError('--mask_dir is required: predefined masks make results comparable (scripts/make_masks.py)')
-        import data
+        from semedit import data
         # everything that can fail is checked before the test split is edited (hours on Cityscapes)
-        import models
+        from semedit import models
         items = models.find_model_using_name(ckpt['model'], ckpt.get('stage')).dataset_items
         dataset = data.create_dataset(opt, 'test', items)  # checks the masks' count and sizes
         seg_fn = load_seg_model(opt.seg_model) if opt.seg_model else None

@@ -16,9 +16,9 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from data.demo import DEMO_CLASSES, ensure_demo_dataset  # noqa: E402
-from util.errors import ArgumentParser  # noqa: E402
-from util.image_io import read_instance, read_label  # noqa: E402
+from semedit.data.demo import DEMO_CLASSES, ensure_demo_dataset  # noqa: E402
+from semedit.util.errors import ArgumentParser  # noqa: E402
+from semedit.util.image_io import read_instance, read_label  # noqa: E402
 
 
 CAR_BOX = (-50, -8, 24, 104)  # the new car: rows and columns inside the edit box

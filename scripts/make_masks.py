@@ -10,9 +10,9 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from data import mask_sets  # noqa: E402
-from data.mask_sets import DEFAULT_COUNT, DEFAULT_MIX, FAMILIES, make_masks, verify_mask_set  # noqa: E402
-from util.errors import ArgumentParser, exit_on_user_error  # noqa: E402
+from semedit.data import mask_sets  # noqa: E402
+from semedit.data.mask_sets import DEFAULT_COUNT, DEFAULT_MIX, FAMILIES, make_masks, verify_mask_set  # noqa: E402
+from semedit.util.errors import ArgumentParser, exit_on_user_error  # noqa: E402
 
 
 def main(argv=None):

@@ -10,8 +10,8 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from util.errors import ArgumentParser  # noqa: E402
-from util.visualizer import parse_loss_log  # noqa: E402
+from semedit.util.errors import ArgumentParser  # noqa: E402
+from semedit.util.visualizer import parse_loss_log  # noqa: E402
 
 
 def plot(series_groups, path, title, ylabel):

@@ -32,11 +32,11 @@ from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from data.preparation import (add_common_args, check_quality, fmt_time, parse_list, resize_rgb, run_cli,  # noqa: E402
+from semedit.data.preparation import (add_common_args, check_quality, fmt_time, parse_list, resize_rgb, run_cli,  # noqa: E402
                               save_jpeg, save_label, save_rgb_png)
-from data.preprocess import resize_nearest  # noqa: E402
-from util.errors import ArgumentParser, UserError  # noqa: E402
-from util.image_io import check_same_size, read_image, read_label  # noqa: E402
+from semedit.data.preprocess import resize_nearest  # noqa: E402
+from semedit.util.errors import ArgumentParser, UserError  # noqa: E402
+from semedit.util.image_io import check_same_size, read_image, read_label  # noqa: E402
 
 # The paper does not say which scene categories make up its Room and Landscape subsets; these are our
 # approximation (secondary sources quote 2,246 / 255 and 1,689 / 155 train / test images).

@@ -35,11 +35,11 @@ import numpy as np
 from tqdm import tqdm
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from data.preparation import (add_common_args, check_fits, check_quality, fmt_time, parse_list, resize_rgb,  # noqa: E402
+from semedit.data.preparation import (add_common_args, check_fits, check_quality, fmt_time, parse_list, resize_rgb,  # noqa: E402
                               run_cli, save_instance16, save_jpeg, save_label)
-from data.preprocess import resize_nearest  # noqa: E402
-from util.errors import ArgumentParser, UserError  # noqa: E402
-from util.image_io import check_same_size, read_image, read_instance, read_label  # noqa: E402
+from semedit.data.preprocess import resize_nearest  # noqa: E402
+from semedit.util.errors import ArgumentParser, UserError  # noqa: E402
+from semedit.util.image_io import check_same_size, read_image, read_instance, read_label  # noqa: E402
 
 
 # ---- Cityscapes ------------------------------------------------------------------------------------

@@ -18,9 +18,9 @@ import sys
 from tqdm import tqdm
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from data import dataset_folder  # noqa: E402
-from data.object_extraction import object_folder, write_object_dataset  # noqa: E402
-from util.errors import ArgumentParser, exit_on_user_error  # noqa: E402
+from semedit.data import dataset_folder  # noqa: E402
+from semedit.data.object_extraction import object_folder, write_object_dataset  # noqa: E402
+from semedit.util.errors import ArgumentParser, exit_on_user_error  # noqa: E402
 
 
 def main(argv=None):

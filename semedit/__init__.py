@@ -11,47 +11,24 @@
 The same picture as ``test.py`` gives for the same inputs and options. Nothing is written to disk.
 Bad input raises ``semedit.InputError`` (a ValueError) with test.py's one-line message.
 """
-import os
-from typing import Optional, Union
-
-from engine.editor import Editor, Picture
-from util.errors import UserError as InputError
+# The package holds the whole product, one room a subpackage (util, data, models, options, engine:
+# docs/overview.md). The API's names load on first use, so that ``import semedit.util.errors`` does
+# not build the editor's imports (PEP 562).
+from typing import TYPE_CHECKING
 
 __all__ = ['load', 'Editor', 'InputError', 'Picture']
+__version__ = '1.0.0'
+
+if TYPE_CHECKING:  # for type checkers and IDEs: the same names, eagerly
+    from semedit.api import Editor, InputError, Picture, load  # noqa: F401
 
 
-def load(path: Union[str, os.PathLike], dataset: Optional[str] = None, device: str = 'auto',
-         **options) -> Editor:
-    """The editor of a checkpoint, loaded once for any number of edits.
-
-    path:    a checkpoint file (train.py's ``latest.pth`` of any SPM-PGAN run, or the authors'
-             ``cityscapes.pth`` / ``ade20k.pth``), or a folder of SIEDOB's four parts (ours, a fusion
-             run's folder, or the authors' ``object_inpainting.pth``, ``object_style.pth``, ``bg.pth``,
-             ``Fnet.pth``).
-    dataset: test.py's ``--dataset_name`` (cityscapes, ade20k, ...), where the weights do not say.
-    device:  'auto' (CUDA if present, else the CPU), 'cpu', 'cuda' or 'cuda:N', as test.py's --device.
-    options: test.py's flags as keywords, e.g. ``quantize='round'``, ``forward='reference'``,
-             ``style_dir='refs/'``; ``batch_size`` is how many inputs of one size a list edits at once.
-
-    Raises InputError for a missing or unreadable file, a file that is no model's, an unknown option.
-    """
-    return Editor.load(path, dataset=dataset, device=device, **options)
+def __getattr__(name):
+    if name in __all__:
+        from semedit import api
+        return getattr(api, name)
+    raise AttributeError(f"module 'semedit' has no attribute {name!r}")
 
 
-Editor.edit.__doc__ = """Edit a picture, or a list of them (edited in batches) -> PIL.Image(s), RGB, their sizes.
-
-    image:      a path, a PIL image (its EXIF orientation applied) or an H×W×3 uint8 RGB array.
-    labels:     the edited label map: a path, a PIL image (mode L, or P whose palette indices are the
-                ids) or an H×W integer array of label ids, each below the model's number of classes.
-    mask:       where to repaint: a path, a PIL image (white, where painted on a transparent layer) or
-                an H×W array of bool, {0, 1} or {0, 255}; true / 1 / 255 = repaint.
-    instances:  SIEDOB: the instance map, a 16-bit Cityscapes instanceIds path or PIL image, or an H×W
-                integer array (class·1000 + k).
-    references: SIEDOB: the reference objects for wholly edited ones: a folder laid out as test.py's
-                --style_dir, or {'car': [(image, instance mask), ...], 'person': [...]}; default:
-                those the checkpoint folder carries.
-    seed:       pins any random choice.
-
-    Pixels outside the mask are the input's: exactly with load(..., quantize='round'); with the
-    authors' default truncation some come out one grey level low. Raises InputError for bad input
-    (the argument named)."""
+def __dir__():
+    return sorted(list(globals()) + __all__)

@@ -46,8 +46,8 @@ def demo_root(tmp_path_factory):
     """A --dataroot holding the demo data (100 train / 20 test frames, images2048/, the object crops),
     generated once for the whole run. Read it, never write to it: a test that must change files, or
     run where a user keeps ./datasets, takes a copy (``helpers.copy_demo``)."""
-    from data.demo import ensure_demo_dataset
-    from data.object_extraction import write_object_dataset
+    from semedit.data.demo import ensure_demo_dataset
+    from semedit.data.object_extraction import write_object_dataset
     root = tmp_path_factory.mktemp('demo_data')
     write_object_dataset(ensure_demo_dataset(root))
     return str(root)

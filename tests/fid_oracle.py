@@ -5,7 +5,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-import util.metrics
+import semedit.util.metrics
 
 EPS64 = np.finfo(np.float64).eps
 
@@ -68,9 +68,9 @@ class TinyInception(torch.nn.Module):
 
 
 def use_tiny_inception(monkeypatch):
-    """A TinyInception as FID's network, wherever the product builds it (util.metrics.build_fid_inception)."""
+    """A TinyInception as FID's network, wherever the product builds it (semedit.util.metrics.build_fid_inception)."""
     net = TinyInception()
-    monkeypatch.setattr(util.metrics, 'build_fid_inception', lambda weights_path=None: net)
+    monkeypatch.setattr(semedit.util.metrics, 'build_fid_inception', lambda weights_path=None: net)
     return net
 
 

@@ -122,8 +122,8 @@ def make_model(model='spmpgan', stage=None, is_train=True, setup=True, **options
     """The model of ``--model``/``--stage`` at tiny widths (ngf 4, ndf 8; training without VGG19
     unless ``lambda_vgg`` is given), built on the CPU, set up unless ``setup`` is False; ``options``
     override any default (``default_options``)."""
-    from models import find_model_using_name
-    from options import default_options
+    from semedit.models import find_model_using_name
+    from semedit.options import default_options
     base = dict(model=model, stage=stage, dataset_name='cityscapes', ngf=4, ndf=8)
     if is_train:
         base['lambda_vgg'] = 0

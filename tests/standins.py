@@ -5,7 +5,7 @@ import os
 
 import torch
 
-from util.metrics import ALEXNET_FILE, INCEPTION_FILE, fid_inception_network
+from semedit.util.metrics import ALEXNET_FILE, INCEPTION_FILE, fid_inception_network
 
 
 def kaiming_init(net, seed=0):

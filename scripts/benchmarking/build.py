@@ -4,10 +4,10 @@ import argparse
 
 import torch
 
-from options import default_options
+from semedit.options import default_options
 from scripts.benchmarking import siedob_editor
 from scripts.benchmarking.options import EDITOR_TRAINED_STAGE, is_siedob_editor, model_class
-from util.device import configure_backends, resolve_device
+from semedit.util.device import configure_backends, resolve_device
 
 #: how the nets run, not what they compute: the command line sets them for the fast path only
 RUNTIME_OPTIONS = ('amp', 'compile', 'channels_last', 'cuda_graph')
@@ -60,12 +60,12 @@ def build_siedob_editor(opt, device, train, fast):
     """SIEDOB's editor from a folder of its four parts (inference), or its fusion stage (training)."""
     folder = siedob_editor.parts_folder(opt)
     if train:
-        from models.siedob.fusion import SIEDOBFusionModel
+        from semedit.models.siedob.fusion import SIEDOBFusionModel
         options = model_options(opt, True, fast, stage=EDITOR_TRAINED_STAGE, submodels=folder)
         torch.manual_seed(opt.seed)
         import torchvision
         return SIEDOBFusionModel(options, device, vgg_features=torchvision.models.vgg19(weights=None).features).setup()
-    from models.siedob_model import SIEDOBModel
+    from semedit.models.siedob_model import SIEDOBModel
     options = model_options(opt, False, fast, checkpoints_dir=folder, dataset_name='cityscapes',
                             style_dir=siedob_editor.references_folder(folder))
     ckpt, path = SIEDOBModel.read_checkpoint_folder(options)

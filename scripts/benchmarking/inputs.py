@@ -4,8 +4,8 @@ import random
 import numpy as np
 import torch
 
-from data.masks import brush_stroke_mask, outpainting_mask, right_half_mask
-from data.siedob_constants import CAR, class_map as siedob_class_map
+from semedit.data.masks import brush_stroke_mask, outpainting_mask, right_half_mask
+from semedit.data.siedob_constants import CAR, class_map as siedob_class_map
 from scripts.benchmarking import siedob_editor
 from scripts.benchmarking.options import is_siedob_editor
 

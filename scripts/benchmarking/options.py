@@ -4,9 +4,9 @@
 import argparse
 import sys
 
-from models import find_model_using_name
-from options.base_options import HelpFormatter as OptionsHelpFormatter
-from options.train_options import TrainOptions
+from semedit.models import find_model_using_name
+from semedit.options.base_options import HelpFormatter as OptionsHelpFormatter
+from semedit.options.train_options import TrainOptions
 
 #: the stage whose training iteration stands for SIEDOB's editor's
 EDITOR_TRAINED_STAGE = 'fusion'

@@ -10,7 +10,7 @@ import tempfile
 import numpy as np
 import torch
 
-from data.siedob_constants import CAR, OBJECT_ORDER, PERSON
+from semedit.data.siedob_constants import CAR, OBJECT_ORDER, PERSON
 
 _FOLDERS = {}
 
@@ -34,12 +34,12 @@ def parts_folder(opt):
 def write_parts(folder, opt):
     """object_inpainting.pth, object_style.pth, bg.pth, Fnet.pth: N(0, 0.02) weights, small biases
     and unit u/v (as the SPM-PGAN example), in the authors' layout."""
-    import models
-    from models import legacy
-    from models.networks.init import init_weights
-    from models.legacy import SIEDOB_FILES
-    from options import default_options
-    from util.checkpoint import make_checkpoint
+    from semedit import models
+    from semedit.models import legacy
+    from semedit.models.networks.init import init_weights
+    from semedit.models.legacy import SIEDOB_FILES
+    from semedit.options import default_options
+    from semedit.util.checkpoint import make_checkpoint
     for k, (stage, ngf) in enumerate(part_widths(opt.ngf).items()):
         torch.manual_seed(k)
         part_opt = default_options(False, model='siedob', stage=stage, dataset_name='cityscapes', ngf=ngf,
@@ -92,7 +92,7 @@ def references(n=4, seed=0):
 
 
 def make_batch(n, size, mask):
-    from util.tensors import image_to_tensor
+    from semedit.util.tensors import image_to_tensor
     image, label, instance, mask = scene_arrays(size, mask)
     refs = references()
     return {'image': image_to_tensor(image)[None].repeat(n, 1, 1, 1) * 0.9,

@@ -25,7 +25,7 @@ def replay(model, folder, label_nc):
     weights torchvision reads from a file), read each checkpoint whole with torch.load, edit on
     the CPU and write the images."""
     import torchvision  # their test scripts import torchvision.transforms
-    from util.image_io import save_image_atomic
+    from semedit.util.image_io import save_image_atomic
     vgg = torchvision.models.vgg19(weights=None)
     vgg.load_state_dict(torch.load(os.path.join(folder, VGG_FILE), weights_only=True))
     paths = {k: os.path.join(folder, name) for k, name in FILES[model].items()}
@@ -39,10 +39,10 @@ def spmpgan_edit(paths, label_nc, vgg_features):
     """SPM-PGAN's test.py: its trainer (the generator, three discriminators, Adam, the VGG loss)
     initialised N(0, 0.02), the generator loaded, the full reference forward; the result and the
     masked input as JPEGs."""
-    from engine.editing import edit_arrays
-    from models.spmpgan_model import SPMPGANModel
-    from options import default_options
-    from util.image_io import read_image, read_label, read_mask
+    from semedit.engine.editing import edit_arrays
+    from semedit.models.spmpgan_model import SPMPGANModel
+    from semedit.options import default_options
+    from semedit.util.image_io import read_image, read_label, read_mask
     opt = default_options(True, label_nc=label_nc, lambda_vgg=10.0, forward='reference')
     state = torch.load(paths['ckpt'], map_location='cpu', weights_only=True)['netG']
     opt.ngf = int(state['G1.enc1.conv2d.weight'].shape[0])
@@ -61,16 +61,16 @@ def siedob_edit(paths, label_nc, vgg_features):
     frozen parts and F_stage initialised N(0, 0.02) / PyTorch's default, then loaded from their
     files; netD_F, Adam for both, the VGG loss), the scene and its references read, every object
     run through its network one at a time; the edit as a PNG."""
-    from data.object_references import ObjectReferences
-    from models import find_model_using_name, legacy
-    from models.networks.discriminators import SNPatchDiscriminator
-    from models.networks.init import init_weights
-    from models.networks.losses import VGGLoss
-    from models.siedob.composition import compose, fuse, scene_inputs
-    from models.legacy import SIEDOB_FILES
-    from options import default_options
-    from util.image_io import read_image, read_instance, read_label, read_mask
-    from util.tensors import image_to_tensor, tensor_to_image
+    from semedit.data.object_references import ObjectReferences
+    from semedit.models import find_model_using_name, legacy
+    from semedit.models.networks.discriminators import SNPatchDiscriminator
+    from semedit.models.networks.init import init_weights
+    from semedit.models.networks.losses import VGGLoss
+    from semedit.models.siedob.composition import compose, fuse, scene_inputs
+    from semedit.models.legacy import SIEDOB_FILES
+    from semedit.options import default_options
+    from semedit.util.image_io import read_image, read_instance, read_label, read_mask
+    from semedit.util.tensors import image_to_tensor, tensor_to_image
     folder = os.path.dirname(paths['ckpt'])
     cpu = torch.device('cpu')
     VGGLoss(vgg_features)

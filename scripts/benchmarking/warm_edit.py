@@ -15,8 +15,8 @@ from scripts.benchmarking.build import build_model
 from scripts.benchmarking.inputs import make_batch, make_mask
 from scripts.benchmarking.options import is_siedob_editor
 from scripts.benchmarking.timing import paired_median_times
-from util.checkpoint import save_checkpoint
-from util.tensors import image_to_tensor
+from semedit.util.checkpoint import save_checkpoint
+from semedit.util.tensors import image_to_tensor
 
 
 def scene(opt):

@@ -80,7 +80,7 @@ def write_authors_generator(path, opt):
     """An SPM-PGAN generator in the authors' layout ({'epoch', 'netG'}): seeded N(0, 0.02) weights
     and biases with unit u/v, as large as theirs at ngf 32 (larger random weights make the net
     chaotic, its float32 output then off by up to 2.0 from float64)."""
-    from models.networks.spmpgan import ProgressiveGenerator
+    from semedit.models.networks.spmpgan import ProgressiveGenerator
     torch.manual_seed(0)
     state = ProgressiveGenerator(opt.label_nc, opt.ngf, 2 * opt.ngf).state_dict()
     for k, v in state.items():

@@ -40,10 +40,10 @@ def probe(out_dir, argv, watch_writes=True):
     """Train with ``argv`` (train.py's flags) and write ``out_dir/rank<r>.pt``; returns its dict."""
     import torch
 
-    import models
+    from semedit import models
     import train
-    from options.train_options import TrainOptions
-    from util import distributed as dist
+    from semedit.options.train_options import TrainOptions
+    from semedit.util import distributed as dist
 
     options = TrainOptions()
     opt = options.parse(argv)
@@ -85,7 +85,7 @@ def probe(out_dir, argv, watch_writes=True):
     dist.ResumableSampler = RecordingSampler
     if watch_writes:
         sys.addaudithook(audit)  # cannot be removed: ``recording`` switches it off
-    from util.errors import UserError
+    from semedit.util.errors import UserError
     model = None
     try:
         model = train.train(opt, options)

@@ -4,6 +4,8 @@ parts in the authors' layout); lists edit as batches; loading and editing write 
 inputs raise semedit.InputError naming the argument."""
 import io
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -13,8 +15,8 @@ from PIL import Image
 import semedit
 import test as test_script
 from helpers import ROOT, NothingWritten, make_model, one_thread
-from models.legacy import to_upstream
-from util.checkpoint import save_checkpoint
+from semedit.models.legacy import to_upstream
+from semedit.util.checkpoint import save_checkpoint
 
 SIZE = 256
 
@@ -207,13 +209,49 @@ def test_torch_hub_entry_points_give_the_same_editors(spmpgan_files, siedob_file
     assert not (tmp_path / 'torch_home').exists() and os.listdir(tmp_path) == []
 
 
+
+# ---- one package, from any folder ----------------------------------------------------------------------
+
+GENERIC = ('data', 'models', 'util', 'options', 'engine')
+
+
+def test_semedit_imports_from_any_folder_beside_packages_of_generic_names(spmpgan_files, tmp_path):
+    """After the README's install, a script in a folder of its own (no PYTHONPATH) that has its own
+    `models`, `data`, `util`, `options` and `engine` imports this checkout's semedit, edits with it as
+    in this process (a bare import of ours would have found the user's packages), and still gets its
+    own packages back."""
+    for name in GENERIC:
+        (tmp_path / name).mkdir()
+        (tmp_path / name / '__init__.py').write_text(f"WHO = 'user {name}'\n")
+    scene = spmpgan_files['scene']
+    inputs = [scene[k] for k in ('image', 'label', 'mask')]
+    script = (
+        "import torch, semedit\n"
+        "torch.set_num_threads(1)\n"
+        f"out = semedit.load({spmpgan_files['ours']!r}, device='cpu').edit(*{inputs!r})\n"
+        "out.save('out.png')\n"
+        f"import {', '.join(GENERIC)}\n"
+        f"print(semedit.__file__, *[m.WHO for m in ({', '.join(GENERIC)})], sep='\\n')\n")
+    env = {k: v for k, v in os.environ.items() if k != 'PYTHONPATH'}
+    res = subprocess.run([sys.executable, '-c', script], cwd=tmp_path, env=env, capture_output=True, text=True,
+                         stdin=subprocess.DEVNULL, timeout=300)
+    assert res.returncode == 0, (res.stdout + res.stderr)[-3000:] + (
+        '\n(semedit is installed by the README\'s command: pip install -r requirements.txt)')
+    where, *who = res.stdout.splitlines()
+    assert where == os.path.join(ROOT, 'semedit', '__init__.py')
+    assert who == [f'user {n}' for n in GENERIC]
+    with one_thread():
+        want = semedit.load(spmpgan_files['ours'], device='cpu').edit(scene['image'], scene['label'], scene['mask'])
+    assert (tmp_path / 'out.png').read_bytes() == png_bytes(want)
+
+
 # ---- the classes and their colours ---------------------------------------------------------------------
 
 def test_classes_name_every_id_and_colour_each_its_own(spmpgan_files):
     """editor.classes: (id, name, RGB) for ids 0..33 (Cityscapes), every colour distinct (the official
     palette leaves ids 0-3 black and 17/18 one grey); ADE20K's 151 ids named and distinct too;
     editor.colorize paints each id its colour (the panels' palette)."""
-    from util.label_classes import class_table
+    from semedit.util.label_classes import class_table
     editor = semedit.load(spmpgan_files['ours'], device='cpu')
     classes = editor.classes
     assert [c[0] for c in classes] == list(range(34))

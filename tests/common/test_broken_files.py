@@ -15,7 +15,7 @@ from PIL import Image
 import train as train_script
 from helpers import (TINY_NETS, TINY_RUN, NothingWritten, assert_same_state, error_line, expect_user_error, load,
                      one_thread, python, run, run_main, small_cityscapes, truncate)
-from util.distributed import ResumableSampler
+from semedit.util.distributed import ResumableSampler
 
 N = 4  # training frames of the small dataset
 

@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from data import check
-from data import mask_sets
-from util.errors import UserError
+from semedit.data import check
+from semedit.data import mask_sets
+from semedit.util.errors import UserError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 NAME = 'cityscapes'          # label_nc 34, Cityscapes instance maps
@@ -484,11 +484,11 @@ def test_refuses_non_empty_folder(tmp_path):
 
 
 def test_loader_pairs_the_masks(tmp_path):
-    from data.scene_dataset import CityscapesDataset
+    from semedit.data.scene_dataset import CityscapesDataset
     root = make_dataset(tmp_path)
     mdir = tmp_path / 'masks'
     mask_sets.make_masks(str(mdir), count=4, quiet=True)
-    from options import default_options
+    from semedit.options import default_options
     opt = default_options(False, dataroot=str(root), dataset_name=NAME, label_nc=34, mask_dir=str(mdir))
     ds = CityscapesDataset(opt, 'test')
     assert len(ds) == 3

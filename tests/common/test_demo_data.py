@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import data.demo as demo
-from data.demo import (DEMO_CLASSES, ensure_demo_dataset, generate_demo_dataset,
+import semedit.data.demo as demo
+from semedit.data.demo import (DEMO_CLASSES, ensure_demo_dataset, generate_demo_dataset,
                        generate_demo_sample)
 
 N_TRAIN, N_TEST = 2, 1  # the fewest that still give both splits, their sizes and several objects

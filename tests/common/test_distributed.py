@@ -28,7 +28,7 @@ import pytest
 import torch
 
 from helpers import ROOT, assert_same_state, load
-from util.distributed import ResumableSampler
+from semedit.util.distributed import ResumableSampler
 
 PROBE = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'ddp_probe.py')
 ITERS = 2

@@ -12,10 +12,10 @@ from PIL import Image
 
 import test as test_script
 import train as train_script
-from data import create_dataset
+from semedit.data import create_dataset
 from helpers import ROOT, TINY_NETS, TINY_RUN, expect_user_error, load
-from models.legacy import swap_color_order
-from options.train_options import TrainOptions
+from semedit.models.legacy import swap_color_order
+from semedit.options.train_options import TrainOptions
 
 #: demo sample 4 draws upstream's instance-box mask (type index % 5 == 4)
 INSTANCE_BOX_SAMPLE = 4

@@ -5,7 +5,7 @@ import signal
 
 import pytest
 
-from util.interrupt import StopAfterIteration
+from semedit.util.interrupt import StopAfterIteration
 
 
 def test_first_ctrl_c_is_a_request_the_second_stops_at_once(capsys):

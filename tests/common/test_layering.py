@@ -1,21 +1,27 @@
-"""Imports run one way, as docs/overview.md states them: drivers (train.py, test.py, scripts/) ->
-engine/ -> options/ -> models/ -> data/ -> util/; the reference networks need nothing of their fast
-twins; no product file imports a script. Read from the source (every import, also those inside
-functions), so that a new arrow back up fails here rather than in a reader's head."""
+"""Imports run one way, as docs/overview.md states them: drivers (train.py, test.py, hubconf.py,
+scripts/, the API in semedit/api.py) -> semedit/engine/ -> options/ -> models/ -> data/ -> util/; the
+reference networks need nothing of their fast twins; no product file imports a script; every import
+of the product's own code names the one package, semedit. Read from the source (every import, also
+those inside functions), so that a new arrow back up fails here rather than in a reader's head."""
 import ast
 import os
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-#: the rooms from the bottom floor up; a room may import its own floor and the floors below
+PACKAGE = os.path.join(ROOT, 'semedit')
+#: the rooms of the package from the bottom floor up; a room may import its own floor and those below
 FLOORS = ('util', 'data', 'models', 'options', 'engine')
-PRODUCT = FLOORS + ('scripts', 'semedit')  # scripts/ and semedit/ (the Python API) are drivers
+DRIVERS = ('train.py', 'test.py', 'hubconf.py')
+
+
+def python_files(folder):
+    for here, _, names in os.walk(folder):
+        yield from (os.path.join(here, n) for n in sorted(names) if n.endswith('.py'))
 
 
 def product_files():
-    for room in PRODUCT:
-        for folder, _, names in os.walk(os.path.join(ROOT, room)):
-            yield from (os.path.join(folder, n) for n in sorted(names) if n.endswith('.py'))
-    yield from (os.path.join(ROOT, n) for n in ('train.py', 'test.py'))
+    yield from python_files(PACKAGE)
+    yield from python_files(os.path.join(ROOT, 'scripts'))
+    yield from (os.path.join(ROOT, n) for n in DRIVERS)
 
 
 def imported_modules(path):
@@ -34,19 +40,30 @@ def imported_modules(path):
 
 
 def room(module):
-    top = module.split('.')[0]
-    return top if top in PRODUCT + ('train', 'test') else None
+    """'util' ... 'engine' for the package's rooms, 'api' for the package itself and its API, else the
+    top-level name where it is one of the checkout's (a script or a driver), else None (a library)."""
+    parts = module.split('.')
+    if module == 'semedit':
+        return None  # ``from semedit import x`` also yields 'semedit.x', which is judged
+    if parts[0] == 'semedit':
+        return parts[1] if len(parts) > 1 and parts[1] in FLOORS else 'api'
+    return parts[0] if parts[0] in ('scripts', 'train', 'test', 'hubconf', 'tests') + FLOORS else None
 
 
 def rel(path):
     return os.path.relpath(path, ROOT)
 
 
+def room_of_file(path):
+    parts = rel(path).split(os.sep)
+    return parts[1] if parts[0] == 'semedit' and parts[1] in FLOORS else None
+
+
 def test_imports_run_down_the_floors():
     wrong = []
     for path in product_files():
-        here = rel(path).split(os.sep)[0]
-        if here not in FLOORS:
+        here = room_of_file(path)
+        if here is None:
             continue
         for module in imported_modules(path):
             there = room(module)
@@ -55,20 +72,35 @@ def test_imports_run_down_the_floors():
     assert not wrong, wrong
 
 
+def test_the_product_s_own_code_is_imported_as_semedit_only():
+    """A bare ``import models`` / ``from util...`` would find another package of that name (or none)."""
+    wrong = [f'{rel(p)} imports {m}' for p in product_files() for m in imported_modules(p)
+             if m.split('.')[0] in FLOORS]
+    assert not wrong, wrong
+
+
 def test_no_product_file_imports_a_script_or_a_driver():
     wrong = [f'{rel(p)} imports {m}' for p in product_files() for m in imported_modules(p)
-             if room(m) in ('scripts', 'semedit', 'train', 'test') and not rel(p).startswith(('scripts', 'semedit'))]
+             if room(m) in ('scripts', 'train', 'test', 'hubconf', 'tests')
+             and not rel(p).startswith('scripts')]
+    assert not wrong, wrong
+
+
+def test_the_package_s_rooms_do_not_import_its_api():
+    wrong = [f'{rel(p)} imports {m}' for p in product_files() if room_of_file(p)
+             for m in imported_modules(p) if room(m) == 'api']
     assert not wrong, wrong
 
 
 def test_the_reference_networks_import_nothing_of_the_fast_ones():
-    networks = os.path.join(ROOT, 'models', 'networks')
+    networks = os.path.join(PACKAGE, 'models', 'networks')
     wrong = [f'{n} imports {m}' for n in sorted(os.listdir(networks)) if n.endswith('.py')
-             for m in imported_modules(os.path.join(networks, n)) if m.startswith('models.networks.fast')
+             for m in imported_modules(os.path.join(networks, n)) if m.startswith('semedit.models.networks.fast')
              and n != 'implementation.py']  # the switch itself imports fast/ when asked for it
     assert not wrong, wrong
 
 
 def test_siedob_s_facts_import_nothing_of_ours():
-    """data/siedob_constants.py is read by data/ and models/ alike (networks included)."""
-    assert all(room(m) is None for m in imported_modules(os.path.join(ROOT, 'data', 'siedob_constants.py')))
+    """semedit/data/siedob_constants.py is read by data/ and models/ alike (networks included)."""
+    path = os.path.join(PACKAGE, 'data', 'siedob_constants.py')
+    assert all(room(m) is None for m in imported_modules(path))

@@ -10,13 +10,13 @@ import time
 import pytest
 import torch
 
-import data
+from semedit import data
 import train as train_script
 from helpers import ROOT, TINY_NETS, assert_same_state, load
-from models import find_model_using_name
-from options import default_options
-from util.distributed import ResumableSampler
-from util.interrupt import ignore_interrupts_in_worker
+from semedit.models import find_model_using_name
+from semedit.options import default_options
+from semedit.util.distributed import ResumableSampler
+from semedit.util.interrupt import ignore_interrupts_in_worker
 
 #: every kind of training sample (a model's ``dataset_items``), at the crop its model trains on
 KINDS = {

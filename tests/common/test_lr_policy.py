@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import train as train_script
-from models.base_model import lr_factor
+from semedit.models.base_model import lr_factor
 
 TINY = ['--model', 'template', '--dataset_name', 'demo', '--ngf', '4', '--num_workers', '0', '--max_dataset_size', '1',
         '--print_freq', '100', '--display_freq', '100', '--save_latest_freq', '0', '--no_tensorboard']

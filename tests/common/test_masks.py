@@ -7,7 +7,7 @@ import pytest
 
 from PIL import Image, ImageDraw
 
-from data.masks import (
+from semedit.data.masks import (
     MASK_TYPES,
     brush_stroke_mask,
     class_mask,

@@ -18,9 +18,9 @@ from PIL import Image
 import train as train_script
 from fid_oracle import as_seen, assert_seen, colour_statistics, frechet, read_rgb, use_tiny_inception
 from helpers import CPU, ROOT, NothingWritten, error_line, run
-from util.errors import UserError
+from semedit.util.errors import UserError
 from standins import write_metric_stand_ins
-from util.metrics import FID, LPIPS, masked_metrics, ssim_map
+from semedit.util.metrics import FID, LPIPS, masked_metrics, ssim_map
 
 
 @pytest.fixture(scope='module')
@@ -70,7 +70,7 @@ def test_fid_is_the_frechet_distance_in_the_colour_order_asked(tiny_inception):
 def test_eval_metrics_compare_the_edited_set_with_the_real_one(tiny_inception, tmp_path):
     """engine.evaluation.compute_metrics: FID between the edited images and the real ones (each read
     from its file), not either set with itself nor with the label maps beside them."""
-    from engine.evaluation import compute_metrics
+    from semedit.engine.evaluation import compute_metrics
     reals, fakes = images(10, seed=2), images(10, seed=3, shift=20)
     labels = [np.full((64, 80), 7 + k, np.uint8) for k in range(10)]
     mask = np.zeros((64, 80), np.uint8)
@@ -293,12 +293,12 @@ def test_train_time_fid_keeps_best_and_plots(demo_run, tiny_inception, tmp_path)
               '--checkpoints_dir', ckpt)
     assert out.strip() == f'Wrote {exp / "plots" / "losses.png"}, {exp / "plots" / "fid.png"}', out
     assert Image.open(exp / 'plots' / 'losses.png').size[0] > 600
-    from util.visualizer import parse_loss_log
+    from semedit.util.visualizer import parse_loss_log
     assert parse_loss_log(str(exp / 'loss_log.txt'))['G_L1_3'][0][0] == 1
 
 
 def test_seg_model_hook_and_miou(tmp_path):
-    from engine.evaluation import load_seg_model, mean_iou
+    from semedit.engine.evaluation import load_seg_model, mean_iou
     conf = np.array([[3, 1], [0, 4]])
     assert mean_iou(conf) == pytest.approx((3 / 4 + 4 / 5) / 2)  # two float64 divisions: 1 ulp each
     assert mean_iou(np.diag([0, 5])) == pytest.approx(1.0)  # absent classes do not count

@@ -225,8 +225,8 @@ def test_cityscapes_corrupt_and_unfit_files(tmp_path):
     assert code == 2 and 'labelIds.png' in err and 'label id 300' in err
     assert not (tmp_path / 'out').exists()      # refused before any file of the frame is written
     # instance ids above 65535 cannot be written as a 16-bit PNG (no PNG input can hold one: the writer)
-    from data.preparation import save_instance16
-    from util.errors import UserError
+    from semedit.data.preparation import save_instance16
+    from semedit.util.errors import UserError
     with pytest.raises(UserError, match='does not fit a 16-bit PNG'):
         save_instance16(str(tmp_path / 'x.png'), np.full((4, 4), 70000), 'source.png')
     assert not (tmp_path / 'x.png').exists()

@@ -10,13 +10,13 @@ import pytest
 import torch
 from PIL import Image
 
-from models.networks.spmpgan import ProgressiveGenerator
+from semedit.models.networks.spmpgan import ProgressiveGenerator
 from siedob.parts_folder import write_parts, write_scene
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # test.py's main in a process where importing models.networks.fast fails, as if the folder were deleted
-WITHOUT_FAST = ("import sys; sys.modules['models.networks.fast'] = None; import test; test.main(sys.argv[1:]); "
-                "assert sys.modules['models.networks.fast'] is None; print('edited without fast/')")
+WITHOUT_FAST = ("import sys; sys.modules['semedit.models.networks.fast'] = None; import test; test.main(sys.argv[1:]); "
+                "assert sys.modules['semedit.models.networks.fast'] is None; print('edited without fast/')")
 
 
 def edit(argv, without_fast):

@@ -58,7 +58,7 @@ def straight(train):
 
 def ctrl_c_at(iteration):
     """A Ctrl-C delivered while iteration ``iteration`` (1-based) runs: the model's step sends it."""
-    from models.base_model import GANModel
+    from semedit.models.base_model import GANModel
     step, calls = GANModel.optimize_parameters, []
 
     def optimize_parameters(model):
@@ -91,7 +91,7 @@ def test_continue_train_gives_the_uninterrupted_weights(train, straight, case):
 def test_the_ctrl_c_save_resumes_exactly(train, straight, case, monkeypatch, capsys):
     """Ctrl-C during iteration 2: it finishes, is saved, the run exits 130; resuming gives the
     straight run's weights (a save whose counter advanced past an unapplied step would not)."""
-    from models.base_model import GANModel
+    from semedit.models.base_model import GANModel
     monkeypatch.setattr(GANModel, 'optimize_parameters', ctrl_c_at(2))
     with pytest.raises(SystemExit) as stop:
         train(case, 'ctrl_c', '--max_iters', '4')
@@ -105,7 +105,7 @@ def test_a_second_ctrl_c_abandons_the_save_and_keeps_the_last_complete_one(train
     """Ctrl-C during iteration 3, and again while the run saves on its way out: the save is abandoned
     (exit 130, one line saying so, no traceback), latest.pth is still the regular save of iteration
     2, and resuming from it gives the straight run's weights."""
-    from models.base_model import GANModel
+    from semedit.models.base_model import GANModel
     monkeypatch.setattr(GANModel, 'optimize_parameters', ctrl_c_at(3))
     real_save = train_script.save
 

@@ -3,9 +3,9 @@ import pytest
 import torch
 import torch.nn as nn
 
-from models.networks.implementation import set_impl
-from models.networks.fast.spectral_norm import eval_weight
-from models.networks.spectral_norm import SpectralNormHook, spectral_norm
+from semedit.models.networks.implementation import set_impl
+from semedit.models.networks.fast.spectral_norm import eval_weight
+from semedit.models.networks.spectral_norm import SpectralNormHook, spectral_norm
 from tolerances import assert_float64_close
 
 pytestmark = pytest.mark.numerics

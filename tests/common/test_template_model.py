@@ -10,11 +10,11 @@ import pytest
 import torch
 from PIL import Image
 
-import models
+from semedit import models
 import test as test_script
 import train as train_script
-from models.base_model import GANModel
-from util.errors import UserError
+from semedit.models.base_model import GANModel
+from semedit.util.errors import UserError
 
 TINY = ['--model', 'template', '--dataset_name', 'demo', '--ngf', '4', '--num_workers', '0', '--print_freq', '1',
         '--display_freq', '2', '--save_latest_freq', '0', '--no_tensorboard']
@@ -65,8 +65,8 @@ def test_template_trains_and_edits(workdir, tmp_path, capsys):
 
 
 def test_template_sets_its_own_defaults_and_refuses_a_stage():
-    from options import default_options
-    from options.train_options import TrainOptions
+    from semedit.options import default_options
+    from semedit.options.train_options import TrainOptions
     assert TrainOptions().parse(['--model', 'template']).ngf == 16  # parser.set_defaults in the model
     assert default_options(True, model='template').ngf == 16
     assert default_options(True).ngf == 32 and not hasattr(default_options(True, model='template'), 'lambda_vgg')
@@ -81,13 +81,13 @@ class _Stage(GANModel):
 @pytest.fixture
 def staged_model(monkeypatch):
     """A model trained in parts, registered as models/staged_model.py would be."""
-    module = types.ModuleType('models.staged_model')
+    module = types.ModuleType('semedit.models.staged_model')
 
     class StagedModel(GANModel):
         model_name = 'staged'
         stages = {'first': f'{__name__}:_Stage'}
     module.StagedModel = StagedModel
-    monkeypatch.setitem(sys.modules, 'models.staged_model', module)
+    monkeypatch.setitem(sys.modules, 'semedit.models.staged_model', module)
     return StagedModel
 
 

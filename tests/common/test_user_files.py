@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 
 from user_files import VIEW, phone_photo, save_with_orientation, stored_pixels, transparent_layer_mask
-from util.image_io import image_size, read_image, read_label, read_mask
+from semedit.util.image_io import image_size, read_image, read_label, read_mask
 
 @pytest.mark.parametrize('orientation', range(1, 9))
 def test_a_phone_photo_is_read_upright(tmp_path, orientation):
@@ -98,7 +98,7 @@ def blocks(h, w, seed, classes=10):
 def spmpgan_checkpoint(tmp_path_factory):
     """A random ngf-4 SPM-PGAN checkpoint, as train.py writes it."""
     from helpers import make_model
-    from util.checkpoint import save_checkpoint
+    from semedit.util.checkpoint import save_checkpoint
     path = tmp_path_factory.mktemp('spmpgan') / 'latest.pth'
     save_checkpoint(make_model('spmpgan', is_train=False).checkpoint_state(0, 0, 0), str(path))
     return str(path)
@@ -148,9 +148,9 @@ def test_training_samples_of_phone_photos_are_upright(tmp_path, orientation):
     """A custom dataset whose 384×256 (W×H) photos are stored sideways (the label maps upright):
     the header check before training passes and every training sample (crop, flip, mask drawn from
     the seed) is the one of the same dataset saved upright."""
-    from data import create_dataset
-    from models.spmpgan_model import SPMPGANModel
-    from options.train_options import TrainOptions
+    from semedit.data import create_dataset
+    from semedit.models.spmpgan_model import SPMPGANModel
+    from semedit.options.train_options import TrainOptions
     samples = []
     for kind in ('phone', 'upright'):
         root = tmp_path / kind / 'custom' / 'train'

@@ -4,7 +4,7 @@ network tests compare our forwards with, in float64, and the VGG loss computed b
 import torch
 import torch.nn.functional as F
 
-from models.networks.spectral_norm import current_weight
+from semedit.models.networks.spectral_norm import current_weight
 
 #: the classes upstream's self-propagation never spreads (bg_G.py's default argument): Cityscapes' things
 UPSTREAM_EXCLUDED = tuple(range(24, 34))
@@ -147,8 +147,8 @@ def assert_total_is_the_sum(losses, terms):
 def stage_with_vgg(stage, vgg_features, **options):
     """A SIEDOB stage for training at tiny widths with its VGG term on (λ_VGG 10, the documented
     default) computed by ``vgg_features``, set up on the CPU."""
-    from models import find_model_using_name
-    from options import default_options
+    from semedit.models import find_model_using_name
+    from semedit.options import default_options
     base = dict(model='siedob', stage=stage, dataset_name='cityscapes', ngf=4, ndf=8, lambda_vgg=10.0)
     base.update(options)
     return find_model_using_name('siedob', stage)(default_options(True, **base), torch.device('cpu'),

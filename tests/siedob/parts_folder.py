@@ -7,9 +7,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from models import find_model_using_name, legacy
-from options import default_options
-from util.checkpoint import make_checkpoint, save_checkpoint
+from semedit.models import find_model_using_name, legacy
+from semedit.options import default_options
+from semedit.util.checkpoint import make_checkpoint, save_checkpoint
 
 CPU = torch.device('cpu')
 #: tiny widths per stage (the authors': inpainting 64, style 32, background 32, fusion 32)

@@ -8,10 +8,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from models.networks.blocks import SPADE, GatedConv2d, TransposeGatedConv2d
-from models.networks.implementation import set_impl
-from models.networks.init import init_weights
-from models.networks.siedob import BackgroundGenerator, FusionNetwork, StyleProPagate
+from semedit.models.networks.blocks import SPADE, GatedConv2d, TransposeGatedConv2d
+from semedit.models.networks.implementation import set_impl
+from semedit.models.networks.init import init_weights
+from semedit.models.networks.siedob import BackgroundGenerator, FusionNetwork, StyleProPagate
 from siedob.functional import background_generator, fusion_network
 from tolerances import assert_float64_close, assert_grads_float64_close
 
@@ -199,7 +199,7 @@ def test_background_discriminators():
     """netD_BG and netD_patch: six zero-padded SN layers on 3 + 34 channels, 4,379,200 parameters;
     a 3×3 score map for a 160×160 patch. Their labels are the full one-hot map, not zero outside
     the edit, so no label window: D(image, labels) is the plain cat([labels, image])."""
-    from models.networks.discriminators import SNPatchDiscriminator
+    from semedit.models.networks.discriminators import SNPatchDiscriminator
     d = init_weights(SNPatchDiscriminator(37, 6, ndf=64, pad_type='zero', sparse_labels=False))
     assert count(d) == 4_379_200 and len(d.state_dict()) == 18
     assert isinstance(d.dis_model[0].pad, torch.nn.ZeroPad2d)
@@ -214,7 +214,7 @@ def test_mask_boundary_is_upstreams_top_and_left_rule():
     """Upstream erodes with OpenCV's 2×2 rectangle: a masked pixel is a boundary pixel when its upper,
     left or upper-left neighbour is known; the image border never counts (checked against
     cv2.erode on 200 random masks when this was written)."""
-    from models.networks.discriminators import mask_boundary
+    from semedit.models.networks.discriminators import mask_boundary
     m = torch.zeros(6, 7, dtype=torch.uint8)
     m[1:4, 2:6] = 1
     m[5, 0] = 1          # touches the image border only on its left and bottom
@@ -231,7 +231,7 @@ def test_mask_boundary_is_upstreams_top_and_left_rule():
 
 def test_boundary_patches_windows_and_no_boundary():
     import random
-    from models.networks.discriminators import boundary_patches
+    from semedit.models.networks.discriminators import boundary_patches
     mask = torch.zeros(3, 1, 256, 256)
     mask[0, :, 10:200, 30:250] = 1
     mask[2, :, 0:5, 250:] = 1          # sample 1 has no edited pixel, sample 2 touches two borders

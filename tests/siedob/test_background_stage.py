@@ -12,18 +12,18 @@ import torch
 import torch.nn.functional as F
 
 import helpers
-from models import find_model_using_name, legacy
-from models.networks.discriminators import SNPatchDiscriminator
-from models.networks.init import init_weights
-from models.networks.siedob import BackgroundGenerator
-from models.siedob.background import SIEDOBBackgroundModel, patch_geometry
-from options import default_options
+from semedit.models import find_model_using_name, legacy
+from semedit.models.networks.discriminators import SNPatchDiscriminator
+from semedit.models.networks.init import init_weights
+from semedit.models.networks.siedob import BackgroundGenerator
+from semedit.models.siedob.background import SIEDOBBackgroundModel, patch_geometry
+from semedit.options import default_options
 from siedob.functional import assert_total_is_the_sum, assert_vgg_logged, background_generator, stage_with_vgg
 from siedob.parts_folder import authors_bg_layout, authors_discriminator_layout
 from tolerances import float32_tolerance
-from util.checkpoint import save_checkpoint
-from util.errors import UserError
-from util.tensors import edge_map, one_hot
+from semedit.util.checkpoint import save_checkpoint
+from semedit.util.errors import UserError
+from semedit.util.tensors import edge_map, one_hot
 
 CPU = helpers.CPU
 
@@ -129,7 +129,7 @@ def test_symmetric_boundary_from_the_command_line_anchors_patches_on_every_side(
     """--symmetric_boundary as train.py's parser reads it reaches the patch sampling. An edit in the
     top-left corner has its top and left sides on the image border, which never counts: upstream's
     erosion finds no boundary there (no patch); the fix anchors patches on its bottom and right sides."""
-    from options.train_options import TrainOptions
+    from semedit.options.train_options import TrainOptions
     b = toy_batch(n=1)
     b['bg_mask'] = torch.ones_like(b['mask'])
     b['mask'].zero_()[..., :16, :16] = 1

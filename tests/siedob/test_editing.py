@@ -11,14 +11,14 @@ from PIL import Image
 
 import helpers
 import test as test_script
-from models import legacy
-from models.siedob.composition import OBJECT_ORDER, Route, compose, find_objects, scene_inputs
-from models.siedob.parts import load_parts, part_nets
-from options import default_options
+from semedit.models import legacy
+from semedit.models.siedob.composition import OBJECT_ORDER, Route, compose, find_objects, scene_inputs
+from semedit.models.siedob.parts import load_parts, part_nets
+from semedit.options import default_options
 from siedob.parts_folder import (AUTHORS_NET_KEY, FILES, WIDTHS, assert_authors_layout, authors_fusion_layout,
                                  part_checkpoint, scene, write_parts, write_references, write_scene)
-from util.checkpoint import save_checkpoint
-from util.errors import UserError
+from semedit.util.checkpoint import save_checkpoint
+from semedit.util.errors import UserError
 
 CPU = torch.device('cpu')
 
@@ -57,13 +57,13 @@ def edit_fails(capsys, out_dir, argv, *said, watch=()):
 
 def editor(folder):
     opt = default_options(False, model='siedob', checkpoints_dir=folder, dataset_name='cityscapes')
-    from models.siedob_model import SIEDOBModel
+    from semedit.models.siedob_model import SIEDOBModel
     ckpt, path = SIEDOBModel.read_checkpoint_folder(opt)
     return SIEDOBModel.from_checkpoint(opt, CPU, ckpt, path)
 
 
 def batch_of(*scenes, order='bgr'):
-    from util.tensors import image_to_tensor
+    from semedit.util.tensors import image_to_tensor
     return {'image': torch.stack([image_to_tensor(s[0], order) for s in scenes]),
             'label': torch.stack([torch.from_numpy(s[1])[None] for s in scenes]),
             'instance': torch.stack([torch.from_numpy(s[2])[None] for s in scenes]),
@@ -303,7 +303,7 @@ def test_the_test_splits_masks_follow_the_seed(folders, demo_root, tmp_path):
 
 def background_generator_calls(argv):
     """The arguments (x, seg, mask, bg_mask) of every background generator call while test.py runs."""
-    from models.networks.siedob import BackgroundGenerator
+    from semedit.models.networks.siedob import BackgroundGenerator
     calls = []
 
     def hook(module, args, output):
@@ -364,8 +364,8 @@ def test_corrupt_or_wrong_kind_files(folders, tmp_path, capsys):
     (bad / 'Fnet.pth').write_bytes(b'not a checkpoint')
     fails(1, str(bad / 'Fnet.pth'), 'cannot read')
     write_parts(str(bad))
-    from models.networks.spmpgan import ProgressiveGenerator
-    from util.checkpoint import make_checkpoint
+    from semedit.models.networks.spmpgan import ProgressiveGenerator
+    from semedit.util.checkpoint import make_checkpoint
     sd = ProgressiveGenerator(34, ngf=4).state_dict()
     save_checkpoint(make_checkpoint('spmpgan', {'label_nc': 34, 'ngf': 4}, {'netG': sd}), str(bad / 'bg.pth'))
     fails(2, str(bad / 'bg.pth'), 'is a spmpgan checkpoint', 'background generator')

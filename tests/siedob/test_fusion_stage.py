@@ -11,15 +11,15 @@ import torch
 from PIL import Image
 
 import helpers
-from models.legacy import convert_checkpoint, load_checkpoint
-from models.networks.discriminators import SNPatchDiscriminator
-from models.siedob.fusion import SIEDOBFusionModel
-from models.siedob.parts import read_part
-from options import default_options
+from semedit.models.legacy import convert_checkpoint, load_checkpoint
+from semedit.models.networks.discriminators import SNPatchDiscriminator
+from semedit.models.siedob.fusion import SIEDOBFusionModel
+from semedit.models.siedob.parts import read_part
+from semedit.options import default_options
 from siedob.functional import assert_total_is_the_sum, assert_vgg_logged, stage_with_vgg
 from siedob.parts_folder import FILES, scene, write_parts
 from siedob.test_editing import batch_of
-from util.errors import UserError
+from semedit.util.errors import UserError
 
 CPU = torch.device('cpu')
 
@@ -152,9 +152,9 @@ def test_the_stage_edits_as_the_editor_of_its_run_folder(submodels, tmp_path):
     """The fusion stage's own edit (train-time FID) is the end-to-end editor's: the same pixels as
     test.py's model built from the run folder (the parts copied there, latest.pth), and a fusion
     checkpoint given to test.py alone is that editor."""
-    from models.siedob_model import SIEDOBModel
+    from semedit.models.siedob_model import SIEDOBModel
     from siedob.parts_folder import write_references
-    from util.checkpoint import save_checkpoint
+    from semedit.util.checkpoint import save_checkpoint
     refs = write_references(str(tmp_path / 'refs'))
     m = make_model(submodels)
     m.opt.style_dir = refs
@@ -185,7 +185,7 @@ def test_missing_or_mismatched_submodels(submodels, tmp_path):
 
 
 def test_fusion_samples_carry_four_references_per_class(demo_root):
-    from data import create_dataset
+    from semedit.data import create_dataset
     opt = default_options(True, model='siedob', stage='fusion', dataset_name='demo', dataroot=demo_root,
                           crop_size='64')
     with helpers.NothingWritten(demo_root):

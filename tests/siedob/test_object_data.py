@@ -9,12 +9,12 @@ import pytest
 import torch
 from PIL import Image
 
-import data
-from data.masks import object_training_mask, side_band_mask
-from data.object_extraction import (crop_objects, resize_bilinear, resize_nearest_legacy, scene_objects,
+from semedit import data
+from semedit.data.masks import object_training_mask, side_band_mask
+from semedit.data.object_extraction import (crop_objects, resize_bilinear, resize_nearest_legacy, scene_objects,
                                     write_object_dataset)
-from options import default_options
-from util.errors import UserError
+from semedit.options import default_options
+from semedit.util.errors import UserError
 
 H, W = 64, 128
 

@@ -14,14 +14,14 @@ from PIL import Image
 import helpers
 import test as test_script
 import train as train_script
-from models import find_model_using_name, legacy
-from models.networks.discriminators import SNPatchDiscriminator
-from models.networks.siedob_objects import ObjectInpaintingGenerator, class_map
-from models.siedob.objects import SIEDOBObjectInpaintingModel
-from options import default_options
+from semedit.models import find_model_using_name, legacy
+from semedit.models.networks.discriminators import SNPatchDiscriminator
+from semedit.models.networks.siedob_objects import ObjectInpaintingGenerator, class_map
+from semedit.models.siedob.objects import SIEDOBObjectInpaintingModel
+from semedit.options import default_options
 from siedob.functional import assert_total_is_the_sum, assert_vgg_logged, stage_with_vgg
-from util.checkpoint import save_checkpoint
-from util.errors import UserError
+from semedit.util.checkpoint import save_checkpoint
+from semedit.util.errors import UserError
 
 CPU = torch.device('cpu')
 
@@ -197,7 +197,7 @@ def test_test_py_edits_one_object_crop(tmp_path, capsys):
 
 
 def test_a_class_other_than_car_or_person_is_refused():
-    from engine.editing import edit_object_crop
+    from semedit.engine.editing import edit_object_crop
     m = make_model(is_train=False)
     crop, inst = np.zeros((64, 64, 3), np.uint8), np.ones((64, 64), np.float32)
     with pytest.raises(UserError, match=r'know car \(26\) and person \(24\), not class 25'):

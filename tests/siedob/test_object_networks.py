@@ -6,9 +6,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from models.networks.blocks import ResnetBlock, StyleEncoder, StyleSPADEResnetBlock
-from models.networks.discriminators import SNPatchDiscriminator
-from models.networks.siedob_objects import ObjectInpaintingGenerator, ObjectStyleGenerator, class_map
+from semedit.models.networks.blocks import ResnetBlock, StyleEncoder, StyleSPADEResnetBlock
+from semedit.models.networks.discriminators import SNPatchDiscriminator
+from semedit.models.networks.siedob_objects import ObjectInpaintingGenerator, ObjectStyleGenerator, class_map
 from siedob.functional import gated
 from tolerances import assert_float64_close
 
@@ -182,7 +182,7 @@ def test_object_style_against_its_layer_list_and_mode_independence():
 
 
 def test_the_branches_as_the_fusion_stage_calls_them():
-    from models.networks.siedob_objects import inpaint_objects, style_objects
+    from semedit.models.networks.siedob_objects import inpaint_objects, style_objects
     g, s = ObjectInpaintingGenerator(ngf=4).eval(), ObjectStyleGenerator(ngf=4).eval()
     x, ref = torch.rand(2, 3, 64, 64) * 2 - 1, torch.rand(2, 3, 64, 64) * 2 - 1
     k, kr, m = ((torch.rand(2, 1, 64, 64) > p).float() for p in (0.3, 0.4, 0.5))

@@ -9,16 +9,16 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-import data
+from semedit import data
 import helpers
 import train as train_script
-from models import legacy
-from models.networks.discriminators import SNPatchDiscriminator
-from models.networks.siedob_objects import ObjectStyleGenerator, class_map
-from models.siedob.objects import SIEDOBObjectStyleModel, style_cycle_loss
-from options import default_options
+from semedit.models import legacy
+from semedit.models.networks.discriminators import SNPatchDiscriminator
+from semedit.models.networks.siedob_objects import ObjectStyleGenerator, class_map
+from semedit.models.siedob.objects import SIEDOBObjectStyleModel, style_cycle_loss
+from semedit.options import default_options
 from siedob.functional import assert_total_is_the_sum, assert_vgg_logged, stage_with_vgg
-from util.checkpoint import save_checkpoint
+from semedit.util.checkpoint import save_checkpoint
 
 CPU = torch.device('cpu')
 

@@ -7,13 +7,13 @@ import pytest
 import torch
 from PIL import Image
 
-import data
-from data import masks as mask_gen
-from data.scene_dataset import sample_rngs
-from data.scene_objects import foreground
-from data.siedob_scene import selection_rules
-from options import default_options
-from util.errors import UserError
+from semedit import data
+from semedit.data import masks as mask_gen
+from semedit.data.scene_dataset import sample_rngs
+from semedit.data.scene_objects import foreground
+from semedit.data.siedob_scene import selection_rules
+from semedit.options import default_options
+from semedit.util.errors import UserError
 
 W, H, CROP = 128, 64, 64
 

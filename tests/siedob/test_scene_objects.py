@@ -2,7 +2,7 @@
 which instances count, their class vote, partly vs fully edited, the per-class rules, Fg/Bg."""
 import numpy as np
 
-from data.scene_objects import BACKGROUND_RULES, FUSION_RULES, foreground, object_box, touched_objects
+from semedit.data.scene_objects import BACKGROUND_RULES, FUSION_RULES, foreground, object_box, touched_objects
 
 
 def scene():
@@ -51,7 +51,7 @@ def test_rules_and_foreground():
 
 def test_instance_box_union_and_training_mask():
     import random
-    from data.masks import all_instance_boxes, siedob_training_mask
+    from semedit.data.masks import all_instance_boxes, siedob_training_mask
     inst = np.full((256, 256), 7)
     inst[100:130, 50:70] = 26001          # 600 pixels: boxed
     inst[10:20, 10:20] = 24001            # 100 pixels: too small
@@ -80,7 +80,7 @@ def test_object_crops_follow_the_boxes():
     high-resolution copy cut at 4× the box; zero padding to max_num."""
     import torch
     import torch.nn.functional as F
-    from data.scene_objects import object_crops
+    from semedit.data.scene_objects import object_crops
     label, inst, mask = scene()
     out = foreground(label, inst, mask)
     cars = out['objects'][26]

@@ -2,8 +2,8 @@
 widths their networks hard-code): the one-line commands of the docs run their batch sizes."""
 import pytest
 
-from options.test_options import TestOptions
-from options.train_options import TrainOptions
+from semedit.options.test_options import TestOptions
+from semedit.options.train_options import TrainOptions
 
 #: stage -> (batch size, generator width) of the authors' trainers; Adam 2e-4 for G and D in all four
 RECIPES = {'background': (21, 32), 'object_inpainting': (90, 64), 'object_style': (50, 32), 'fusion': (30, 32)}

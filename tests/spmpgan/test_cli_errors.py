@@ -18,7 +18,7 @@ from PIL import Image
 import helpers
 import test as test_script
 import train as train_script
-from models.networks.spmpgan import ProgressiveGenerator
+from semedit.models.networks.spmpgan import ProgressiveGenerator
 
 # ``test`` is also the name of a standard-library package: make sure we drive the repository's test.py.
 assert hasattr(test_script, 'edit_single_image'), f'imported the wrong "test" module: {test_script.__file__}'

@@ -6,11 +6,11 @@ import torch
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a CUDA GPU')
 
-from models.spmpgan_model import SPMPGANModel  # noqa: E402
+from semedit.models.spmpgan_model import SPMPGANModel  # noqa: E402
 
 
 def make_model(train=False, **kw):
-    from options import default_options
+    from semedit.options import default_options
     opt = default_options(train, **{'label_nc': 34, 'ngf': 8, 'ndf': 16, 'lambda_vgg': 0.0, **kw})
     torch.manual_seed(0)
     return SPMPGANModel(opt, torch.device('cuda')).setup()
@@ -77,8 +77,8 @@ def test_mixed_precision_edit_and_training_on_cuda(amp):
 
 
 def test_checkpoint_from_cuda_loads_on_cpu(tmp_path):
-    from models.legacy import load_checkpoint
-    from util.checkpoint import save_checkpoint
+    from semedit.models.legacy import load_checkpoint
+    from semedit.util.checkpoint import save_checkpoint
     model = make_model(train=True, amp='fp16')
     model.train()
     model.set_input(batch(1))
@@ -163,6 +163,6 @@ def test_cuda_graph_training_follows_the_eager_run(amp, true_fp32):
 
 
 def test_cuda_graph_training_refuses_fp16():
-    from util.errors import UserError
+    from semedit.util.errors import UserError
     with pytest.raises(UserError, match='--cuda_graph training'):
         make_model(train=True, amp='fp16', cuda_graph=True)

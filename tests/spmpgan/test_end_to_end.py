@@ -120,8 +120,8 @@ def test_dataset_mode_writes_results(workdir, straight_run):
 
 def test_nonsquare_training_crop_and_load_size(workdir):
     """Whole 512×256 demo frames: the stages run at 128×64, 256×128, 512×256, masks scale with the crop."""
-    from data.scene_dataset import DemoDataset
-    from options import default_options
+    from semedit.data.scene_dataset import DemoDataset
+    from semedit.options import default_options
     opt = default_options(True, dataroot=workdir['data'], dataset_name='demo', crop_size='512x256')
     ds = DemoDataset(opt, 'train')
     item = ds[1]  # index 1 -> right-half mask: columns 256..511 of the 512-wide crop

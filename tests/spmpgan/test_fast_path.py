@@ -4,13 +4,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from models.networks.blocks import SPMBlock
-from models.networks.implementation import set_impl
-from models.networks.fast.kernels import conv2d, instance_norm, nearest_downsample
-from models.networks.fast.windows import (PasteOnBorderField, SemanticMaps, coarse_box, windowed_prefix_conv,
+from semedit.models.networks.blocks import SPMBlock
+from semedit.models.networks.implementation import set_impl
+from semedit.models.networks.fast.kernels import conv2d, instance_norm, nearest_downsample
+from semedit.models.networks.fast.windows import (PasteOnBorderField, SemanticMaps, coarse_box, windowed_prefix_conv,
                                           windowed_semantic_branch)
-from models.networks.init import init_weights
-from models.networks.spmpgan import ProgressiveGenerator
+from semedit.models.networks.init import init_weights
+from semedit.models.networks.spmpgan import ProgressiveGenerator
 from tolerances import (assert_float64_close, assert_grads_float64_close, assert_sums_close, conv_magnitude,
                         float32_tolerance)
 
@@ -239,7 +239,7 @@ def test_windowed_prefix_conv_equals_concatenated_conv(box, stride):
 
 def test_discriminator_fast_equals_reference_in_training():
     """Same scores, same weight and image gradients, same spectral-norm state after a step."""
-    from models.networks.discriminators import SNPatchDiscriminator
+    from semedit.models.networks.discriminators import SNPatchDiscriminator
     torch.manual_seed(10)
     # float64: a power-iteration vector's small elements carry float32 noise of ~1e-5 of their own
     nets = [init_weights(SNPatchDiscriminator(L + 3, 4, ndf=8)).train().double() for _ in range(2)]
@@ -288,7 +288,7 @@ def nhwc(t):
 def test_channels_last_training_equals_reference():
     """--channels_last: the fast generator and D's (NHWC weights and activations) give the
     reference's outputs and gradients, spectral norms included."""
-    from models.networks.discriminators import SNPatchDiscriminator
+    from semedit.models.networks.discriminators import SNPatchDiscriminator
     torch.manual_seed(12)
     # float64, for the reasons given in test_generator_fast_equals_reference_training_gradients
     ref_g = init_weights(ProgressiveGenerator(L, ngf=4)).train().double()
@@ -322,7 +322,7 @@ def test_channels_last_edit_never_mixes_layouts():
     included: no op reads or writes a channels-outer (NCHW-like) map next to a channels-inner one
     (each such mix is a layout copy, or a slow strided kernel)."""
     from torch.utils._python_dispatch import TorchDispatchMode
-    from models.spmpgan_model import SPMPGANModel
+    from semedit.models.spmpgan_model import SPMPGANModel
 
     def layout(t):  # which of C and W is stored closer together; None where it is moot
         if not isinstance(t, torch.Tensor) or t.dim() != 4 or t.shape[1] == 1 or t.shape[-1] == 1 \
@@ -342,7 +342,7 @@ def test_channels_last_edit_never_mixes_layouts():
             return out
 
     for window in ('on', 'off'):
-        from options import default_options
+        from semedit.options import default_options
         opt = default_options(False, label_nc=L, ngf=4, ndf=8, semantic_window=window, channels_last=True)
         model = SPMPGANModel(opt, torch.device('cpu')).setup()
         gt, _, _, m = inputs('box')

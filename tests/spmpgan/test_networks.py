@@ -3,12 +3,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from models.networks.blocks import SPMBlock, UpSPMBlock
-from models.networks.implementation import set_impl
-from models.networks.fast.windows import SemanticMaps
-from models.networks.discriminators import SNPatchDiscriminator
-from models.networks.init import init_weights
-from models.networks.spmpgan import ProgressiveGenerator, StageGenerator
+from semedit.models.networks.blocks import SPMBlock, UpSPMBlock
+from semedit.models.networks.implementation import set_impl
+from semedit.models.networks.fast.windows import SemanticMaps
+from semedit.models.networks.discriminators import SNPatchDiscriminator
+from semedit.models.networks.init import init_weights
+from semedit.models.networks.spmpgan import ProgressiveGenerator, StageGenerator
 from tolerances import EPS32, assert_float64_close, assert_sums_close, conv_magnitude
 
 META = torch.device('meta')  # the authors' widths built for their shapes only: no memory, no initialisation

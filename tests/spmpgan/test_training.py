@@ -5,12 +5,12 @@ import pytest
 import torch
 import torchvision
 
-from util.tensors import edge_map, image_to_tensor, one_hot, tensor_to_image
-from models.networks.losses import VGGLoss, build_vgg19_features
+from semedit.util.tensors import edge_map, image_to_tensor, one_hot, tensor_to_image
+from semedit.models.networks.losses import VGGLoss, build_vgg19_features
 from tolerances import gamma
-from models.spmpgan_model import SPMPGANModel
-from options import default_options
-from util.errors import UserError
+from semedit.models.spmpgan_model import SPMPGANModel
+from semedit.options import default_options
+from semedit.util.errors import UserError
 
 
 def make_opt(**kw):
@@ -220,7 +220,7 @@ def test_mixed_precision_training_step(amp):
 def test_graph_warmup_rollback_restores_nets_and_optimisers():
     """--cuda_graph warms up with real steps before capturing; rolling them back in place must
     leave parameters, buffers (spectral-norm u, v) and Adam state as before (fresh state: zeros)."""
-    from util.cuda_graph import GraphedTrainingStep
+    from semedit.util.cuda_graph import GraphedTrainingStep
     model = SPMPGANModel(make_opt(), torch.device('cpu')).setup()
     model.train()
     model.set_input(toy_batch())

@@ -7,16 +7,16 @@ import torch
 from PIL import Image
 
 import test as test_script
-from data.preprocess import paste_back, resize_mask
-from models.networks.discriminators import SNPatchDiscriminator
-from models.legacy import convert_checkpoint, fold_spectral_norm, swap_color_order
-from models.networks.spmpgan import ProgressiveGenerator
-from models.spmpgan_model import SPMPGANModel
-from options import default_options
+from semedit.data.preprocess import paste_back, resize_mask
+from semedit.models.networks.discriminators import SNPatchDiscriminator
+from semedit.models.legacy import convert_checkpoint, fold_spectral_norm, swap_color_order
+from semedit.models.networks.spmpgan import ProgressiveGenerator
+from semedit.models.spmpgan_model import SPMPGANModel
+from semedit.options import default_options
 from helpers import NothingWritten, expect_user_error
 from tolerances import assert_float64_close
-from models.legacy import load_checkpoint
-from util.checkpoint import save_checkpoint
+from semedit.models.legacy import load_checkpoint
+from semedit.util.checkpoint import save_checkpoint
 
 L = 34
 # The authors' G1.py / G2.py / G3.py: (encoder channel plan, decoder plan from the deepest) per stage, ngf = 32.
