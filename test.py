@@ -19,15 +19,13 @@ import sys
 
 import torch
 
-from semedit.data.preprocess import resize_image
 from semedit.data.siedob_constants import OBJECT_CLASSES
 from semedit.engine.editing import edit_object_crop
-from semedit.engine.editor import Editor
+from semedit.engine.editor import Editor, stage_images
 from semedit.engine.inference import run_object_test_split, run_test_split
 from semedit.options.test_options import TestOptions
 from semedit.util.errors import UserError, exit_on_user_error
 from semedit.util.image_io import check_output_path, check_same_size, read_image, read_mask, save_image_atomic
-from semedit.util.tensors import tensor_to_image
 from semedit.util.visualizer import colorize_label, make_row
 
 
@@ -39,16 +37,6 @@ def output_paths(opt):
                 os.path.join('results', 'test_single_panel.jpg'))
     stem, ext = os.path.splitext(opt.output_path)
     return opt.output_path, stem + '_masked' + ext, stem + '_panel' + ext
-
-
-def stage_images(model, size):
-    """A model's intermediate results of the last edit (SIEDOB: objects, background, composite before
-    fusion) as images of ``size``, for the panel; none for a one-network model."""
-    out = []
-    for t in model.edit_visuals().values():
-        img = tensor_to_image(t[0], model.color_order)
-        out.append(img if img.shape[:2] == tuple(size) else resize_image(img, size))
-    return out
 
 
 def edit_single_image(opt, editor):

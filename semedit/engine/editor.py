@@ -11,6 +11,7 @@ import torch
 from PIL import Image
 
 from semedit import data
+from semedit.data.preprocess import resize_image
 from semedit.data.object_references import ObjectReferences, references_for
 from semedit.data.siedob_constants import CLASS_NAMES
 from semedit.engine.editing import edit_samples, working_size
@@ -19,6 +20,7 @@ from semedit.options.test_options import TestOptions
 from semedit.util.errors import UserError, usage_errors_raise
 from semedit.util.image_io import check_same_size, read_image, read_instance, read_label, read_mask
 from semedit.util.label_classes import class_table
+from semedit.util.tensors import tensor_to_image
 from semedit.util.visualizer import colorize_label
 
 #: what the Python API takes for a picture: a file path, a PIL image, or an array (see ``Editor.edit``)
@@ -29,6 +31,16 @@ LIST_BATCH = 8
 
 #: the references the Python API's error asks for
 GIVE_REFERENCES = "references= (a folder as test.py's --style_dir, or {'car': [(image, mask), ...]})"
+
+
+def stage_images(model, size):
+    """A model's intermediate results of the last edit (SIEDOB: objects, background, composite before
+    fusion) as RGB arrays of ``size``; none for a one-network model (test.py's panel, the web editor)."""
+    out = []
+    for t in model.edit_visuals().values():
+        img = tensor_to_image(t[0], model.color_order)
+        out.append(img if img.shape[:2] == tuple(size) else resize_image(img, size))
+    return out
 
 
 def options_argv(options):

@@ -1,8 +1,9 @@
 """Imports run one way, as docs/overview.md states them: drivers (train.py, test.py, hubconf.py,
-scripts/, the API in semedit/api.py) -> semedit/engine/ -> options/ -> models/ -> data/ -> util/; the
-reference networks need nothing of their fast twins; no product file imports a script; every import
-of the product's own code names the one package, semedit. Read from the source (every import, also
-those inside functions), so that a new arrow back up fails here rather than in a reader's head."""
+app.py, scripts/, the API in semedit/api.py and the web page in semedit/web.py) -> semedit/engine/
+-> options/ -> models/ -> data/ -> util/; the reference networks need nothing of their fast twins;
+no product file imports a script; every import of the product's own code names the one package,
+semedit. Read from the source (every import, also those inside functions), so that a new arrow back
+up fails here rather than in a reader's head."""
 import ast
 import os
 
@@ -10,7 +11,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 PACKAGE = os.path.join(ROOT, 'semedit')
 #: the rooms of the package from the bottom floor up; a room may import its own floor and those below
 FLOORS = ('util', 'data', 'models', 'options', 'engine')
-DRIVERS = ('train.py', 'test.py', 'hubconf.py')
+DRIVERS = ('train.py', 'test.py', 'hubconf.py', 'app.py')
 
 
 def python_files(folder):
@@ -47,7 +48,7 @@ def room(module):
         return None  # ``from semedit import x`` also yields 'semedit.x', which is judged
     if parts[0] == 'semedit':
         return parts[1] if len(parts) > 1 and parts[1] in FLOORS else 'api'
-    return parts[0] if parts[0] in ('scripts', 'train', 'test', 'hubconf', 'tests') + FLOORS else None
+    return parts[0] if parts[0] in ('scripts', 'train', 'test', 'hubconf', 'app', 'tests') + FLOORS else None
 
 
 def rel(path):
@@ -81,7 +82,7 @@ def test_the_product_s_own_code_is_imported_as_semedit_only():
 
 def test_no_product_file_imports_a_script_or_a_driver():
     wrong = [f'{rel(p)} imports {m}' for p in product_files() for m in imported_modules(p)
-             if room(m) in ('scripts', 'train', 'test', 'hubconf', 'tests')
+             if room(m) in ('scripts', 'train', 'test', 'hubconf', 'app', 'tests')
              and not rel(p).startswith('scripts')]
     assert not wrong, wrong
 
@@ -104,3 +105,10 @@ def test_siedob_s_facts_import_nothing_of_ours():
     """semedit/data/siedob_constants.py is read by data/ and models/ alike (networks included)."""
     path = os.path.join(PACKAGE, 'data', 'siedob_constants.py')
     assert all(room(m) is None for m in imported_modules(path))
+
+
+def test_only_the_web_page_imports_gradio():
+    """Gradio is the web editor's (semedit/web.py): the rest of the product loads without it."""
+    wrong = [f'{rel(p)} imports {m}' for p in product_files() for m in imported_modules(p)
+             if m.split('.')[0] == 'gradio' and rel(p) != os.path.join('semedit', 'web.py')]
+    assert not wrong, wrong
