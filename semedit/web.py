@@ -265,8 +265,9 @@ def build_page(web):
             return sess, value, note, leg
 
         for upload in (image, segmap, instances):
+            # one at a time, in order: the canvas ends as the last upload leaves it
             upload.change(opened, [model, image, segmap, instances], [session, canvas, message, legend],
-                          show_progress_on=[canvas])
+                          show_progress='hidden', concurrency_limit=1, concurrency_id='open')
 
         def chose_class(system, name):
             c = web.brush_colour(system, name)

@@ -175,10 +175,17 @@ class Page:
         self.page.set_input_files(f'#{elem} input[type=file]', str(path))
 
     def open(self, image, segmap, instances=None):
-        self.upload('image', image)
+        """Clear the three boxes, then open the files, the photo last: its event (they run in order)
+        is the one that sets the canvas, so nothing repaints it after the page says 'Opened'."""
+        for elem in ('image', 'segmap', 'instances'):
+            clear = self.page.locator(f'#{elem} button[aria-label="Clear"]')
+            if clear.count():
+                clear.first.click()
+        self.wait_message('Open a photo')
         self.upload('segmap', segmap)
         if instances:
             self.upload('instances', instances)
+        self.upload('image', image)
         said = self.wait_message('Opened')
         self.settle()
         return said
