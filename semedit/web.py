@@ -41,8 +41,8 @@ class Session:
     """What one browser tab has opened: the photo, its label map (ids) and instance map, the canvas
     shown. Kept in the tab's gr.State, so two tabs never share an edit."""
 
-    def __init__(self, image, labels, instances, shown, system):
-        self.image, self.labels, self.instances, self.shown, self.system = image, labels, instances, shown, system
+    def __init__(self, image, labels, instances, shown):
+        self.image, self.labels, self.instances, self.shown = image, labels, instances, shown
         self.edits = 0  # numbered in the page's note, so that each edit's note is new
 
 
@@ -108,7 +108,7 @@ class WebEditor:
         h, w = labels.shape
         note = f'Opened a {w}×{h} photo' + (f' (painted on a {shown.shape[1]}×{shown.shape[0]} canvas)'
                                           if shown.shape[:2] != (h, w) else '') + '. Pick a class and paint.'
-        session = Session(photo, labels, inst, shown, system)
+        session = Session(photo, labels, inst, shown)
         return session, {'background': shown, 'layers': [], 'composite': shown}, note, self.legend(system, labels)
 
     @staticmethod

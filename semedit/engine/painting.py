@@ -40,10 +40,7 @@ def repaint_only_colour(label_nc):
 
 def show(labels, label_nc):
     """The canvas of a label map: its palette colours at the canvas size (nearest), RGB uint8."""
-    h, w = canvas_size(labels.shape)
-    small = Image.fromarray(labels.astype(np.int32)).resize((w, h), Image.NEAREST) if (h, w) != labels.shape \
-        else Image.fromarray(labels.astype(np.int32))
-    return palette(label_nc)[np.asarray(small)]
+    return palette(label_nc)[to_size(labels, canvas_size(labels.shape))]
 
 
 def read_strokes(shown, painted, label_nc):
