@@ -23,6 +23,7 @@ from semedit.util.image_io import check_same_size, read_image, read_instance, re
 
 log = logging.getLogger('semedit.web')
 
+UPLOADS = ('image', 'segmap', 'instances')  # the upload boxes, in WebEditor.open's order
 REPAINT_ONLY_NAME = 'repaint only (keep the classes)'
 SPM, SIEDOB = 'SPM-PGAN', 'SIEDOB'
 #: what the page says for an error that is not the user's
@@ -213,6 +214,7 @@ def build_page(web):
         message = gr.Markdown(' '.join(web.notes) or 'Open a photo and its label map (or pick an example below).',
                               elem_id='message')
         session = gr.State(None)
+        files = gr.State({})  # upload box name -> its file
         reference = gr.State(None)
         with gr.Row():
             model = gr.Radio(systems, value=first, label='System', elem_id='model', visible=len(systems) > 1)
@@ -258,15 +260,19 @@ def build_page(web):
         downloads = gr.File(label='Downloads: result, edited label map (ids), mask', elem_id='downloads',
                             file_count='multiple', interactive=False)
 
-        def opened(system, img, seg, inst):
-            sess, value, note, leg = web.open(system, img, seg, inst)
-            if value is None:
-                return sess, gr.update(), note, leg
-            return sess, value, note, leg
+        def opened_by(name):
+            def opened(system, value, files):
+                # the files live on the server, one box at a time: events that arrive out of order (two
+                # uploads at once, an example filling three boxes) still end with every box's latest file
+                files = {k: v for k, v in (files or {}).items() if k != name}
+                if value is not None:
+                    files[name] = value
+                sess, canvas_value, note, leg = web.open(system, *(files.get(k) for k in UPLOADS))
+                return files, sess, gr.update() if canvas_value is None else canvas_value, note, leg
+            return opened
 
-        for upload in (image, segmap, instances):
-            # one at a time, in order: the canvas ends as the last upload leaves it
-            upload.change(opened, [model, image, segmap, instances], [session, canvas, message, legend],
+        for name, upload in zip(UPLOADS, (image, segmap, instances)):
+            upload.change(opened_by(name), [model, upload, files], [files, session, canvas, message, legend],
                           show_progress='hidden', concurrency_limit=1, concurrency_id='open')
 
         def chose_class(system, name):
@@ -275,14 +281,14 @@ def build_page(web):
 
         pick.change(chose_class, [model, pick], canvas, show_progress='hidden')
 
-        def chose_system(system, img, seg, inst):
+        def chose_system(system, files):
             names = web.class_choices(system)
-            sess, value, note, leg = web.open(system, img, seg, inst)
+            sess, value, note, leg = web.open(system, *((files or {}).get(k) for k in UPLOADS))
             canvas_update = gr.update() if value is None else value
             return gr.Dropdown(names, value=names[0]), sess, canvas_update, note, leg
 
-        model.change(chose_system, [model, image, segmap, instances], [pick, session, canvas, message, legend],
-                     show_progress='hidden')
+        model.change(chose_system, [model, files], [pick, session, canvas, message, legend],
+                     show_progress='hidden', concurrency_limit=1, concurrency_id='open')
 
         def picked_reference(evt: gr.SelectData):
             refs = web.references('SIEDOB')

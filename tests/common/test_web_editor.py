@@ -416,6 +416,34 @@ def test_two_tabs_edit_at_once_each_its_own(browser, server, tmp_path):
             tab.close()
 
 
+def test_uploads_whose_events_arrive_out_of_order_still_open(page, server):
+    """Two uploads at once: the label map's event reaches the server after the photo's (held back here).
+    The page still opens both (each box's file is kept on the server, not read from a stale event)."""
+    scene = server['scene']
+    held = []
+
+    def hold_the_first(route):
+        if held:
+            route.continue_()
+        else:
+            held.append(route)
+
+    page.page.route('**/queue/join*', hold_the_first)
+    page.upload('segmap', scene['label'])
+    deadline = time.time() + 30
+    while not held and time.time() < deadline:
+        page.page.wait_for_timeout(100)
+    assert held, "the label map's upload sent no event"
+    page.upload('image', scene['image'])
+    page.page.wait_for_timeout(2000)          # the photo's event has run by now
+    held[0].continue_()
+    assert 'Opened' in page.wait_message('Opened')
+    page.page.wait_for_timeout(1000)
+    page.settle()
+    assert 'Opened' in page.message()
+    page.page.unroute('**/queue/join*')
+
+
 # ---- starting the server -----------------------------------------------------------------------------
 
 def test_a_checkpoint_that_does_not_load_is_said_in_the_page(browser, server, tmp_path):
