@@ -4,6 +4,7 @@
     python app.py --checkpoint C.pth                # SPM-PGAN (ours or the authors' file)
     python app.py --checkpoints_dir DIR             # SIEDOB's folder of four parts
     python app.py --host 0.0.0.0 --auth user:pass   # for a lab server
+    python app.py --segmenter FOLDER                # its button makes a photo's label map (SegFormer)
 
 Open the address it prints. Offline: nothing is fetched from elsewhere, no analytics, no share link.
 """
@@ -36,6 +37,10 @@ def parse(argv):
     p.add_argument('--max_file_size', default='50mb', help='largest upload accepted (default 50mb)')
     p.add_argument('--examples', help='a dataset folder whose test/ scenes are the examples (default: the demo '
                    'dataset the checkpoint was trained on)')
+    p.add_argument('--segmenter', help='the segmentation model of the "make the label map from the photo" button: '
+                   'a folder, or a Hugging Face name in the local cache (default: SegFormer-B0 of the checkpoint\'s '
+                   'dataset, nvidia/segformer-b0-finetuned-cityscapes-1024-1024 or ...-ade-512-512; fetch it once '
+                   'with `hf download NAME`)')
     a = p.parse_args(argv)
     if a.auth is not None and (':' not in a.auth or not a.auth.split(':', 1)[0]):
         p.error(f'--auth {a.auth}: give USER:PASSWORD')
@@ -76,7 +81,8 @@ def serve(a, work):
     first = next(iter(editors.values()))
     examples_root = a.examples or os.path.join(first.opt.dataroot or 'datasets', 'demo')
     examples = web.examples_of(os.path.dirname(examples_root), os.path.basename(examples_root))
-    page = web.build_page(web.WebEditor(editors, examples, notes, work_dir=os.path.join(work, 'results')))
+    page = web.build_page(web.WebEditor(editors, examples, notes, work_dir=os.path.join(work, 'results'),
+                                        segmenter=a.segmenter, device=a.device))
     for note in notes:
         print(note, file=sys.stderr)
     if a.host not in LOOPBACK and a.auth is None:

@@ -3,6 +3,9 @@
 Single image (mask: 255 = region to repaint):
     python test.py --checkpoint checkpoints/demo/latest.pth --image_path IMG --segmap_path SEG \
         --mask_path MASK --output_path out.png [--instance_path INST] [--device cpu]
+A photo of your own, its label map from a segmentation model, the masked region made road:
+    python test.py --checkpoint C --image_path MY.jpg --segmap_path auto [--segmenter FOLDER] \
+        --mask_path M.png --paint_class road --output_path out.png
 Test split:
     python test.py --name demo --dataset_name demo [--mask_dir DIR]   # -> results/<name>/test_latest/
 SIEDOB end to end (DIR: object_inpainting.pth, object_style.pth, bg.pth, Fnet.pth, or a fusion run's folder):
@@ -23,9 +26,12 @@ from semedit.data.siedob_constants import OBJECT_CLASSES
 from semedit.engine.editing import edit_object_crop
 from semedit.engine.editor import Editor, stage_images
 from semedit.engine.inference import run_object_test_split, run_test_split
+from semedit.engine.painting import paint_region
+from semedit.engine.segmenter import auto_maps
 from semedit.options.test_options import TestOptions
 from semedit.util.errors import UserError, exit_on_user_error
 from semedit.util.image_io import check_output_path, check_same_size, read_image, read_mask, save_image_atomic
+from semedit.util.label_classes import class_id
 from semedit.util.visualizer import colorize_label, make_row
 
 
@@ -44,9 +50,15 @@ def edit_single_image(opt, editor):
     model = editor.model
     output, masked_path, panel_path = output_paths(opt)
     check_output_path(output)
+    segmap, instances = opt.segmap_path, opt.instance_path or None
+    if 'auto' in (segmap, instances):
+        segmap, instances = auto_maps(opt.image_path, segmap, instances, editor, opt.segmenter, opt.device)
     image, label, mask, instance = editor.read(
-        opt.image_path, opt.segmap_path, opt.mask_path, opt.instance_path or None,
+        opt.image_path, segmap, opt.mask_path, instances,
         what=('image', 'label map (--segmap_path)', 'mask (--mask_path)', 'instance map'))
+    if opt.paint_class is not None:
+        label, instance = paint_region(label, instance, mask, class_id(opt.paint_class, model.label_nc,
+                                                                       what='--paint_class'))
     out, masked = editor.edit_arrays(image, label, mask, instance, source=opt.image_path)
     save_image_atomic(out, output)
     written = [output]

@@ -7,6 +7,7 @@
     out = editor.edit(image, labels, mask)                        # -> PIL.Image, RGB, the input's size
     editor.classes                                                # [(id, name, (r, g, b))], one colour each
     editor.colorize(labels)                                       # -> PIL.Image of the label map
+    labels, instances = semedit.segment('my_photo.jpg')           # a photo without a label map: SegFormer's
 
 The same picture as ``test.py`` gives for the same inputs and options. Nothing is written to disk.
 Bad input raises ``semedit.InputError`` (a ValueError) with test.py's one-line message.
@@ -16,11 +17,11 @@ Bad input raises ``semedit.InputError`` (a ValueError) with test.py's one-line m
 # not build the editor's imports (PEP 562).
 from typing import TYPE_CHECKING
 
-__all__ = ['load', 'Editor', 'InputError', 'Picture']
+__all__ = ['load', 'Editor', 'InputError', 'Picture', 'segment', 'load_segmenter', 'Segmenter']
 __version__ = '1.0.0'
 
 if TYPE_CHECKING:  # for type checkers and IDEs: the same names, eagerly
-    from semedit.api import Editor, InputError, Picture, load  # noqa: F401
+    from semedit.api import Editor, InputError, Picture, Segmenter, load, load_segmenter, segment  # noqa: F401
 
 
 def __getattr__(name):

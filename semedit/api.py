@@ -1,12 +1,15 @@
 """The public Python API, re-exported by the package (``semedit.load``, ``semedit.Editor``, ...): the
 usage is in semedit/__init__.py's docstring."""
 import os
-from typing import Optional, Union
+from typing import Optional, Tuple, Union
+
+import numpy as np
 
 from semedit.engine.editor import Editor, Picture
+from semedit.engine.segmenter import Segmenter
 from semedit.util.errors import UserError as InputError
 
-__all__ = ['load', 'Editor', 'InputError', 'Picture']
+__all__ = ['load', 'Editor', 'InputError', 'Picture', 'segment', 'load_segmenter', 'Segmenter']
 
 
 def load(path: Union[str, os.PathLike], dataset: Optional[str] = None, device: str = 'auto',
@@ -25,6 +28,37 @@ def load(path: Union[str, os.PathLike], dataset: Optional[str] = None, device: s
     Raises InputError for a missing or unreadable file, a file that is no model's, an unknown option.
     """
     return Editor.load(path, dataset=dataset, device=device, **options)
+
+
+def load_segmenter(segmenter: Optional[Union[str, os.PathLike]] = None, dataset: str = 'cityscapes',
+                   device: str = 'auto') -> Segmenter:
+    """A segmentation model loaded once: ``load_segmenter(...)(photo)`` -> (labels, instances), as ``segment``.
+
+    segmenter: a folder holding a transformers semantic segmentation model (config.json, the weights,
+               preprocessor_config.json), or a Hugging Face name already in the local cache; default
+               SegFormer-B0 of the dataset (nvidia/segformer-b0-finetuned-cityscapes-1024-1024,
+               nvidia/segformer-b0-finetuned-ade-512-512). Nothing is downloaded: a name not in the
+               cache raises InputError saying the one ``hf download`` command that fetches it.
+    dataset:   'cityscapes' (the segmenter's 19 trainIds become labelIds 0..33) or 'ade20k' (150 classes
+               become label ids 1..150).
+    device:    'auto', 'cpu', 'cuda' or 'cuda:N'.
+    """
+    return Segmenter.load(segmenter, dataset=dataset, device=device)
+
+
+def segment(photo: Picture, dataset: str = 'cityscapes', segmenter: Optional[Union[str, os.PathLike]] = None,
+            device: str = 'auto') -> Tuple[np.ndarray, Optional[np.ndarray]]:
+    """A photo's label map, for a photo that comes without one -> (labels, instances), the photo's size.
+
+    labels:    H×W int64 label ids in the dataset's numbering (Cityscapes labelIds 0..33, ADE20K 0..150),
+               ready for ``editor.edit`` (change them where the edit goes, then edit).
+    instances: Cityscapes: an instanceIds map (class·1000 + k), each connected region of a thing class
+               (person .. bicycle) one instance: touching cars become one, an approximation a panoptic
+               model would refine. None for ADE20K.
+    photo:     a path, a PIL image (its EXIF orientation applied) or an H×W×3 uint8 RGB array.
+    segmenter, dataset, device: as ``load_segmenter``, which loads the model once for many photos.
+    """
+    return load_segmenter(segmenter, dataset, device)(photo)
 
 
 Editor.edit.__doc__ = """Edit a picture, or a list of them (edited in batches) -> PIL.Image(s), RGB, their sizes.

@@ -16,10 +16,13 @@ from PIL import Image
 
 from semedit.data.siedob_constants import CLASS_NAMES
 from semedit.engine.editor import Editor, stage_images
+from semedit.engine.segmenter import Segmenter, dataset_for_label_nc
 from semedit.engine.painting import (edit_from_strokes, instances_after_edit, repaint_only_colour,
                                      show)
 from semedit.util.errors import UserError
-from semedit.util.image_io import check_same_size, read_image, read_instance, read_label
+from semedit.util.image_io import (check_same_size, read_image, read_instance, read_label, save_instance_map,
+                                   save_label_map)
+from semedit.util.label_classes import palette
 
 log = logging.getLogger('semedit.web')
 
@@ -51,10 +54,12 @@ class WebEditor:
     """The page's behaviour, one method per event, each returning what the page shows: errors are
     the ``message`` element's one sentence, never a traceback."""
 
-    def __init__(self, editors, examples=(), notes=(), work_dir=None):
+    def __init__(self, editors, examples=(), notes=(), work_dir=None, segmenter=None, device='auto'):
         self.editors = dict(editors)  # {'SPM-PGAN': Editor, 'SIEDOB': Editor}
         self.examples = list(examples)
         self.notes = list(notes)
+        self.segmenter, self.device = segmenter, device  # app.py's --segmenter (None: the dataset's default)
+        self.segmenters = {}                              # dataset -> Segmenter, loaded at the first use
         self.work_dir = work_dir or tempfile.mkdtemp(prefix='semedit-web-')
         os.makedirs(self.work_dir, exist_ok=True)
 
@@ -121,6 +126,26 @@ class WebEditor:
         named = [('image', photo), ('segmap', labels)] + ([('instances', inst)] if inst is not None else [])
         check_same_size(named)
         return photo, labels, inst
+
+    def segment(self, system, image, tab='tab'):
+        """(label map PNG, instance map PNG or None) of the photo from the segmentation model, written
+        in the tab's folder for the upload boxes (a palette PNG: the classes' colours, ids as indices)."""
+        if image is None:
+            raise UserError('open a photo (image) first: the label map is made from it')
+        editor = self.editor(system)
+        dataset = dataset_for_label_nc(editor.label_nc)
+        if dataset not in self.segmenters:
+            self.segmenters[dataset] = Segmenter.load(self.segmenter, dataset, self.device)
+        labels, instances = self.segmenters[dataset](read_image(image, what='image'))
+        os.makedirs(self.tab_folder(tab), exist_ok=True)
+        folder = tempfile.mkdtemp(dir=self.tab_folder(tab))
+        stem = os.path.splitext(os.path.basename(str(image)))[0]
+        paths = [os.path.join(folder, f'{stem}_labels.png'), None]
+        save_label_map(labels, paths[0], palette(editor.label_nc))
+        if instances is not None and SIEDOB in self.editors:  # the instance box is SIEDOB's
+            paths[1] = os.path.join(folder, f'{stem}_instances.png')
+            save_instance_map(instances, paths[1])
+        return paths
 
     # ---- editing -----------------------------------------------------------------------------------
     def run(self, session, canvas, system, grow, seed, reference, both, tab='tab'):
@@ -225,6 +250,8 @@ def build_page(web):
             segmap = gr.File(label='Label map: ids or a palette PNG (segmap)', file_types=['image'], elem_id='segmap')
             instances = gr.File(label='Instance map, SIEDOB (instances)', file_types=['image'], elem_id='instances',
                                 visible=siedob_loaded)
+        make_labels = gr.Button('No label map? Make it from the photo (a segmentation model)', elem_id='segment',
+                                size='sm')
         if web.examples:
             gr.Examples(web.examples, [image, segmap, instances], label='Examples (the demo dataset)')
         with gr.Row():
@@ -274,6 +301,20 @@ def build_page(web):
         for name, upload in zip(UPLOADS, (image, segmap, instances)):
             upload.change(opened_by(name), [model, upload, files], [files, session, canvas, message, legend],
                           show_progress='hidden', concurrency_limit=1, concurrency_id='open')
+
+        def segmented(system, files, request: gr.Request):
+            # the label map (and SIEDOB's instances) go into their upload boxes, whose events open them
+            try:
+                seg, inst = web.segment(system, (files or {}).get('image'), tab=request.session_hash)
+            except UserError as e:
+                return gr.update(), gr.update(), f'⚠ {e}'
+            except Exception:
+                log.exception('segmenting the photo failed')
+                return gr.update(), gr.update(), f'⚠ {INTERNAL}'
+            return seg, inst or gr.update(), 'Made the label map from the photo; opening it.'
+
+        make_labels.click(segmented, [model, files], [segmap, instances, message], concurrency_limit=1,
+                          concurrency_id='model')
 
         def chose_class(system, name):
             c = web.brush_colour(system, name)

@@ -110,3 +110,10 @@ def instances_after_edit(instance, labels, edited, classes=FOREGROUND_CLASSES):
         for k in range(n):
             out[regions == k + 1] = first + k
     return out
+
+
+def paint_region(labels, instance, mask, cls):
+    """The label map with the masked region made class ``cls``, and its instance map to match
+    (None stays None): test.py's --paint_class."""
+    edited = np.where(np.asarray(mask) > 0, cls, labels).astype(labels.dtype)
+    return edited, None if instance is None else instances_after_edit(instance, labels, edited)

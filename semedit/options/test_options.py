@@ -15,11 +15,22 @@ class TestOptions(BaseOptions):
         g = parser.add_argument_group('single-image editing')
         g.add_argument('--image_path', default=None, help='the image to edit')
         g.add_argument('--segmap_path', default=None,
-                       help='the edited label map: single-channel or palette PNG of label ids')
+                       help='the edited label map: single-channel or palette PNG of label ids; auto: the photo\'s '
+                            'own, from a segmentation model (--segmenter; Cityscapes or ADE20K models)')
         g.add_argument('--mask_path', default=None, help='mask PNG, 255 (white) = region to repaint')
         g.add_argument('--instance_path', default=None,
                        help='the instance map (16-bit instanceIds PNG): SIEDOB needs it to find the objects of '
-                            'the edit; optional for SPM-PGAN, whose edge map then comes from the label map')
+                            'the edit; optional for SPM-PGAN, whose edge map then comes from the label map. auto: '
+                            'each connected region of a thing class one instance (Cityscapes; with --segmap_path '
+                            'auto the default)')
+        g.add_argument('--segmenter', default=None,
+                       help='for --segmap_path auto: a folder holding a transformers segmentation model, or a '
+                            'Hugging Face name in the local cache (default: SegFormer-B0 of the dataset, '
+                            'nvidia/segformer-b0-finetuned-cityscapes-1024-1024 or '
+                            'nvidia/segformer-b0-finetuned-ade-512-512); nothing is downloaded')
+        g.add_argument('--paint_class', default=None,
+                       help='the masked region of the label map becomes this class (a name such as road or car, '
+                            'or a label id) before the edit: an edit without painting a label map')
         g.add_argument('--output_path', default=None,
                        help="where to write the edited image; .png or .jpg (default: the authors' "
                             "results/test_single_result.jpg, with results/masked_img.jpg beside it)")

@@ -212,3 +212,23 @@ def save_image_atomic(array_rgb, path):
     kwargs = {'quality': 95} if fmt == 'JPEG' else {}
     with atomic_path(path) as tmp:
         Image.fromarray(array_rgb).save(tmp, format=fmt, **kwargs)
+
+
+def save_label_map(labels, path, colours=None):
+    """Label ids (H×W, below 256) as an 8-bit PNG, atomically; ``colours``: (n, 3) uint8, the palette a
+    paint program shows (each id its class's colour), the ids staying the pixel values."""
+    if os.path.splitext(path)[1].lower() != '.png':
+        raise UserError(f'label map {path}: write it as .png (lossless: the ids must survive)')
+    check_output_path(path, 'label map')
+    img = Image.fromarray(np.asarray(labels).astype(np.uint8), 'P' if colours is not None else 'L')
+    if colours is not None:
+        img.putpalette(np.asarray(colours, np.uint8)[:256].tobytes())
+    with atomic_path(path) as tmp:
+        img.save(tmp, format='PNG')
+
+
+def save_instance_map(instances, path):
+    """A Cityscapes instanceIds map (class·1000 + k) as a 16-bit PNG, atomically."""
+    check_output_path(path, 'instance map')
+    with atomic_path(path) as tmp:
+        Image.fromarray(np.asarray(instances).astype(np.uint16)).save(tmp, format='PNG')

@@ -7,6 +7,8 @@ import colorsys
 
 import numpy as np
 
+from semedit.util.errors import UserError
+
 #: Cityscapes labelIds 0..33: (name, colour); the official colours, ids 1-3 and 18 made distinct
 CITYSCAPES = (
     ('unlabeled', (0, 0, 0)), ('ego vehicle', (64, 0, 64)), ('rectification border', (0, 64, 64)),
@@ -70,3 +72,16 @@ def palette(label_nc):
     pal = np.full((max(label_nc, 256), 3), 128, np.uint8)
     pal[:label_nc] = [rgb for _, _, rgb in class_table(label_nc)]
     return pal
+
+
+def class_id(name_or_id, label_nc, what='class'):
+    """A class given by name (as ``class_table`` spells it, any case) or by label id -> its id."""
+    text = str(name_or_id).strip()
+    if text.isdigit() and int(text) < label_nc:
+        return int(text)
+    by_name = {name.lower(): i for i, name, _ in class_table(label_nc)}
+    if text.lower() in by_name:
+        return by_name[text.lower()]
+    some = ', '.join(name for _, name, _ in class_table(label_nc)[:12])
+    raise UserError(f'{what} {text!r} is not a class of this model: give a label id 0..{label_nc - 1} or a name '
+                    f'({some}, ...)')

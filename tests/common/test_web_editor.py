@@ -103,15 +103,18 @@ def street(folder, size=(96, 160), seed=0):
 @pytest.fixture(scope='module')
 def server(tmp_path_factory):
     from siedob.parts_folder import write_parts, write_references
+    from segmenters import write_segmenter
     root = tmp_path_factory.mktemp('web')
     spm = str(root / 'spm.pth')
     save_checkpoint(make_model('spmpgan', is_train=False).checkpoint_state(0, 0, 0), spm)
     siedob = root / 'siedob'
     write_parts(str(siedob), 'authors')
     write_references(str(siedob / 'references'), {'car': 2, 'person': 2})
+    segmenter = write_segmenter(root / 'segmenter')
     proc, url, log = start_app(root, '--checkpoint', spm, '--checkpoints_dir', str(siedob),
-                               '--dataset_name', 'cityscapes', '--max_file_size', '5mb')
-    yield {'url': url, 'root': root, 'scene': street(root / 'scene'), 'network_log': log, 'proc': proc}
+                               '--dataset_name', 'cityscapes', '--max_file_size', '5mb', '--segmenter', segmenter)
+    yield {'url': url, 'root': root, 'scene': street(root / 'scene'), 'network_log': log, 'proc': proc,
+           'segmenter': segmenter}
     stop(proc)
     assert not log.exists(), 'the server reached for the network: ' + log.read_text()
 
@@ -442,6 +445,32 @@ def test_uploads_whose_events_arrive_out_of_order_still_open(page, server):
     page.settle()
     assert 'Opened' in page.message()
     page.page.unroute('**/queue/join*')
+
+
+def test_a_photo_without_a_label_map_gets_one_from_the_segmenter(page, server):
+    """Only a photo: the button fills the label map (and SIEDOB's instances) from the segmentation
+    model, the canvas opens, a painted car edits."""
+    import semedit
+    from semedit.data.segmentation_classes import instances_from_labels
+    scene = server['scene']
+    page.page.click('#segment')
+    assert 'open a photo (image) first' in page.wait_message('⚠')
+    page.upload('image', scene['image'])
+    page.wait_message('Open a photo')
+    page.settle()
+    page.page.click('#segment')
+    page.wait_message('Opened')
+    page.settle()
+    labels, _ = semedit.segment(scene['image'], segmenter=server['segmenter'], device='cpu')
+    made = page.fetch(page.page.locator('#segmap a[href]').first.get_attribute('href'))
+    assert np.array_equal(made, labels)                                   # the ids, as palette indices
+    instances = page.fetch(page.page.locator('#instances a[href]').first.get_attribute('href'))
+    assert np.array_equal(instances, instances_from_labels(labels))
+    page.choose('class', 'car')
+    page.paint()
+    assert 'Edited with SPM-PGAN (edit 1)' in page.run()
+    edited, mask = edit_outputs(page)
+    assert np.array_equal(edited[~mask], labels[~mask]) and (edited[mask] == CAR).any()
 
 
 # ---- starting the server -----------------------------------------------------------------------------
