@@ -17,6 +17,7 @@ from semedit import models
 from semedit.options.train_options import TrainOptions
 from semedit.util import distributed as dist
 from semedit.models.legacy import load_checkpoint
+from semedit.util.atomic import remove_stale_temporaries
 from semedit.util.checkpoint import save_checkpoint
 from semedit.util.device import configure_backends, resolve_device
 from semedit.util.errors import UserError, exit_on_user_error, message_of
@@ -37,17 +38,38 @@ def save(model, counter, opt, which):
     save_checkpoint(state, checkpoint_path(opt, which))
 
 
-def check_resume_options(opt, model):
+def check_resume_options(opt, model_cls):
     """--continue_train must rebuild the same networks: compare with the saved opt.json."""
     path = os.path.join(opt.checkpoints_dir, opt.name, 'opt.json')
     if not os.path.isfile(path):
         return
     with open(path) as f:
         saved = json.load(f)
-    for key in ('model', 'stage', 'dataset_name') + tuple(model.arch_options):
+    for key in ('model', 'stage', 'dataset_name') + tuple(model_cls.arch_options):
         if key in saved and saved[key] != getattr(opt, key, None):
             raise UserError(f'{path} records --{key} {saved[key]} but this command has --{key} '
                             f'{getattr(opt, key, None)}; resume with the same value (or use a new --name)')
+
+
+def resuming(opt, model_cls):
+    """Whether this run resumes: --continue_train, always (latest.pth must exist); --continue_train auto,
+    when latest.pth exists (a worker torchrun restarted, a requeued job), else it starts. Either way a
+    run folder of another configuration stops the run before anything is written. Every rank must see
+    the same folder (multi-node: a shared file system), else the ranks would not agree on where to start."""
+    if not opt.continue_train:
+        return False
+    check_resume_options(opt, model_cls)
+    path = checkpoint_path(opt, 'latest')
+    found_somewhere, found_everywhere = dist.any_and_all(os.path.isfile(path))
+    if found_somewhere != found_everywhere:
+        raise UserError(f'{path} exists for some ranks and not for others: --checkpoints_dir must be one folder '
+                        f'every node sees (a shared file system)')
+    if not found_everywhere and opt.continue_train != 'auto':
+        raise UserError(f'nothing to resume: {path} not found; check --name / --checkpoints_dir, '
+                        f'or drop --continue_train to start a new run (--continue_train auto starts one)')
+    if not found_everywhere and dist.is_main_process():
+        print(f'--continue_train auto: no {path} yet, starting the run')
+    return found_everywhere
 
 
 class _Stopped(Exception):
@@ -131,8 +153,11 @@ def train(opt, options=None):
     configure_backends(device)
     dist.init_distributed(device)
     main = dist.is_main_process()
+    if main and dist.shared_store_warning():
+        print(dist.shared_store_warning(), flush=True)
     seed_everything(opt.seed + dist.rank())
     model_cls = models.find_model_using_name(opt.model, opt.stage)
+    resume = resuming(opt, model_cls)
     # Rank 0 first: a dataset that prepares itself on first use (demo) is created exactly once.
     dataset = data.create_dataset(opt, 'train', model_cls.dataset_items) if main else None
     dist.barrier()
@@ -148,12 +173,8 @@ def train(opt, options=None):
         raise UserError(f'--batch_size {opt.batch_size} is larger than the {len(sampler)} training images '
                         f'this process sees, and --cuda_graph drops incomplete batches')
     counter = IterationCounter(opt, per_epoch)
-    if opt.continue_train:
-        check_resume_options(opt, model)
+    if resume:
         path = checkpoint_path(opt, 'latest')
-        if not os.path.isfile(path):
-            raise UserError(f'nothing to resume: {path} not found; check --name / --checkpoints_dir, '
-                            f'or drop --continue_train to start a new run')
         ckpt = load_checkpoint(path)
         model.load_checkpoint_state(ckpt, path, load_optimizers=True, restore_rng=True)
         counter.resume(ckpt)
@@ -164,6 +185,8 @@ def train(opt, options=None):
             return None
         if main:
             print(f'Resuming from {path}: epoch {counter.epoch}, iteration {counter.total_iters}')
+            for name in remove_stale_temporaries(os.path.dirname(path)):
+                print(f'  removed {name}: a save that was cut off (the process was killed while writing)')
     if main:
         if options is not None:
             print(options.format(opt, options.parser))

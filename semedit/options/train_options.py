@@ -1,4 +1,6 @@
 """Training options (defaults follow upstream's ``configs/config.yaml`` and ``trainer.py``)."""
+import argparse
+
 from .base_options import BaseOptions
 
 
@@ -12,8 +14,12 @@ class TrainOptions(BaseOptions):
         g.add_argument('--niter', type=int, default=500, help='number of epochs (upstream: 500)')
         g.add_argument('--max_iters', type=int, default=0,
                        help='stop after this many iterations in total (0 = run all epochs)')
-        g.add_argument('--continue_train', action='store_true',
-                       help='resume from checkpoints/<name>/latest.pth: nets, optimisers, epoch, iteration, RNG')
+        g.add_argument('--continue_train', nargs='?', const=True, default=False, type=continue_mode,
+                       metavar='auto',
+                       help='resume from checkpoints/<name>/latest.pth: nets, optimisers, epoch, iteration, RNG. '
+                            '--continue_train auto: resume when that file exists, else start the run: one command '
+                            'that starts and resumes (torchrun --max-restarts, requeued cluster jobs); a run folder '
+                            'of another model, stage, dataset or architecture is refused either way')
         g.add_argument('--lr', type=float, default=1e-4, help='generator learning rate (Adam)')
         g.add_argument('--D_lr_mult', type=float, default=4.0,
                        help='discriminator learning rate = lr × this (the authors\' recipes: SPM-PGAN 4, SIEDOB 1)')
@@ -45,6 +51,13 @@ class TrainOptions(BaseOptions):
         g.add_argument('--eval_how_many', type=int, default=None, help='use only the first N test images')
         add_metric_options(g)
         return parser
+
+
+def continue_mode(value):
+    """--continue_train's optional value: only 'auto'."""
+    if value != 'auto':
+        raise argparse.ArgumentTypeError(f"{value!r}: give --continue_train alone (resume) or --continue_train auto")
+    return value
 
 
 def add_metric_options(g):

@@ -38,3 +38,15 @@ def atomic_write(path, data, durable=True):
     """Write ``data`` (bytes, or str as UTF-8) to ``path`` atomically."""
     with atomic_path(path, durable) as tmp, open(tmp, 'wb') as f:
         f.write(data.encode('utf-8') if isinstance(data, str) else data)
+
+
+def remove_stale_temporaries(folder):
+    """Remove the temporary files a writer killed mid-write (SIGKILL, a lost node) left in ``folder``;
+    returns their names. Only for a folder no other process is writing."""
+    if not os.path.isdir(folder):
+        return []
+    stale = [n for n in os.listdir(folder) if n.startswith('.') and n.endswith('.tmp')
+             and os.path.isfile(os.path.join(folder, n))]
+    for name in stale:
+        os.remove(os.path.join(folder, name))
+    return stale

@@ -38,6 +38,17 @@ def init_distributed(device):
         _CONTROL['group'] = torch.distributed.new_group(backend='gloo') if backend != 'gloo' else None
 
 
+def shared_store_warning(environ=os.environ):
+    """The line to print when torchrun may restart workers (--max-restarts) while they share its
+    rendezvous store: a restarted worker can then read a dead worker's address and fail to connect
+    (pytorch/pytorch#135712; seen here with gloo). None when the launch is safe."""
+    if environ.get('TORCHELASTIC_USE_AGENT_STORE') == 'True' and int(environ.get('TORCHELASTIC_MAX_RESTARTS', 0)):
+        return ('warning: torchrun --max-restarts with its shared store: a restart can reach for a dead worker\'s '
+                'address and fail; launch with TORCH_DISABLE_SHARE_RDZV_TCP_STORE=1 (docs/usage.md, '
+                '"Training across machines")')
+    return None
+
+
 def first_message(message):
     """Under DDP, every rank's answer to "did any rank stop?": the lowest rank's message that is not
     None (a rank's own when it has one), or None when no rank has one; one process: ``message``.
@@ -52,6 +63,15 @@ def first_message(message):
     messages = [None] * world_size()
     torch.distributed.all_gather_object(messages, message, group=group)
     return message if message is not None else next(m for m in messages if m is not None)
+
+
+def any_and_all(flag):
+    """(any rank's flag, every rank's flag); one process: (flag, flag). A CPU all-reduce of one element."""
+    if world_size() == 1 or not torch.distributed.is_initialized():
+        return bool(flag), bool(flag)
+    both = torch.tensor([int(bool(flag)), -int(bool(flag))])  # max of -flag is -(min of flag)
+    torch.distributed.all_reduce(both, op=torch.distributed.ReduceOp.MAX, group=_CONTROL.get('group'))
+    return bool(both[0].item()), bool(-both[1].item())
 
 
 def barrier():

@@ -7,7 +7,7 @@ runs ``train.train`` exactly as train.py does, once per CASE (one after the othe
 processes and process group: torch's import and the rendezvous are paid once), and after each
 writes ``OUT_DIR/CASE/rank<r>.pt`` per rank: the nets' state dicts after training, the sample paths
 and dataset indices ``set_input`` received in order, the number of boundary patches of each
-iteration (models that have them), the dataset length the sampler was built for, the error that
+iteration (models that have them), each iteration's losses, the dataset length the sampler was built for, the error that
 stopped it (``error``: a UserError's line; ``exit``: a quiet exit code), and every file or
 folder this rank created, changed, renamed or removed below --checkpoints_dir or --dataroot (a
 Python audit hook: train.py writes its checkpoints, logs and grids through ``open`` and
@@ -72,6 +72,7 @@ def probe(out_dir, argv, watch_writes=True):
 
     def recording_optimize(self):
         result = optimize(self)
+        record.setdefault('losses', []).append({k: float(v) for k, v in self.get_current_losses().items()})
         if hasattr(self, 'patch_windows'):
             record.setdefault('patches', []).append(len(self.patch_windows))
         return result
@@ -107,7 +108,8 @@ def probe(out_dir, argv, watch_writes=True):
                           for name, net in model.nets().items()}
         record['parameters'] = {name: sorted(k for k, _ in net.named_parameters())
                                 for name, net in model.nets().items()}
-    record.update(rank=dist.rank(), world_size=dist.world_size(), seed=opt.seed, lr=opt.lr)
+    record.update(rank=dist.rank(), world_size=dist.world_size(), seed=opt.seed, lr=opt.lr,
+                  local_rank=dist.local_rank(), node=os.environ.get('GROUP_RANK'))
     os.makedirs(out_dir, exist_ok=True)
     torch.save(record, os.path.join(out_dir, f'rank{dist.rank()}.pt'))
     return record
