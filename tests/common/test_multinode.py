@@ -180,12 +180,13 @@ def snapshot(folder):
             for d, _, files in os.walk(folder) for f in files}
 
 
-@pytest.mark.parametrize('change', [['--model', 'siedob', '--stage', 'object_inpainting'], ['--ngf', '8']],
-                         ids=['another-model', 'another-width'])
+@pytest.mark.parametrize('change', [['--model', 'siedob', '--stage', 'object_inpainting'], ['--ngf', '8'],
+                                    ['--dataset_name', 'cityscapes']],
+                         ids=['another-model', 'another-width', 'another-dataset'])
 def test_a_restart_on_another_configurations_run_folder_is_refused(restarted, capsys, change):
     folder = restarted['root'] / 'reference'
     before = snapshot(folder)
-    args = without(restarted['args'], '--ngf') if '--ngf' in change else restarted['args']
+    args = without(restarted['args'], change[0]) if change[0] in restarted['args'] else restarted['args']
     expect_user_error(train_script.main, args + ['--name', 'reference', '--max_iters', '8', '--continue_train',
                                                   'auto'] + change, capsys, 'opt.json records --', 'new --name')
     assert snapshot(folder) == before
