@@ -256,11 +256,11 @@ def flags(text):
 
 
 # flags of programs that are not ours, as the README uses them
-EXTERNAL = {'--logdir': 'tensorboard', '--nproc_per_node': 'torchrun', '--durations': 'pytest'}
+EXTERNAL = {'--logdir': 'tensorboard', '--nproc_per_node': 'torchrun', '--durations': 'pytest', '--nodes': 'sbatch'}
 ENTRY_POINTS = ('train', 'test')
 SCRIPTS = tuple(f'scripts/{name}.py' for name in (
     'evaluate', 'benchmark', 'check_dataset', 'convert_checkpoint', 'make_masks', 'make_demo_edit', 'plot_metrics',
-    'prepare_cityscapes', 'prepare_ade20k', 'prepare_object_dataset'))
+    'prepare_cityscapes', 'prepare_ade20k', 'prepare_object_dataset', 'segment'))
 
 
 def test_every_flag_in_the_readme_is_in_a_help(capsys):
