@@ -153,8 +153,9 @@ def train(opt, options=None):
     configure_backends(device)
     dist.init_distributed(device)
     main = dist.is_main_process()
-    if main and dist.shared_store_warning():
-        print(dist.shared_store_warning(), flush=True)
+    warning = dist.shared_store_warning() if main else None
+    if warning:
+        print(warning, flush=True)
     seed_everything(opt.seed + dist.rank())
     model_cls = models.find_model_using_name(opt.model, opt.stage)
     resume = resuming(opt, model_cls)

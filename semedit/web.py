@@ -16,7 +16,8 @@ from PIL import Image
 
 from semedit.data.siedob_constants import CLASS_NAMES
 from semedit.engine.editor import Editor, stage_images
-from semedit.engine.segmenter import Segmenter, dataset_for_label_nc
+from semedit.data.segmentation_classes import dataset_for_label_nc
+from semedit.engine.segmenter import Segmenter
 from semedit.engine.painting import (edit_from_strokes, instances_after_edit, repaint_only_colour,
                                      show)
 from semedit.util.errors import UserError
@@ -136,9 +137,8 @@ class WebEditor:
         dataset = dataset_for_label_nc(editor.label_nc)
         if dataset not in self.segmenters:
             self.segmenters[dataset] = Segmenter.load(self.segmenter, dataset, self.device)
-        labels, instances = self.segmenters[dataset](read_image(image, what='image'))
-        os.makedirs(self.tab_folder(tab), exist_ok=True)
-        folder = tempfile.mkdtemp(dir=self.tab_folder(tab))
+        labels, instances = self.segmenters[dataset](image, what='image')
+        folder = self._new_folder(tab)
         stem = os.path.splitext(os.path.basename(str(image)))[0]
         paths = [os.path.join(folder, f'{stem}_labels.png'), None]
         save_label_map(labels, paths[0], palette(editor.label_nc))
@@ -199,9 +199,13 @@ class WebEditor:
         """A tab closed: its downloads go."""
         shutil.rmtree(self.tab_folder(tab), ignore_errors=True)
 
-    def _downloads(self, out, labels, mask, tab):
+    def _new_folder(self, tab):
+        """A new folder of the tab's, for the files one event hands the page."""
         os.makedirs(self.tab_folder(tab), exist_ok=True)
-        folder = tempfile.mkdtemp(dir=self.tab_folder(tab))
+        return tempfile.mkdtemp(dir=self.tab_folder(tab))
+
+    def _downloads(self, out, labels, mask, tab):
+        folder = self._new_folder(tab)
         paths = [os.path.join(folder, n) for n in ('result.png', 'labels.png', 'mask.png')]
         out.save(paths[0])
         Image.fromarray(labels.astype(np.uint16 if labels.max() > 255 else np.uint8)).save(paths[1])
@@ -287,6 +291,12 @@ def build_page(web):
         downloads = gr.File(label='Downloads: result, edited label map (ids), mask', elem_id='downloads',
                             file_count='multiple', interactive=False)
 
+        def open_files(system, files):
+            """(session, canvas update, message, legend) of the boxes' latest files: the canvas kept
+            as it is when they open nothing."""
+            sess, value, note, leg = web.open(system, *((files or {}).get(k) for k in UPLOADS))
+            return sess, gr.update() if value is None else value, note, leg
+
         def opened_by(name):
             def opened(system, value, files):
                 # the files live on the server, one box at a time: events that arrive out of order (two
@@ -294,8 +304,7 @@ def build_page(web):
                 files = {k: v for k, v in (files or {}).items() if k != name}
                 if value is not None:
                     files[name] = value
-                sess, canvas_value, note, leg = web.open(system, *(files.get(k) for k in UPLOADS))
-                return files, sess, gr.update() if canvas_value is None else canvas_value, note, leg
+                return (files, *open_files(system, files))
             return opened
 
         for name, upload in zip(UPLOADS, (image, segmap, instances)):
@@ -324,9 +333,7 @@ def build_page(web):
 
         def chose_system(system, files):
             names = web.class_choices(system)
-            sess, value, note, leg = web.open(system, *((files or {}).get(k) for k in UPLOADS))
-            canvas_update = gr.update() if value is None else value
-            return gr.Dropdown(names, value=names[0]), sess, canvas_update, note, leg
+            return (gr.Dropdown(names, value=names[0]), *open_files(system, files))
 
         model.change(chose_system, [model, files], [pick, session, canvas, message, legend],
                      show_progress='hidden', concurrency_limit=1, concurrency_id='open')

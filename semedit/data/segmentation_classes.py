@@ -10,6 +10,7 @@ touching cars become one; a panoptic model would tell them apart).
 import numpy as np
 from scipy import ndimage
 
+from semedit import data
 from semedit.data.siedob_constants import THING_CLASSES
 from semedit.util.errors import UserError
 
@@ -35,6 +36,21 @@ def check_dataset(dataset):
     return dataset
 
 
+def our_label_nc(dataset):
+    """How many label ids our numbering of ``dataset`` has (the dataset registry's: 34, 151)."""
+    return data.default_label_nc(check_dataset(dataset))
+
+
+def dataset_for_label_nc(label_nc):
+    """The segmenter's dataset for a model with ``label_nc`` label ids."""
+    for dataset in DATASETS:
+        if our_label_nc(dataset) == label_nc:
+            return dataset
+    raise UserError(f'a segmenter gives Cityscapes ({our_label_nc("cityscapes")} label ids) or ADE20K '
+                    f'({our_label_nc("ade20k")}) label maps; this model has {label_nc}: give the label map '
+                    f'(--segmap_path) yourself')
+
+
 def to_label_ids(classes, dataset):
     """A segmenter's class map (H×W ints) -> our label ids (H×W int64)."""
     classes = np.asarray(classes)
@@ -51,7 +67,7 @@ def to_segmenter_classes(labels, dataset):
     classes, ADE20K's 0 "other")."""
     labels = np.asarray(labels, np.int64)
     if check_dataset(dataset) == 'cityscapes':
-        table = np.full(34, -1, np.int64)
+        table = np.full(our_label_nc('cityscapes'), -1, np.int64)
         table[list(CITYSCAPES_TRAIN_TO_LABEL)] = np.arange(len(CITYSCAPES_TRAIN_TO_LABEL))
         return table[labels]
     return labels - 1

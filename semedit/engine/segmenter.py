@@ -16,8 +16,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from semedit.data.segmentation_classes import (check_dataset, instances_from_labels, segmenter_classes,
-                                               to_label_ids)
+from semedit.data.segmentation_classes import (check_dataset, dataset_for_label_nc, instances_from_labels,
+                                               our_label_nc, segmenter_classes, to_label_ids)
 from semedit.util.device import resolve_device
 from semedit.util.errors import UserError
 from semedit.util.image_io import read_image, read_label
@@ -29,19 +29,6 @@ DEFAULT_SEGMENTERS = {'cityscapes': 'nvidia/segformer-b0-finetuned-cityscapes-10
 #: the logits are upsampled to at most this long side before the argmax (then nearest to the photo's
 #: size): 150 ADE20K classes at a phone photo's 12 MP would take 7 GB; the edit works at 256 anyway
 MAX_LOGIT_SIDE = 1024
-
-
-#: our label ids per segmenter dataset (Cityscapes' labelIds 0..33, ADE20K's 0 "other" and 1..150)
-LABEL_NC = {'cityscapes': 34, 'ade20k': 151}
-
-
-def dataset_for_label_nc(label_nc):
-    """The segmenter's dataset for a model with ``label_nc`` label ids."""
-    found = {n: d for d, n in LABEL_NC.items()}.get(label_nc)
-    if found is None:
-        raise UserError(f'a segmenter gives Cityscapes (34 label ids) or ADE20K (151) label maps; this model has '
-                        f'{label_nc}: give the label map (--segmap_path) yourself')
-    return found
 
 
 def fetch_hint(name):
@@ -66,7 +53,7 @@ class Segmenter:
 
     def __init__(self, model, processor, dataset, name, device):
         self.model, self.processor, self.dataset, self.name, self.device = model, processor, dataset, name, device
-        self.label_nc = LABEL_NC[dataset]
+        self.label_nc = our_label_nc(dataset)
 
     @classmethod
     def load(cls, segmenter: Optional[Union[str, os.PathLike]] = None, dataset: str = 'cityscapes',
@@ -116,10 +103,11 @@ class Segmenter:
             classes = F.interpolate(classes[None, None].float(), size=(h, w), mode='nearest')[0, 0].long()
         return classes.cpu().numpy().astype(np.int64)
 
-    def __call__(self, photo) -> Tuple[np.ndarray, Optional[np.ndarray]]:
+    def __call__(self, photo, what='photo') -> Tuple[np.ndarray, Optional[np.ndarray]]:
         """(label ids in our numbering, H×W int64; a Cityscapes instanceIds map, or None for ADE20K).
-        ``photo``: a path, a PIL image (its EXIF orientation applied) or an H×W×3 uint8 RGB array."""
-        photo = read_image(photo, what='photo')
+        ``photo``: a path, a PIL image (its EXIF orientation applied) or an H×W×3 uint8 RGB array;
+        ``what``: how an error names it."""
+        photo = read_image(photo, what=what)
         labels = to_label_ids(self.classes(photo), self.dataset)
         return labels, instances_from_labels(labels) if self.dataset == 'cityscapes' else None
 
@@ -130,11 +118,11 @@ def auto_maps(image, segmap, instances, editor, segmenter=None, device='auto'):
     an automatic label map the instances come with it unless a file is given."""
     if isinstance(segmap, str) and segmap == 'auto':
         segment = Segmenter.load(segmenter, dataset_for_label_nc(editor.label_nc), device)
-        segmap, derived = segment(read_image(image, what='image'))
+        segmap, derived = segment(image, what='image')
         if instances is None or instances == 'auto':
             return segmap, derived
     if isinstance(instances, str) and instances == 'auto':
-        if editor.instance_kind != 'cityscapes' or editor.label_nc != LABEL_NC['cityscapes']:
+        if editor.instance_kind != 'cityscapes' or editor.label_nc != our_label_nc('cityscapes'):
             raise UserError('--instance_path auto makes a Cityscapes instance map (34 label ids); give this '
                             "model's instance map yourself")
         instances = instances_from_labels(read_label(segmap, editor.label_nc, what='label map (--segmap_path)'))
