@@ -38,6 +38,16 @@ def hex_colour(rgb):
     return '#{:02x}{:02x}{:02x}'.format(*rgb)
 
 
+def by_file_name(error, *uploads):
+    """An error's sentence with each upload named by its file name, as the user knows it, not by the
+    server's folder it was copied to."""
+    text = str(error)
+    for path in uploads:
+        if path is not None:
+            text = text.replace(str(path), os.path.basename(str(path)))
+    return text
+
+
 def is_siedob(editor):
     return hasattr(editor.model, 'use_references')
 
@@ -110,7 +120,7 @@ class WebEditor:
         try:
             photo, labels, inst = self._read(editor, image, segmap, instances)
         except UserError as e:
-            return None, None, f'⚠ {e}', self.legend(system)
+            return None, None, f'⚠ {by_file_name(e, image, segmap, instances)}', self.legend(system)
         shown = show(labels, editor.label_nc)
         h, w = labels.shape
         note = f'Opened a {w}×{h} photo' + (f' (painted on a {shown.shape[1]}×{shown.shape[0]} canvas)'
@@ -137,7 +147,10 @@ class WebEditor:
         dataset = dataset_for_label_nc(editor.label_nc)
         if dataset not in self.segmenters:
             self.segmenters[dataset] = Segmenter.load(self.segmenter, dataset, self.device)
-        labels, instances = self.segmenters[dataset](image, what='image')
+        try:
+            labels, instances = self.segmenters[dataset](image, what='image')
+        except UserError as e:
+            raise UserError(by_file_name(e, image)) from None
         folder = self._new_folder(tab)
         stem = os.path.splitext(os.path.basename(str(image)))[0]
         paths = [os.path.join(folder, f'{stem}_labels.png'), None]

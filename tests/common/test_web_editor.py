@@ -345,6 +345,7 @@ def test_bad_inputs_get_one_sentence_and_the_next_edit_works(page, server, tmp_p
         page.upload('segmap', segmap)
         said = page.wait_message('⚠', *fragments)
         assert 'Traceback' not in said and said.count('\n') == 0, said
+        assert os.sep + 'uploads' + os.sep not in said, said   # the file's name, not the server's copy
     # SIEDOB without the instance map
     page.system('SIEDOB')
     page.open(scene['image'], scene['label'])
